@@ -1,0 +1,172 @@
+//! Errors that reach the user: each carries the exit-code class of cli.md §7, a stable
+//! machine code for `--json`, an optional hint, and the chain of causes.
+
+use std::fmt;
+
+/// The exit-code classes of cli.md §7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `check` (or the checks inside `submit`) found a problem: exit 1.
+    Problems,
+    /// Usage or local configuration error: exit 2.
+    Usage,
+    /// Coordinator unreachable or timed out: exit 3.
+    Network,
+    /// Key or authentication problem, or the coordinator said 401/403: exit 4.
+    Auth,
+    /// The coordinator refused the request or answered garbage: exit 5.
+    Server,
+    /// Writing to a closed stdout pipe; not an error for the user: exit 0, nothing printed.
+    BrokenPipe,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::BrokenPipe => 0,
+            Kind::Problems => 1,
+            Kind::Usage => 2,
+            Kind::Network => 3,
+            Kind::Auth => 4,
+            Kind::Server => 5,
+        }
+    }
+
+    fn default_code(self) -> &'static str {
+        match self {
+            Kind::Problems => "problems",
+            Kind::Usage => "usage",
+            Kind::Network => "network",
+            Kind::Auth => "auth",
+            Kind::Server => "server",
+            Kind::BrokenPipe => "broken_pipe",
+        }
+    }
+}
+
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error for the user. Build it with a constructor named after its class, then add a
+/// machine code, a hint or a cause.
+pub struct Error {
+    kind: Kind,
+    code: &'static str,
+    message: String,
+    hint: Option<String>,
+    source: Option<Cause>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, code: kind.default_code(), message: message.into(), hint: None, source: None }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
+    }
+    pub fn problems(message: impl Into<String>) -> Self {
+        Self::new(Kind::Problems, message)
+    }
+    pub fn network(message: impl Into<String>) -> Self {
+        Self::new(Kind::Network, message)
+    }
+    pub fn auth(message: impl Into<String>) -> Self {
+        Self::new(Kind::Auth, message)
+    }
+    pub fn server(message: impl Into<String>) -> Self {
+        Self::new(Kind::Server, message)
+    }
+    pub fn broken_pipe() -> Self {
+        Self::new(Kind::BrokenPipe, "broken pipe")
+    }
+
+    /// Set the stable machine-readable code shown in `--json` errors.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn with_source(mut self, source: impl Into<Cause>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+
+    /// The messages of every cause below this error, outermost first.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> =
+            self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(err) = next {
+            let text = err.to_string();
+            // Some libraries repeat their source in their own message; skip exact repeats.
+            if out.last() != Some(&text) {
+                out.push(text);
+            }
+            next = err.source();
+        }
+        out
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} error ({}): {}", self.kind, self.code, self.message)?;
+        for cause in self.causes() {
+            write!(f, "\n  caused by: {cause}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Attach a user-facing message to lower-level errors: `io_result.context_usage("reading X")?`.
+pub trait ResultExt<T> {
+    fn or_usage(self, message: impl FnOnce() -> String) -> Result<T>;
+    fn or_kind(self, kind: Kind, message: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E> ResultExt<T> for std::result::Result<T, E>
+where
+    E: Into<Cause>,
+{
+    fn or_usage(self, message: impl FnOnce() -> String) -> Result<T> {
+        self.or_kind(Kind::Usage, message)
+    }
+    fn or_kind(self, kind: Kind, message: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::new(kind, message()).with_source(e))
+    }
+}

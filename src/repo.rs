@@ -1,0 +1,316 @@
+//! Finding the task clone, and running `git` for everything whose bytes another git must accept.
+//!
+//! Discovery and rev-parsing use gix (in-process, honours `GIT_DIR`/`GIT_WORK_TREE`). Child
+//! `git` processes get the discovered directories explicitly, a scrubbed environment and an
+//! explicit argv (never a shell), so user configuration and the caller's environment cannot
+//! change what they print.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+
+/// Environment variables that change what plumbing prints or which external programs it runs.
+const SCRUBBED_ENV: &[&str] = &[
+    "GIT_EXTERNAL_DIFF",
+    "GIT_DIFF_OPTS",
+    "GIT_DIFF_PATH_COUNTER",
+    "GIT_DIFF_PATH_TOTAL",
+    "GIT_PAGER",
+    "PAGER",
+    "GIT_INDEX_FILE",
+    "GIT_LITERAL_PATHSPECS",
+    "GIT_GLOB_PATHSPECS",
+    "GIT_NOGLOB_PATHSPECS",
+    "GIT_ICASE_PATHSPECS",
+    "GIT_TRACE",
+    "GIT_TRACE2",
+    "GIT_TRACE2_EVENT",
+    "GIT_TRACE2_PERF",
+    "GIT_FLUSH",
+];
+
+/// Config that must not vary with the user's settings when we ask git for bytes.
+pub const STABLE_CONFIG: &[&str] = &[
+    "core.quotePath=false",
+    "core.splitIndex=false",
+    "core.safecrlf=false",
+    "diff.suppressBlankEmpty=false",
+    "diff.noprefix=false",
+    "diff.mnemonicPrefix=false",
+    "color.ui=never",
+    "color.diff=never",
+];
+
+/// A discovered, non-bare repository with a work tree.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    git_dir: PathBuf,
+    common_dir: PathBuf,
+    work_tree: PathBuf,
+    index_path: PathBuf,
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+impl Repo {
+    /// Find the repository containing the current directory, honouring `GIT_DIR`,
+    /// `GIT_WORK_TREE` and the other discovery variables as git does.
+    pub fn discover() -> Result<Repo> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::usage("cannot determine the current directory").with_source(e))?;
+        Self::discover_from(&cwd)
+    }
+
+    pub fn discover_from(dir: &Path) -> Result<Repo> {
+        let repo = gix::ThreadSafeRepository::discover_with_environment_overrides(dir)
+            .map_err(|e| {
+                Error::usage(format!("not a git repository: {}", dir.display()))
+                    .with_code("not_a_repository")
+                    .with_source(e)
+                    .with_hint("run this inside a task clone, or create one with `git bitsota clone TASK`")
+            })?
+            .to_thread_local();
+        let Some(work_tree) = repo.workdir() else {
+            return Err(Error::usage(format!(
+                "{} is a bare repository; git bitsota needs a work tree",
+                repo.git_dir().display()
+            ))
+            .with_code("bare_repository")
+            .with_hint("clone the task repository (`git bitsota clone TASK`) and run it there"));
+        };
+        Ok(Repo {
+            git_dir: canonical(repo.git_dir()),
+            common_dir: canonical(repo.common_dir()),
+            work_tree: canonical(work_tree),
+            index_path: repo.index_path(),
+        })
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+    /// The directory shared by all worktrees of the clone (`git rev-parse --git-common-dir`).
+    pub fn common_dir(&self) -> &Path {
+        &self.common_dir
+    }
+    pub fn work_tree(&self) -> &Path {
+        &self.work_tree
+    }
+    pub fn index_path(&self) -> &Path {
+        &self.index_path
+    }
+    /// `<common dir>/bitsota.toml`: one state file per clone, shared by its worktrees.
+    pub fn state_path(&self) -> PathBuf {
+        self.common_dir.join("bitsota.toml")
+    }
+
+    fn open_gix(&self) -> Result<gix::Repository> {
+        let mut repo = gix::open(&self.git_dir).map_err(|e| {
+            Error::usage(format!("cannot open the repository at {}", self.git_dir.display())).with_source(e)
+        })?;
+        // Linked worktrees are opened through their private git dir; keep the work tree we found.
+        repo.set_workdir(Some(self.work_tree.clone())).map_err(|e| {
+            Error::usage(format!("cannot use {} as the work tree", self.work_tree.display())).with_source(e)
+        })?;
+        Ok(repo)
+    }
+
+    /// Resolve `spec` (any rev-parse syntax) to a commit id, or `None` if it names nothing.
+    pub fn resolve_commit(&self, spec: &str) -> Result<Option<String>> {
+        let repo = self.open_gix()?;
+        let Ok(id) = repo.rev_parse_single(spec) else {
+            return Ok(None);
+        };
+        let commit = id
+            .object()
+            .and_then(|object| object.peel_to_commit())
+            .map_err(|e| Error::usage(format!("`{spec}` does not name a commit")).with_source(e))?;
+        Ok(Some(commit.id.to_string()))
+    }
+
+    /// The tree id of a commit.
+    pub fn commit_tree(&self, commit: &str) -> Result<gix::ObjectId> {
+        let repo = self.open_gix()?;
+        let tree = repo
+            .rev_parse_single(format!("{commit}^{{tree}}").as_str())
+            .map_err(|e| Error::usage(format!("cannot read the tree of commit {commit}")).with_source(e))?;
+        Ok(tree.detach())
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        let repo = self.open_gix()?;
+        let parse = |spec: &str| {
+            gix::ObjectId::from_hex(spec.as_bytes())
+                .map_err(|e| Error::usage(format!("`{spec}` is not an object id")).with_source(e))
+        };
+        let (a, d) = (parse(ancestor)?, parse(descendant)?);
+        let base = repo
+            .merge_base(a, d)
+            .map_err(|e| Error::usage(format!("cannot walk the history of {descendant}")).with_source(e))?;
+        Ok(base.is_some_and(|id| id.detach() == a))
+    }
+
+    /// A `git` command bound to this repository, with a scrubbed environment.
+    pub fn git(&self) -> Git {
+        Git::new(Some(self))
+    }
+
+    pub fn gix(&self) -> Result<gix::Repository> {
+        self.open_gix()
+    }
+}
+
+/// One `git` invocation: explicit argv, scrubbed environment, output captured as bytes.
+pub struct Git {
+    command: Command,
+    args_for_errors: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Git {
+    /// `git` outside any repository (clone), or bound to `repo`.
+    pub fn new(repo: Option<&Repo>) -> Git {
+        let mut command = Command::new("git");
+        for var in SCRUBBED_ENV {
+            command.env_remove(var);
+        }
+        // Plumbing output is parsed; keep it in one language.
+        command.env("LC_ALL", "C").env("LANGUAGE", "C");
+        if let Some(repo) = repo {
+            command
+                .env("GIT_DIR", &repo.git_dir)
+                .env("GIT_WORK_TREE", &repo.work_tree)
+                .current_dir(&repo.work_tree);
+        }
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        Git { command, args_for_errors: Vec::new(), stdin: None }
+    }
+
+    /// Add `-c key=value` options that pin output-affecting configuration.
+    pub fn stable_config(mut self) -> Self {
+        for setting in STABLE_CONFIG {
+            self = self.arg("-c").arg(setting);
+        }
+        self
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.command.arg(arg.as_ref());
+        self.args_for_errors.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for arg in args {
+            self = self.arg(arg);
+        }
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// Use a private index file instead of the user's.
+    pub fn index_file(self, index: &Path) -> Self {
+        self.env("GIT_INDEX_FILE", index)
+    }
+
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
+        self.stdin = Some(bytes);
+        self
+    }
+
+    fn describe(&self) -> String {
+        let args: Vec<String> =
+            self.args_for_errors.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        format!("git {}", args.join(" "))
+    }
+
+    /// Run to completion; stdout on success, an error carrying stderr otherwise.
+    pub fn output(self) -> Result<Vec<u8>> {
+        let (status, stdout, stderr, what) = self.run()?;
+        if status.success() {
+            Ok(stdout)
+        } else {
+            Err(failure(&what, status.code(), &stderr))
+        }
+    }
+
+    /// Run to completion and return the exit code and both outputs, whatever the exit code.
+    pub fn output_any(self) -> Result<(Option<i32>, Vec<u8>, Vec<u8>)> {
+        let (status, stdout, stderr, _) = self.run()?;
+        Ok((status.code(), stdout, stderr))
+    }
+
+    fn run(mut self) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>, String)> {
+        let what = self.describe();
+        if self.stdin.is_some() {
+            self.command.stdin(Stdio::piped());
+        }
+        let mut child = self.command.spawn().map_err(|e| {
+            Error::usage(format!("could not run `{what}`"))
+                .with_source(e)
+                .with_hint("git-bitsota needs `git` on PATH")
+        })?;
+        // Feed stdin from a thread so a large input cannot deadlock against a full stdout pipe.
+        let feeder = match (self.stdin.take(), child.stdin.take()) {
+            (Some(bytes), Some(mut pipe)) => Some(std::thread::spawn(move || {
+                // git may stop reading early; that is reported through its exit code.
+                let _ = pipe.write_all(&bytes);
+            })),
+            _ => None,
+        };
+        let output = child
+            .wait_with_output()
+            .map_err(|e| Error::usage(format!("`{what}` did not finish")).with_source(e))?;
+        if let Some(feeder) = feeder {
+            let _ = feeder.join();
+        }
+        Ok((output.status, output.stdout, output.stderr, what))
+    }
+}
+
+fn failure(what: &str, code: Option<i32>, stderr: &[u8]) -> Error {
+    let stderr = String::from_utf8_lossy(stderr);
+    let stderr = stderr.trim();
+    let code = code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
+    let mut err = Error::usage(format!("`{what}` failed ({code})"));
+    if !stderr.is_empty() {
+        err = err.with_source(GitStderr(stderr.to_string()));
+    }
+    err
+}
+
+#[derive(Debug)]
+struct GitStderr(String);
+impl std::fmt::Display for GitStderr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for GitStderr {}
+
+/// Split NUL-terminated output into its records.
+pub fn split_nul(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split(|b| *b == 0).filter(|part| !part.is_empty())
+}
