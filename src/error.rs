@@ -54,13 +54,15 @@ pub struct Error {
     message: String,
     hint: Option<String>,
     source: Option<Cause>,
+    /// Already shown to the user (e.g. the `check` report); only the exit code is left to give.
+    reported: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, code: kind.default_code(), message: message.into(), hint: None, source: None }
+        Error { kind, code: kind.default_code(), message: message.into(), hint: None, source: None, reported: false }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(Kind::Usage, message)
@@ -95,6 +97,14 @@ impl Error {
         self
     }
 
+    /// Mark the error as already reported: `main` prints nothing more and exits with its code.
+    pub fn already_reported(mut self) -> Self {
+        self.reported = true;
+        self
+    }
+    pub fn is_reported(&self) -> bool {
+        self.reported
+    }
     pub fn kind(&self) -> Kind {
         self.kind
     }

@@ -1,14 +1,64 @@
 //! git-bitsota: a git extension for BitSota (Bittensor SN94) research tasks.
+//!
+//! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
+pub mod auth;
 pub mod canonical_json;
+pub mod check;
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod keys;
 pub mod output;
+pub mod patch;
 pub mod repo;
+pub mod sidecar;
 pub mod state;
 pub mod task;
+pub mod validator;
 
+use clap::Parser;
+
+use crate::error::Kind;
+
+/// Run the command line and return the process exit status (cli.md §7).
 pub fn main() -> i32 {
-    0
+    // Before anything else (and before any thread exists): take the secret variables out of
+    // the environment so no child process inherits them.
+    let secrets = keys::Secrets::take_from_env();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let out = output::Output::new(cli.global.json, cli.global.quiet, cli.global.verbose, cli.global.color);
+    let ctx = ctx::Ctx::new(out, cli.global.clone(), secrets);
+    match commands::run(&ctx, cli.command) {
+        Ok(()) => 0,
+        Err(err) if err.kind() == Kind::BrokenPipe => 0,
+        Err(err) => {
+            if !err.is_reported() {
+                ctx.out.error(&err);
+            }
+            err.exit_code()
+        }
+    }
+}
+
+/// clap's own errors: `--help`/`--version` exit 0, everything else is a usage error (exit 2),
+/// also reported as JSON when `--json` was among the arguments.
+fn usage_error(err: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let _ = err.print();
+    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return 0;
+    }
+    if std::env::args_os().any(|a| a == "--json") {
+        let first_line = err.to_string().lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+        let out = output::Output::plain(true);
+        let _ = out.json(&serde_json::json!({"version": 1, "error": {"code": "usage", "message": first_line}}));
+    }
+    Kind::Usage.exit_code()
 }

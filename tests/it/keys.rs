@@ -1,1 +1,1 @@
-// placeholder: being written
+//! Key loading tests (being written).

@@ -1,5 +1,7 @@
 //! The one integration-test binary: every test module is declared here.
 
+mod common;
+
 mod canonical;
 mod fnmatch;
 mod keys;

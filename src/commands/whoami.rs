@@ -1,0 +1,9 @@
+//! `git bitsota whoami` — UNBUILT PLACEHOLDER, replaced by its real implementation.
+
+use crate::ctx::Ctx;
+use crate::error::{Error, Result};
+
+#[allow(unused_variables)]
+pub fn run(ctx: &Ctx) -> Result<()> {
+    Err(Error::usage("`whoami` is not built yet"))
+}

@@ -1,0 +1,75 @@
+//! What every command gets: the output layer, the global options, and lazily loaded
+//! repository, state file and hotkey.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::cli::{GlobalArgs, DEFAULT_COORDINATOR_URL};
+use crate::error::{Error, Result};
+use crate::keys::{self, Hotkey, KeyUi, Secrets, WalletSelector};
+use crate::output::Output;
+use crate::repo::Repo;
+use crate::state::{State, StateFile};
+
+pub struct Ctx {
+    pub out: Output,
+    pub global: GlobalArgs,
+    secrets: Secrets,
+}
+
+impl Ctx {
+    pub fn new(out: Output, global: GlobalArgs, secrets: Secrets) -> Ctx {
+        Ctx { out, global, secrets }
+    }
+
+    /// The repository the command runs in (exit 2 outside a work tree).
+    pub fn repo(&self) -> Result<Repo> {
+        Repo::discover()
+    }
+
+    pub fn state_file(&self, repo: &Repo) -> StateFile {
+        StateFile::new(repo.state_path())
+    }
+
+    /// `--coordinator-url` / `BITSOTA_COORDINATOR_URL`, else the bound clone's, else the default.
+    pub fn coordinator_url(&self, state: Option<&State>) -> String {
+        if let Some(url) = self.global.coordinator_url.as_deref().filter(|u| !u.is_empty()) {
+            return url.trim_end_matches('/').to_string();
+        }
+        if let Some(url) = state.and_then(|s| s.coordinator_url.as_deref()).filter(|u| !u.is_empty()) {
+            return url.trim_end_matches('/').to_string();
+        }
+        DEFAULT_COORDINATOR_URL.to_string()
+    }
+
+    pub fn wallet(&self) -> WalletSelector {
+        WalletSelector {
+            path: self.global.wallet_path.clone(),
+            name: self.global.wallet_name.clone(),
+            hotkey: self.global.wallet_hotkey.clone(),
+        }
+    }
+
+    /// Load the signing hotkey (mnemonic env/file, else the wallet keyfile).
+    pub fn hotkey(&self) -> Result<Hotkey> {
+        keys::load_hotkey(&self.secrets, &self.wallet(), &self.out)
+    }
+}
+
+/// The output layer is how key loading asks for a password and shows the KDF spinner.
+impl KeyUi for Output {
+    fn ask_password(&self, keyfile: &Path) -> Result<Option<Zeroizing<String>>> {
+        if !self.stdin_is_terminal() {
+            return Ok(None);
+        }
+        let prompt = format!("Password for {}: ", keyfile.display());
+        rpassword::prompt_password(prompt)
+            .map(|p| Some(Zeroizing::new(p)))
+            .map_err(|e| Error::auth("could not read the password from the terminal").with_source(e))
+    }
+
+    fn busy(&self, message: &str) -> Box<dyn std::any::Any> {
+        Box::new(self.spinner(message))
+    }
+}

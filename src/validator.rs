@@ -1,0 +1,1 @@
+//! PLACEHOLDER module validator (being written).

@@ -1,0 +1,202 @@
+//! Shared test plumbing: hermetic git, the binary under test, task repos and records.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-bitsota");
+pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+
+/// A temporary HOME with git configuration switched off, fixed identities and dates.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    extra: Vec<(String, String)>,
+}
+
+/// What a run of the tool (or git) gave.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn out(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.out(), self.stderr))
+    }
+    /// Panic with everything printed unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "exit code\nstdout: {}\nstderr: {}", self.out(), self.stderr);
+        self
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("bitsota-test-").tempdir().expect("tempdir");
+        fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env { dir, extra: Vec::new() }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// An environment variable for every later command run in this Env.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.extra.retain(|(k, _)| k != key);
+        self.extra.push((key.to_string(), value.into()));
+    }
+
+    /// A Command with the hermetic environment. PATH starts with the directory of the binary
+    /// under test, so `git bitsota` and installed hooks find it.
+    pub fn command(&self, program: impl AsRef<OsStr>, cwd: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(cwd).env_clear();
+        let bin_dir = Path::new(BIN).parent().unwrap();
+        let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display());
+        let fixed = [
+            ("PATH", path.as_str()),
+            ("HOME", &self.home().to_string_lossy()),
+            ("GIT_CONFIG_GLOBAL", "/dev/null"),
+            ("GIT_CONFIG_SYSTEM", "/dev/null"),
+            ("GIT_CONFIG_NOSYSTEM", "1"),
+            ("GIT_AUTHOR_NAME", "Test Miner"),
+            ("GIT_AUTHOR_EMAIL", "miner@example.invalid"),
+            ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"),
+            ("GIT_COMMITTER_NAME", "Test Miner"),
+            ("GIT_COMMITTER_EMAIL", "miner@example.invalid"),
+            ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
+            ("GIT_TERMINAL_PROMPT", "0"),
+            ("LANG", "C"),
+            ("TZ", "UTC"),
+        ];
+        for (k, v) in fixed {
+            cmd.env(k, v);
+        }
+        // No real coordinator, ever: a closed local port unless a test sets its fake one.
+        cmd.env("BITSOTA_COORDINATOR_URL", "http://127.0.0.1:9");
+        cmd.env("BT_WALLET_PATH", self.root().join("no-wallets"));
+        for (k, v) in &self.extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn finish(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        if let Some(bytes) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            // The child may exit without reading; that is fine.
+            let _ = pipe.write_all(bytes);
+        }
+        let out = child.wait_with_output().expect("wait");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Run `git-bitsota ARGS` in `cwd`.
+    pub fn tool(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut cmd = self.command(BIN, cwd);
+        cmd.args(args);
+        Env::finish(cmd, None)
+    }
+
+    pub fn tool_stdin(&self, cwd: &Path, args: &[&str], stdin: &[u8]) -> Run {
+        let mut cmd = self.command(BIN, cwd);
+        cmd.args(args);
+        Env::finish(cmd, Some(stdin))
+    }
+
+    /// Run git; panics when it fails. Returns stdout.
+    #[track_caller]
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        let run = self.git_run(cwd, args);
+        assert_eq!(run.code, 0, "git {args:?} failed: {}", run.stderr);
+        run.out()
+    }
+
+    pub fn git_run(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut cmd = self.command("git", cwd);
+        cmd.args(args);
+        Env::finish(cmd, None)
+    }
+
+    pub fn git_stdin(&self, cwd: &Path, args: &[&str], stdin: &[u8]) -> Run {
+        let mut cmd = self.command("git", cwd);
+        cmd.args(args);
+        Env::finish(cmd, Some(stdin))
+    }
+
+    /// A repository with `files` committed on branch `main`, tagged... nothing else.
+    pub fn repo_with(&self, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+        let dir = self.path(name);
+        fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, &["init", "-q", "-b", "main"]);
+        for (path, bytes) in files {
+            write(&dir.join(path), bytes);
+        }
+        self.git(&dir, &["add", "-A"]);
+        self.git(&dir, &["commit", "-q", "-m", "base"]);
+        dir
+    }
+
+    /// Write a task record to a file and `init` the repo with it (exit 0 expected).
+    pub fn bind(&self, repo: &Path, record: &Value) {
+        let file = self.path("task-record.json");
+        fs::write(&file, serde_json::to_vec(record).unwrap()).unwrap();
+        let slug = record["slug"].as_str().unwrap_or("task");
+        self.tool(repo, &["init", slug, "--task-file", file.to_str().unwrap()]).expect(0);
+    }
+}
+
+pub fn write(path: &Path, bytes: &[u8]) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    fs::write(path, bytes).unwrap();
+}
+
+/// A task record in the coordinator's shape (protocol.md §5), for a repo at `repository`
+/// whose base ref is `base_ref`.
+pub fn task_record(repository: &str, base_ref: &str, allowed: &[&str]) -> Value {
+    json!({
+        "id": "c54218ce-0000-4000-8000-000000000001",
+        "slug": "demo-task",
+        "title": "Demo task",
+        "repository": repository,
+        "base_ref": base_ref,
+        "metric_name": "score",
+        "metric_direction": "maximize",
+        "competition_mode": "standard",
+        "allowed_patch_paths": allowed,
+        "max_patch_bytes": 262144,
+        "benchmark_command": "python3 bench.py",
+        "time_budget_seconds": 3600,
+        "task_state": "live",
+        "is_active": true
+    })
+}
