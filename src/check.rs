@@ -1,1 +1,333 @@
-//! PLACEHOLDER module check (being written).
+//! The check: what would be submitted and every reason it would be refused, as a report that
+//! `check`, `diff`, `submit` and `status` share (cli.md §5).
+
+use serde_json::{json, Value};
+
+use crate::error::Result;
+use crate::fnmatch::Pattern;
+use crate::output::{Output, Style};
+use crate::patch::{self, Built, ChangedFile, Reason};
+use crate::repo::Repo;
+use crate::task::TaskSnapshot;
+use crate::validator::{self, Rejection};
+
+/// One problem, with the stable code of cli.md §5.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub code: &'static str,
+    pub message: String,
+    pub paths: Vec<String>,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Problem {
+        Problem { code, message: message.into(), paths: Vec::new(), hint: None }
+    }
+    pub fn with_paths(mut self, paths: Vec<String>) -> Problem {
+        self.paths = paths;
+        self
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// What the sidecar contributes to the check (the caller loads and validates it).
+#[derive(Debug, Clone, Default)]
+pub struct SidecarFacts {
+    /// The sidecar exists and names an artifact (`artifact_uri`).
+    pub has_artifact: bool,
+    /// Its validation problems (each becomes a `submission_invalid` problem).
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub task_slug: String,
+    pub base_commit: String,
+    pub max_patch_bytes: u64,
+    pub built: Built,
+    /// Changes left out of the patch because `--allow-outside` was given.
+    pub left_out: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+    pub fn patch_bytes(&self) -> usize {
+        self.built.patch.len()
+    }
+    pub fn patch_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.built.patch).ok()
+    }
+    pub fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    /// The `check --json` object of cli.md §5.
+    pub fn to_json(&self) -> Value {
+        let files: Vec<Value> = self.built.files.iter().map(file_json).collect();
+        let problems: Vec<Value> = self
+            .problems
+            .iter()
+            .map(|p| json!({"code": p.code, "message": p.message, "paths": p.paths}))
+            .collect();
+        json!({
+            "version": 1,
+            "ok": self.ok(),
+            "task": self.task_slug,
+            "base_commit": self.base_commit,
+            "patch_bytes": self.patch_bytes(),
+            "max_patch_bytes": self.max_patch_bytes,
+            "files": files,
+            "problems": problems,
+        })
+    }
+
+    /// Human report: each changed path with its verdict, the size against the limit, and
+    /// every problem with a hint.
+    pub fn print(&self, out: &Output) -> Result<()> {
+        out.line(format!(
+            "task {} · base {}",
+            out.paint(Style::Bold, &self.task_slug),
+            &self.base_commit[..self.base_commit.len().min(12)]
+        ))?;
+        if self.built.files.is_empty() {
+            out.line("no changes since the base commit")?;
+        }
+        for file in &self.built.files {
+            let verdict = if file.allowed() {
+                out.paint(Style::Green, "ok     ")
+            } else if self.left_out.contains(&file.display_path()) {
+                out.paint(Style::Yellow, "left out")
+            } else {
+                out.paint(Style::Red, "refused")
+            };
+            let name = match file.display_from() {
+                Some(from) => format!("{from} -> {}", file.display_path()),
+                None => file.display_path(),
+            };
+            let why = if file.allowed() { String::new() } else { format!("  ({})", reason_words(file)) };
+            out.line(format!("  {verdict} {:<12} {name}{why}", file.change.as_str()))?;
+        }
+        let size = format!("patch {} of {} bytes", self.patch_bytes(), self.max_patch_bytes);
+        let size_style = if self.patch_bytes() as u64 > self.max_patch_bytes { Style::Red } else { Style::Dim };
+        out.line(out.paint(size_style, &size))?;
+        for problem in &self.problems {
+            let label = out.paint(Style::Red, "problem:");
+            out.line(format!("{label} [{}] {}", problem.code, problem.message))?;
+            for path in &problem.paths {
+                out.line(format!("    {path}"))?;
+            }
+            if let Some(hint) = &problem.hint {
+                out.line(format!("  {} {hint}", out.paint(Style::Cyan, "hint:")))?;
+            }
+        }
+        if self.ok() {
+            out.line(out.paint(Style::Green, "ok: ready to submit"))?;
+        }
+        Ok(())
+    }
+}
+
+fn file_json(file: &ChangedFile) -> Value {
+    let mut entry = json!({
+        "path": file.display_path(),
+        "change": file.change.as_str(),
+        "allowed": file.allowed(),
+    });
+    if let Some(from) = file.display_from() {
+        entry["from"] = json!(from);
+    }
+    entry
+}
+
+fn reason_words(file: &ChangedFile) -> String {
+    let words: Vec<&str> = file
+        .reasons
+        .iter()
+        .map(|r| match r {
+            Reason::Outside => "outside allowed_patch_paths",
+            Reason::Bytecode => "Python bytecode",
+            Reason::Unquotable => "name validators cannot read",
+            Reason::NestedRepository => "nested repository",
+        })
+        .collect();
+    words.join(", ")
+}
+
+/// Paths (renames as `old -> new`) of the files refused for `reason`.
+fn paths_with(files: &[ChangedFile], reason: Reason) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| f.reasons.contains(&reason))
+        .map(|f| match f.display_from() {
+            Some(from) => format!("{from} -> {}", f.display_path()),
+            None => f.display_path(),
+        })
+        .collect()
+}
+
+/// Options of one check run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Leave refused changes out instead of reporting them as problems.
+    pub allow_outside: bool,
+    /// The sidecar's contribution, when one was read.
+    pub sidecar: Option<SidecarFacts>,
+}
+
+/// Check the working tree against the bound task.
+pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Result<Report> {
+    let patterns = task.patterns();
+    let built = patch::from_worktree(repo, &task.base_commit, &patterns)?;
+    let mut report = Report {
+        task_slug: task.slug.clone(),
+        base_commit: task.base_commit.clone(),
+        max_patch_bytes: task.max_patch_bytes,
+        built,
+        left_out: Vec::new(),
+        problems: Vec::new(),
+    };
+    if options.allow_outside {
+        report.left_out = report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
+    } else {
+        file_problems(&mut report);
+    }
+    patch_problems(&mut report, &patterns);
+
+    let artifact_ok = task.artifact_required && options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
+    if report.built.patch.is_empty() && !artifact_ok {
+        let mut problem = Problem::new("empty_patch", "there is nothing to submit: no allowed change since the base commit");
+        problem.hint = Some(if report.left_out.is_empty() {
+            format!("edit files matching allowed_patch_paths: {}", task.allowed_patch_paths.join(", "))
+        } else {
+            "every change was left out; only changes inside allowed_patch_paths are submitted".to_string()
+        });
+        report.push(problem);
+    }
+    if let Some(sidecar) = &options.sidecar {
+        for message in &sidecar.problems {
+            report.push(
+                Problem::new("submission_invalid", message.clone())
+                    .with_hint("edit submission.json (see `git bitsota man`, SUBMISSION FILE)"),
+            );
+        }
+    }
+    Ok(report)
+}
+
+/// Check a pushed commit (`base_commit → commit`) for the pre-push hook. No sidecar, and an
+/// empty change is fine (a push of unrelated history is not a submission).
+pub fn check_commit(repo: &Repo, task: &TaskSnapshot, commit: &str) -> Result<Report> {
+    let patterns = task.patterns();
+    let built = patch::from_commit(repo, &task.base_commit, commit, &patterns)?;
+    let mut report = Report {
+        task_slug: task.slug.clone(),
+        base_commit: task.base_commit.clone(),
+        max_patch_bytes: task.max_patch_bytes,
+        built,
+        left_out: Vec::new(),
+        problems: Vec::new(),
+    };
+    file_problems(&mut report);
+    patch_problems(&mut report, &patterns);
+    Ok(report)
+}
+
+/// Problems for refused paths.
+fn file_problems(report: &mut Report) {
+    let files = &report.built.files;
+    let outside = paths_with(files, Reason::Outside);
+    let bytecode = paths_with(files, Reason::Bytecode);
+    let unquotable = paths_with(files, Reason::Unquotable);
+    let nested = paths_with(files, Reason::NestedRepository);
+    if !outside.is_empty() {
+        report.push(
+            Problem::new(
+                "outside_allowed_paths",
+                format!("{} changed path(s) outside allowed_patch_paths; validators reject the whole patch", outside.len()),
+            )
+            .with_paths(outside)
+            .with_hint("revert them (git restore / git rm --cached), or submit with --allow-outside to leave them out"),
+        );
+    }
+    if !bytecode.is_empty() {
+        report.push(
+            Problem::new("bytecode_path", "Python bytecode (.pyc/.pyo) is never accepted")
+                .with_paths(bytecode)
+                .with_hint("delete the files or add `__pycache__/` and `*.py[co]` to .gitignore"),
+        );
+    }
+    if !unquotable.is_empty() {
+        report.push(
+            Problem::new(
+                "unquotable_path",
+                "path(s) git would quote (control characters, quotes, backslashes, edge spaces or non-UTF-8); validators cannot read them",
+            )
+            .with_paths(unquotable)
+            .with_hint("rename the files to plain names"),
+        );
+    }
+    if !nested.is_empty() {
+        report.push(
+            Problem::new("nested_repository", "untracked nested git repositories cannot be part of a patch")
+                .with_paths(nested)
+                .with_hint("move them out of the work tree or add them to .git/info/exclude"),
+        );
+    }
+}
+
+/// Problems of the patch bytes themselves: encoding, size, and what validators would read.
+fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
+    let Some(text) = report.patch_text() else {
+        report.push(
+            Problem::new("patch_not_utf8", "the patch is not valid UTF-8; validators read it as text and would fail")
+                .with_hint("mark non-UTF-8 text files as binary: add `<path> binary` to .git/info/attributes"),
+        );
+        return;
+    };
+    let text = text.to_string();
+    let mut misread = Vec::new();
+    for rejection in validator::rejections(&text, patterns, report.max_patch_bytes) {
+        match rejection {
+            Rejection::TooLarge { bytes, max } => report.push(
+                Problem::new("patch_too_large", format!("the patch is {bytes} bytes; the task allows {max}"))
+                    .with_hint("make the change smaller (binary files and renames of large files cost the most)"),
+            ),
+            Rejection::Unparseable => misread.push("(no path found in the patch)".to_string()),
+            Rejection::Bytecode(paths) | Rejection::Disallowed(paths) => misread.extend(paths),
+        }
+    }
+    // The paths validators extract must be exactly the submitted ones.
+    let mut expected: Vec<String> = Vec::new();
+    for file in report.built.files.iter().filter(|f| f.allowed()) {
+        expected.extend(file.display_from());
+        expected.push(file.display_path());
+    }
+    let extracted = validator::extract_paths(&text);
+    for path in &extracted {
+        if !expected.contains(path) && !misread.contains(path) {
+            misread.push(path.clone());
+        }
+    }
+    // Paths refused for other reasons are already reported; do not double-report them here.
+    let refused: Vec<String> = report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
+    misread.retain(|p| !refused.contains(p));
+    misread.sort();
+    misread.dedup();
+    if !misread.is_empty() {
+        report.push(
+            Problem::new(
+                "patch_misread",
+                "validators would read path(s) from this patch that are not the changed files, and reject it",
+            )
+            .with_paths(misread)
+            .with_hint("a changed line starting with `-- ` or `++ ` reads like a file header; reword that line"),
+        );
+    }
+}

@@ -1,1 +1,706 @@
-//! PLACEHOLDER module client (being written).
+//! The coordinator client: one ureq agent, BT-AUTH-V1 signing, limits, retries, and the
+//! mapping of every failure to the exit codes of cli.md §7.
+//!
+//! * Base URL: `https://`, or `http://` for loopback hosts only (exit 2 otherwise). A path
+//!   prefix in the base URL goes into the request URL but never into the signed path
+//!   (protocol.md §2).
+//! * Timeouts: connect 10 s; a whole request 60 s (GET) or what the caller asks (submit: 120 s).
+//! * Responses over 16 MiB are refused (exit 5): by `Content-Length` before reading, else by
+//!   a capped read.
+//! * Only GETs are retried (up to 3 times, backoff 0.5/1/2 s) on connect errors, resets,
+//!   502/503/504, and 429 honouring `Retry-After` up to 30 s. POSTs are never retried here.
+//! * Redirects are not followed: a signed request must not be replayed elsewhere, and the
+//!   coordinator's routes do not redirect. A 3xx is reported as a refused request (exit 5).
+//! * Exit codes: unreachable or timed out → 3; 401/403 → 4; other 4xx/5xx, or an answer that
+//!   is not the JSON expected → 5, with the server's `detail` (or the start of its body).
+//!
+//! Test-only knobs (documented, harmless in production): `BITSOTA_HTTP_TIMEOUT_SECS`
+//! replaces the whole-request timeouts (seconds, fractions allowed) and
+//! `BITSOTA_HTTP_BACKOFF_MS` replaces the first retry delay, so fault tests run fast.
+
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use ureq::http::{self, Uri};
+use ureq::Agent;
+
+use crate::auth::{self, SignedRequest};
+use crate::canonical_json::to_canonical_string;
+use crate::ctx::Ctx;
+use crate::error::{Error, Result};
+use crate::keys::Hotkey;
+use crate::output::Output;
+use crate::state::State;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const GET_TIMEOUT: Duration = Duration::from_secs(60);
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_RETRIES: u32 = 3;
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub const ENV_TIMEOUT: &str = "BITSOTA_HTTP_TIMEOUT_SECS";
+pub const ENV_BACKOFF_MS: &str = "BITSOTA_HTTP_BACKOFF_MS";
+
+/// How much of a non-JSON or error body is quoted back to the user.
+const QUOTE_CHARS: usize = 500;
+
+/// A request before it is signed and sent: what `request --dry-run` shows.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Upper-case method.
+    pub method: String,
+    /// Route path with its leading `/`, as signed.
+    pub path: String,
+    /// urlencoded query without `?`, as signed (empty when none).
+    pub query: String,
+    /// The exact body bytes: canonical JSON, or `None` for no body.
+    pub body: Option<Vec<u8>>,
+}
+
+impl RequestSpec {
+    /// Validate the method and path, encode the query and canonicalise the body.
+    pub fn new(method: &str, path: &str, query: &[(String, String)], body: Option<&Value>) -> Result<RequestSpec> {
+        let method = method.trim().to_ascii_uppercase();
+        if method.is_empty() || http::Method::from_bytes(method.as_bytes()).is_err() {
+            return Err(Error::usage(format!("invalid HTTP method {method:?}")).with_code("bad_request"));
+        }
+        let path = auth::normalize_path(path);
+        if path.contains(['?', '#']) {
+            return Err(Error::usage(format!("the path {path:?} contains `?` or `#`"))
+                .with_code("bad_request")
+                .with_hint("pass query parameters with --query K=V; they are signed separately"));
+        }
+        if !path.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::usage(format!("the path {path:?} has spaces, control or non-ASCII characters"))
+                .with_code("bad_request")
+                .with_hint("percent-encode them; the path is signed exactly as given"));
+        }
+        let body = match body {
+            Some(value) => Some(canonical_body(value)?),
+            None => None,
+        };
+        Ok(RequestSpec { method, path, query: auth::encode_query(query), body })
+    }
+
+    /// Sign for `hotkey` at `timestamp`.
+    pub fn sign(&self, hotkey: &Hotkey, timestamp: u64) -> SignedRequest {
+        auth::sign_request(hotkey, &self.method, &self.path, &self.query, self.body.as_deref(), timestamp)
+    }
+
+    fn is_retryable_method(&self) -> bool {
+        self.method == "GET"
+    }
+}
+
+/// Canonical JSON bytes of a body (protocol.md §3.3): these are hashed and sent.
+pub fn canonical_body(value: &Value) -> Result<Vec<u8>> {
+    to_canonical_string(value)
+        .map(String::into_bytes)
+        .map_err(|e| Error::usage("the request body cannot be canonicalised").with_code("bad_body").with_source(e))
+}
+
+/// A response as received (status < 400 reaches the caller; errors are mapped before).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// `Retry-After` and `Location`, for retry and redirect reporting.
+    pub retry_after: Option<String>,
+    pub location: Option<String>,
+}
+
+impl Response {
+    /// The body as JSON, or exit 5 quoting the start of the body.
+    pub fn json(&self, what: &str) -> Result<Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&self.body).map_err(|_| {
+            Error::server(format!(
+                "the coordinator's answer to {what} is not JSON: {}",
+                quote_body(&self.body)
+            ))
+            .with_code("bad_response")
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// The coordinator at one base URL.
+pub struct Coordinator {
+    base: String,
+    agent: Agent,
+    out: Output,
+    timeout_override: Option<Duration>,
+    backoff: Duration,
+}
+
+impl Coordinator {
+    /// A client for `base_url` (checked: https, or http on loopback). `out` receives
+    /// `--verbose` request lines and the spinner.
+    pub fn new(base_url: &str, out: &Output) -> Result<Coordinator> {
+        let base = check_base_url(base_url)?;
+        let config = Agent::config_builder()
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_global(Some(GET_TIMEOUT))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(format!("git-bitsota/{}", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Coordinator {
+            base,
+            agent: Agent::new_with_config(config),
+            out: out.clone(),
+            timeout_override: env_duration_secs(ENV_TIMEOUT),
+            backoff: env_millis(ENV_BACKOFF_MS).unwrap_or(Duration::from_millis(500)),
+        })
+    }
+
+    /// The coordinator of `--coordinator-url` / `BITSOTA_COORDINATOR_URL` / the state file / default.
+    pub fn from_ctx(ctx: &Ctx, state: Option<&State>) -> Result<Coordinator> {
+        Coordinator::new(&ctx.coordinator_url(state), &ctx.out)
+    }
+
+    /// The base URL without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The full URL of a request (base prefix + path + `?query`).
+    pub fn url_for(&self, spec: &RequestSpec) -> String {
+        let mut url = format!("{}{}", self.base, spec.path);
+        if !spec.query.is_empty() {
+            url.push('?');
+            url.push_str(&spec.query);
+        }
+        url
+    }
+
+    /// Send a request, signed by `signer` when given (signed afresh before each attempt), and
+    /// return a response with status < 400. GETs are retried; nothing else is.
+    pub fn send(&self, spec: &RequestSpec, signer: Option<&Hotkey>, timeout: Duration) -> Result<Response> {
+        let timeout = self.timeout_override.unwrap_or(timeout);
+        let what = format!("{} {}", spec.method, spec.path);
+        let retries = if spec.is_retryable_method() { MAX_RETRIES } else { 0 };
+        let mut attempt = 0;
+        loop {
+            let outcome = self.attempt(spec, signer, timeout);
+            let wait = match &outcome {
+                Ok(resp) if attempt < retries => retry_delay_for_status(resp, self.backoff, attempt)?,
+                Err(Failure::Transport(e)) if attempt < retries && is_transient(e) => {
+                    Some(backoff_delay(self.backoff, attempt))
+                }
+                _ => None,
+            };
+            match wait {
+                Some(delay) => {
+                    attempt += 1;
+                    self.out.detail(format!(
+                        "retrying {what} in {:.1} s (attempt {} of {})",
+                        delay.as_secs_f64(),
+                        attempt + 1,
+                        retries + 1
+                    ));
+                    std::thread::sleep(delay);
+                }
+                None => {
+                    return match outcome {
+                        Ok(resp) => check_status(resp, &what),
+                        Err(failure) => Err(failure.into_error(&what, &self.base, timeout)),
+                    };
+                }
+            }
+        }
+    }
+
+    fn attempt(&self, spec: &RequestSpec, signer: Option<&Hotkey>, timeout: Duration) -> Result<Response, Failure> {
+        let url = self.url_for(spec);
+        let mut builder = http::Request::builder().method(spec.method.as_str()).uri(url.as_str());
+        if let Some(hotkey) = signer {
+            let signed = spec.sign(hotkey, auth::now_unix());
+            for (name, value) in signed.headers.pairs() {
+                builder = builder.header(name, value);
+            }
+        }
+        self.out.detail(format!("> {} {url}{}", spec.method, if signer.is_some() { " (signed)" } else { "" }));
+        let started = Instant::now();
+        let _spinner = self.out.spinner(&format!("{} {}", spec.method, spec.path));
+        let result = match &spec.body {
+            Some(body) => {
+                let request = builder
+                    .header("Content-Type", "application/json")
+                    .body(body.clone())
+                    .map_err(Failure::Build)?;
+                let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
+                self.agent.run(request)
+            }
+            // A POST without a body still says `Content-Length: 0`, as `requests` does.
+            None if spec.method != "GET" && spec.method != "HEAD" => {
+                let request = builder.body(Vec::new()).map_err(Failure::Build)?;
+                let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
+                self.agent.run(request)
+            }
+            None => {
+                let request = builder.body(()).map_err(Failure::Build)?;
+                let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
+                self.agent.run(request)
+            }
+        };
+        let mut response = result.map_err(Failure::Transport)?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        };
+        let content_type = header("content-type");
+        let retry_after = header("retry-after");
+        let location = header("location");
+        if let Some(length) = response.body().content_length() {
+            if length > MAX_RESPONSE_BYTES {
+                return Err(Failure::TooLarge(Some(length)));
+            }
+        }
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge(None),
+                other => Failure::Transport(other),
+            })?;
+        self.out.detail(format!(
+            "< HTTP {status} ({} bytes, {} ms)",
+            body.len(),
+            started.elapsed().as_millis()
+        ));
+        Ok(Response { status, content_type, body, retry_after, location })
+    }
+
+    // --- typed calls -----------------------------------------------------------------------
+
+    /// A GET returning JSON; signed when `signer` is given (the miner's reads are unsigned).
+    pub fn get_json(&self, path: &str, query: &[(String, String)], signer: Option<&Hotkey>) -> Result<Value> {
+        let spec = RequestSpec::new("GET", path, query, None)?;
+        self.send(&spec, signer, GET_TIMEOUT)?.json(&format!("GET {}", spec.path))
+    }
+
+    /// An unsigned GET returning text (onboarding markdown).
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        let spec = RequestSpec::new("GET", path, &[], None)?;
+        Ok(self.send(&spec, None, GET_TIMEOUT)?.text())
+    }
+
+    /// A signed POST of `body` (sent as the canonical bytes that were signed).
+    pub fn post_json(&self, path: &str, body: &Value, hotkey: &Hotkey, timeout: Duration) -> Result<Value> {
+        let spec = RequestSpec::new("POST", path, &[], Some(body))?;
+        self.send(&spec, Some(hotkey), timeout)?.json(&format!("POST {}", spec.path))
+    }
+
+    /// A signed POST without a body (the hash of empty bytes is signed).
+    pub fn post_empty(&self, path: &str, hotkey: &Hotkey) -> Result<Value> {
+        let spec = RequestSpec::new("POST", path, &[], None)?;
+        self.send(&spec, Some(hotkey), GET_TIMEOUT)?.json(&format!("POST {}", spec.path))
+    }
+
+    /// `GET /api/v1/tasks`: every task record as served.
+    pub fn list_tasks(&self) -> Result<Vec<Value>> {
+        let value = self.get_json("/api/v1/tasks", &[], None)?;
+        expect_array(value, "GET /api/v1/tasks")
+    }
+
+    /// A task record by id (exact) or slug (case-insensitive, trimmed), through the listing
+    /// (the single-task route is not confirmed to exist). Unknown → exit 2 listing live slugs.
+    pub fn resolve_task(&self, task: &str) -> Result<Value> {
+        let tasks = self.list_tasks()?;
+        find_task(&tasks, task).cloned().ok_or_else(|| unknown_task(task, &tasks))
+    }
+
+    /// `GET /api/v1/tasks/{id}/onboard.md`.
+    pub fn onboard(&self, task_id: &str) -> Result<String> {
+        self.get_text(&format!("/api/v1/tasks/{}/onboard.md", path_segment(task_id)?))
+    }
+
+    /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description`; the claim as served.
+    pub fn claim_task(&self, task_id: &str, description: &str, hotkey: &Hotkey) -> Result<Value> {
+        let path = format!("/api/v1/tasks/{}/claim", path_segment(task_id)?);
+        let claim = self.post_json(&path, &json!({"claim_description": description}), hotkey, GET_TIMEOUT)?;
+        expect_object(claim, &format!("POST {path}"))
+    }
+
+    /// Signed `POST /api/v1/claims/{id}/cancel`, no body; the claim as served.
+    pub fn cancel_claim(&self, claim_id: &str, hotkey: &Hotkey) -> Result<Value> {
+        let path = format!("/api/v1/claims/{}/cancel", path_segment(claim_id)?);
+        let claim = self.post_empty(&path, hotkey)?;
+        expect_object(claim, &format!("POST {path}"))
+    }
+
+    /// Signed `POST /api/v1/submissions` (body fields per protocol.md §4.7), 120 s, never
+    /// retried here: the caller decides after checking what the server recorded.
+    pub fn create_submission(&self, body: &Value, hotkey: &Hotkey) -> Result<Value> {
+        let submission = self.post_json("/api/v1/submissions", body, hotkey, SUBMIT_TIMEOUT)?;
+        expect_object(submission, "POST /api/v1/submissions")
+    }
+
+    /// `GET /api/v1/submissions?task_id=&status=` (unsigned).
+    pub fn list_submissions(&self, task_id: Option<&str>, status: Option<&str>) -> Result<Vec<Value>> {
+        let query = filters(&[("task_id", task_id), ("status", status)]);
+        expect_array(self.get_json("/api/v1/submissions", &query, None)?, "GET /api/v1/submissions")
+    }
+
+    /// `GET /api/v1/claims?task_id=&status=` (unsigned).
+    pub fn list_claims(&self, task_id: Option<&str>, status: Option<&str>) -> Result<Vec<Value>> {
+        let query = filters(&[("task_id", task_id), ("status", status)]);
+        expect_array(self.get_json("/api/v1/claims", &query, None)?, "GET /api/v1/claims")
+    }
+}
+
+/// Find a task by exact id, else by slug (case-insensitive, trimmed).
+pub fn find_task<'a>(tasks: &'a [Value], wanted: &str) -> Option<&'a Value> {
+    let wanted = wanted.trim();
+    tasks
+        .iter()
+        .find(|t| t.get("id").and_then(Value::as_str) == Some(wanted))
+        .or_else(|| {
+            tasks.iter().find(|t| {
+                t.get("slug")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.trim().eq_ignore_ascii_case(wanted))
+            })
+        })
+}
+
+/// `task_state == "live" && is_active`, as the docs filter.
+pub fn is_live(task: &Value) -> bool {
+    task.get("task_state").and_then(Value::as_str) == Some("live")
+        && task.get("is_active").and_then(Value::as_bool) == Some(true)
+}
+
+fn unknown_task(wanted: &str, tasks: &[Value]) -> Error {
+    let live: Vec<&str> =
+        tasks.iter().filter(|t| is_live(t)).filter_map(|t| t.get("slug").and_then(Value::as_str)).collect();
+    let hint = if live.is_empty() {
+        "the coordinator lists no live task right now (`git bitsota tasks --all` shows every task)".to_string()
+    } else {
+        format!("live tasks: {}", live.join(", "))
+    };
+    Error::usage(format!("no task with slug or id {wanted:?} on the coordinator"))
+        .with_code("unknown_task")
+        .with_hint(hint)
+}
+
+fn filters(pairs: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
+    pairs.iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string()))).collect()
+}
+
+/// An id used as a path segment: it is signed as-is, so it must need no escaping.
+fn path_segment(id: &str) -> Result<&str> {
+    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+    if ok && id != "." && id != ".." {
+        Ok(id)
+    } else {
+        Err(Error::usage(format!("{id:?} is not a valid coordinator id")).with_code("bad_id"))
+    }
+}
+
+fn expect_array(value: Value, what: &str) -> Result<Vec<Value>> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Null => Ok(Vec::new()),
+        other => Err(Error::server(format!(
+            "the coordinator's answer to {what} is not a JSON array: {}",
+            quote_text(&other.to_string())
+        ))
+        .with_code("bad_response")),
+    }
+}
+
+fn expect_object(value: Value, what: &str) -> Result<Value> {
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Ok(json!({})),
+        other => Err(Error::server(format!(
+            "the coordinator's answer to {what} is not a JSON object: {}",
+            quote_text(&other.to_string())
+        ))
+        .with_code("bad_response")),
+    }
+}
+
+// --- URL checks ------------------------------------------------------------------------------
+
+/// `https://host[:port][/prefix]`, or `http://` for a loopback host. Returns it without a
+/// trailing `/`.
+pub fn check_base_url(url: &str) -> Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let bad = |why: &str| {
+        Error::usage(format!("invalid coordinator URL {url:?}: {why}"))
+            .with_code("bad_coordinator_url")
+            .with_hint("use --coordinator-url https://HOST (http:// only for 127.0.0.1, localhost or [::1])")
+    };
+    if trimmed.contains(['?', '#']) {
+        return Err(bad("it must not have a query or fragment"));
+    }
+    let uri: Uri = trimmed.parse().map_err(|_| bad("it is not a URL"))?;
+    let scheme = uri.scheme_str().map(str::to_ascii_lowercase);
+    let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
+        return Err(bad("it has no host"));
+    };
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(bad("credentials in the URL are not supported"));
+    }
+    match scheme.as_deref() {
+        Some("https") => Ok(trimmed.to_string()),
+        Some("http") if is_loopback(host) => Ok(trimmed.to_string()),
+        Some("http") => Err(bad("plain http:// is only allowed for loopback hosts; use https://")),
+        _ => Err(bad("the scheme must be https://")),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+// --- failures ----------------------------------------------------------------------------------
+
+enum Failure {
+    Build(http::Error),
+    Transport(ureq::Error),
+    TooLarge(Option<u64>),
+}
+
+impl Failure {
+    fn into_error(self, what: &str, base: &str, timeout: Duration) -> Error {
+        match self {
+            Failure::Build(e) => Error::usage(format!("cannot build the request {what}")).with_code("bad_request").with_source(e),
+            Failure::TooLarge(length) => {
+                let size = length.map(|n| format!(" ({n} bytes)")).unwrap_or_default();
+                Error::server(format!(
+                    "the coordinator's answer to {what} is larger than {} MiB{size}; refused",
+                    MAX_RESPONSE_BYTES / (1024 * 1024)
+                ))
+                .with_code("response_too_large")
+            }
+            Failure::Transport(e) => transport_error(e, what, base, timeout),
+        }
+    }
+}
+
+fn transport_error(e: ureq::Error, what: &str, base: &str, timeout: Duration) -> Error {
+    let unreachable = || {
+        Error::network(format!("cannot reach the coordinator at {base} ({what})"))
+            .with_hint("check the network and --coordinator-url / BITSOTA_COORDINATOR_URL")
+    };
+    match e {
+        ureq::Error::Timeout(_) => Error::network(format!(
+            "the coordinator at {base} did not answer {what} within {:.0} s",
+            timeout.as_secs_f64().max(1.0)
+        ))
+        .with_code("timeout")
+        .with_hint("retry later; the coordinator may be overloaded"),
+        ureq::Error::HostNotFound => unreachable().with_source(e),
+        ureq::Error::ConnectionFailed => unreachable().with_source(e),
+        ureq::Error::Io(ref io) if io.kind() == ErrorKind::TimedOut => Error::network(format!(
+            "the coordinator at {base} did not answer {what} in time"
+        ))
+        .with_code("timeout")
+        .with_source(e),
+        ureq::Error::Io(_) => unreachable().with_source(e),
+        ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge(None).into_error(what, base, timeout),
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
+            Error::server(format!("the coordinator sent a malformed HTTP answer to {what}"))
+                .with_code("bad_response")
+                .with_source(e)
+        }
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
+            Error::usage(format!("cannot build the request {what}")).with_code("bad_request").with_source(e)
+        }
+        other => unreachable().with_source(other),
+    }
+}
+
+/// Connect errors and resets are worth another try; timeouts are not (60 s each).
+fn is_transient(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::ConnectionFailed => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    }
+}
+
+fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.min(8))
+}
+
+/// Whether a response status asks for a retry, and after how long. A `Retry-After` beyond
+/// 30 s is not waited for: the 429 is reported instead.
+fn retry_delay_for_status(resp: &Response, base: Duration, attempt: u32) -> Result<Option<Duration>> {
+    match resp.status {
+        502..=504 => Ok(Some(backoff_delay(base, attempt))),
+        429 => {
+            match resp.retry_after.as_deref().map(str::trim).and_then(|v| v.parse::<u64>().ok()) {
+                Some(secs) if Duration::from_secs(secs) > MAX_RETRY_AFTER => Ok(None),
+                Some(secs) => Ok(Some(Duration::from_secs(secs).max(base))),
+                None => Ok(Some(backoff_delay(base, attempt))),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Map a status ≥ 300 to its error (401/403 → 4, others → 5), with the server's `detail`.
+fn check_status(resp: Response, what: &str) -> Result<Response> {
+    let status = resp.status;
+    if status < 300 {
+        return Ok(resp);
+    }
+    if status < 400 {
+        let location = resp.location.as_deref().unwrap_or("nowhere");
+        return Err(Error::server(format!(
+            "the coordinator answered {what} with HTTP {status}, a redirect to {location}, which is not followed"
+        ))
+        .with_code("unexpected_redirect")
+        .with_hint("check --coordinator-url"));
+    }
+    let detail = error_detail(&resp.body);
+    let detail_text = if detail.is_empty() { String::new() } else { format!(": {detail}") };
+    if status == 401 || status == 403 {
+        return Err(Error::auth(format!("the coordinator refused {what}: HTTP {status}{detail_text}"))
+            .with_code(if status == 401 { "unauthorized" } else { "forbidden" })
+            .with_hint(
+                "check that the signing hotkey (`git bitsota whoami`) is the right one, registered on \
+                 SN94, and that this machine's clock is synced",
+            ));
+    }
+    let code = match status {
+        404 => "not_found",
+        409 => "conflict",
+        422 => "invalid_request",
+        429 => "rate_limited",
+        400..=499 => "rejected",
+        _ => "server_error",
+    };
+    Err(Error::server(format!("the coordinator refused {what}: HTTP {status}{detail_text}")).with_code(code))
+}
+
+/// FastAPI's `{"detail": "…"}` or `{"detail": [{"loc": […], "msg": "…"}]}`, else the start of
+/// the body.
+pub fn error_detail(body: &[u8]) -> String {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return quote_body(body);
+    };
+    match value.get("detail") {
+        Some(Value::String(text)) => quote_text(text),
+        Some(Value::Array(items)) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    let msg = item.get("msg").and_then(Value::as_str).map(str::to_string);
+                    let loc = item.get("loc").and_then(Value::as_array).map(|parts| {
+                        parts.iter().map(|p| p.as_str().map(str::to_string).unwrap_or_else(|| p.to_string())).collect::<Vec<_>>().join(".")
+                    });
+                    match (msg, loc) {
+                        (Some(msg), Some(loc)) if !loc.is_empty() => format!("{loc}: {msg}"),
+                        (Some(msg), _) => msg,
+                        _ => item.to_string(),
+                    }
+                })
+                .collect();
+            quote_text(&parts.join("; "))
+        }
+        Some(other) => quote_text(&other.to_string()),
+        None => quote_text(&value.to_string()),
+    }
+}
+
+fn quote_body(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty body)".to_string();
+    }
+    quote_text(&String::from_utf8_lossy(body))
+}
+
+/// At most QUOTE_CHARS characters, on one line, control characters made visible.
+fn quote_text(text: &str) -> String {
+    let text = text.trim();
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == QUOTE_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.push_str(&c.escape_default().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn env_duration_secs(name: &str) -> Option<Duration> {
+    let value = std::env::var(name).ok()?;
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs.is_finite() && secs > 0.0 && secs < 86_400.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn env_millis(name: &str) -> Option<Duration> {
+    let value = std::env::var(name).ok()?;
+    value.trim().parse::<u64>().ok().filter(|ms| *ms <= 60_000).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(check_base_url("https://autoresearch.bitsota.com/").unwrap(), "https://autoresearch.bitsota.com");
+        assert_eq!(check_base_url("https://h.example/prefix").unwrap(), "https://h.example/prefix");
+        for ok in ["http://127.0.0.1:8080", "http://127.3.4.5", "http://localhost:1", "http://[::1]:99"] {
+            assert!(check_base_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://example.com", "ftp://x", "example.com", "https://", "http://10.0.0.1", "https://u:p@h.example"] {
+            let err = check_base_url(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn details_are_quoted() {
+        assert_eq!(error_detail(br#"{"detail":"claim expired"}"#), "claim expired");
+        assert_eq!(
+            error_detail(br#"{"detail":[{"loc":["body","summary"],"msg":"field required","type":"x"}]}"#),
+            "body.summary: field required"
+        );
+        assert_eq!(error_detail(b"<html>\nBad gateway</html>"), "<html> Bad gateway</html>");
+        assert_eq!(error_detail(b""), "(empty body)");
+    }
+
+    #[test]
+    fn spec_rejects_queries_in_paths() {
+        assert!(RequestSpec::new("GET", "/api/v1/claims?x=1", &[], None).is_err());
+        assert!(RequestSpec::new("G ET", "/x", &[], None).is_err());
+        let spec = RequestSpec::new("post", "api/v1/x", &[("a".into(), "b c".into())], Some(&json!({"b":1,"a":2.0}))).unwrap();
+        assert_eq!(spec.method, "POST");
+        assert_eq!(spec.path, "/api/v1/x");
+        assert_eq!(spec.query, "a=b+c");
+        assert_eq!(spec.body.as_deref(), Some(&br#"{"a":2.0,"b":1}"#[..]));
+    }
+}

@@ -3,6 +3,7 @@
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
 pub mod auth;
+pub mod bind;
 pub mod canonical_json;
 pub mod check;
 pub mod cli;

@@ -1,1 +1,315 @@
-//! PLACEHOLDER module patch (being written).
+//! The patch engine: what exactly would be submitted.
+//!
+//! The submission is `base commit → working tree (+ index + untracked, not ignored files)`,
+//! restricted to the changes validators accept. It is built with git plumbing on a private
+//! copy of the index (`GIT_INDEX_FILE`), so the user's index is never touched, and with
+//! explicit options, so the user's configuration cannot change the bytes:
+//!
+//! 1. copy `.git/index` to a temporary file (or `read-tree` the base when there is none);
+//! 2. list candidates: `diff-index --cached` (commits and staged work vs base) and
+//!    `ls-files -m -d -o --exclude-standard` (unstaged and untracked work);
+//! 3. `update-index --add --remove` the candidates into the private index, except untracked
+//!    files that could never be submitted (out of scope: they may be huge artifacts, and are
+//!    never hashed into the object store);
+//! 4. `diff-index --cached --raw -M` for the precise change of each path;
+//! 5. put every change that cannot be submitted back to its base state in the private index;
+//! 6. `diff-index --cached -p --binary --full-index -M` with fixed prefixes: the patch.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::fnmatch::Pattern;
+use crate::repo::{split_nul, Repo};
+use crate::validator;
+
+/// How a path changed between the base commit and what is submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+    TypeChanged,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Modified => "modified",
+            Change::Deleted => "deleted",
+            Change::Renamed => "renamed",
+            Change::TypeChanged => "type_changed",
+        }
+    }
+}
+
+/// Why a changed path cannot be part of the submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// No allowed pattern matches it (or one side of a rename).
+    Outside,
+    /// A `.pyc`/`.pyo` path, by the validator's rule.
+    Bytecode,
+    /// Git would quote it, or the validator's parsing would change it.
+    Unquotable,
+    /// An untracked nested repository: it cannot travel in a patch.
+    NestedRepository,
+}
+
+/// One changed path, as `check` lists it.
+#[derive(Debug, Clone)]
+pub struct ChangedFile {
+    /// Repository-relative path as git stores it (bytes; usually UTF-8).
+    pub path: Vec<u8>,
+    /// The old path of a rename.
+    pub from: Option<Vec<u8>>,
+    pub change: Change,
+    /// Empty when the change is submitted.
+    pub reasons: Vec<Reason>,
+}
+
+impl ChangedFile {
+    pub fn allowed(&self) -> bool {
+        self.reasons.is_empty()
+    }
+    pub fn display_path(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+    pub fn display_from(&self) -> Option<String> {
+        self.from.as_ref().map(|f| String::from_utf8_lossy(f).into_owned())
+    }
+}
+
+/// The changes found and the exact patch of the submittable ones.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// Every changed path, sorted by path.
+    pub files: Vec<ChangedFile>,
+    /// The patch bytes of the allowed changes (empty when there are none).
+    pub patch: Vec<u8>,
+}
+
+/// Judge one path against the task's rules.
+pub fn reasons_for(path: &[u8], patterns: &[Pattern]) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if validator::is_unquotable(path) {
+        reasons.push(Reason::Unquotable);
+    }
+    let text = String::from_utf8_lossy(path);
+    if validator::is_bytecode(&text) {
+        reasons.push(Reason::Bytecode);
+    }
+    if !validator::is_allowed(&text, patterns) {
+        reasons.push(Reason::Outside);
+    }
+    reasons
+}
+
+/// One record of `git diff-* --raw -z` output.
+#[derive(Debug)]
+struct RawChange {
+    src_mode: String,
+    src_oid: String,
+    status: u8,
+    src_path: Vec<u8>,
+    dst_path: Option<Vec<u8>>,
+}
+
+/// Parse `--raw -z` output: `:srcmode dstmode srcoid dstoid STATUS\0path\0[dstpath\0]`.
+fn parse_raw(bytes: &[u8]) -> Result<Vec<RawChange>> {
+    let bad = || Error::usage("unexpected output from `git diff --raw`").with_code("git_output");
+    let mut fields = bytes.split(|b| *b == 0);
+    let mut changes = Vec::new();
+    while let Some(header) = fields.next() {
+        if header.is_empty() {
+            continue;
+        }
+        let header = std::str::from_utf8(header).map_err(|_| bad())?;
+        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
+        if parts.len() != 5 {
+            return Err(bad());
+        }
+        let status = *parts[4].as_bytes().first().ok_or_else(bad)?;
+        let src_path = fields.next().ok_or_else(bad)?.to_vec();
+        let dst_path = if matches!(status, b'R' | b'C') { Some(fields.next().ok_or_else(bad)?.to_vec()) } else { None };
+        changes.push(RawChange {
+            src_mode: parts[0].to_string(),
+            src_oid: parts[2].to_string(),
+            status,
+            src_path,
+            dst_path,
+        });
+    }
+    Ok(changes)
+}
+
+fn to_changed(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
+    let change = match raw.status {
+        b'A' => Change::Added,
+        b'D' => Change::Deleted,
+        b'R' | b'C' => Change::Renamed,
+        b'T' => Change::TypeChanged,
+        _ => Change::Modified,
+    };
+    match &raw.dst_path {
+        Some(dst) => {
+            let mut reasons = reasons_for(&raw.src_path, patterns);
+            for reason in reasons_for(dst, patterns) {
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+            reasons.sort();
+            ChangedFile { path: dst.clone(), from: Some(raw.src_path.clone()), change, reasons }
+        }
+        None => ChangedFile { path: raw.src_path.clone(), from: None, change, reasons: reasons_for(&raw.src_path, patterns) },
+    }
+}
+
+/// A private index file in the git dir, removed on drop.
+struct TempIndex {
+    path: PathBuf,
+}
+
+impl TempIndex {
+    fn create(repo: &Repo, base_commit: &str) -> Result<TempIndex> {
+        let path = repo.git_dir().join(format!("bitsota-index.{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let temp = TempIndex { path };
+        match std::fs::copy(repo.index_path(), &temp.path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                repo.git().index_file(&temp.path).args(["read-tree", base_commit]).output()?;
+            }
+            Err(e) => {
+                return Err(Error::usage(format!("cannot copy the index {}", repo.index_path().display())).with_source(e));
+            }
+        }
+        Ok(temp)
+    }
+}
+
+impl Drop for TempIndex {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(self.path.with_extension("lock"));
+    }
+}
+
+/// The submission from the working tree: `base_commit → working tree`, allowed changes only.
+pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
+    let index = TempIndex::create(repo, base_commit)?;
+    let git = || repo.git().stable_config().index_file(&index.path);
+
+    // Candidates: committed and staged work vs base, then unstaged and untracked work.
+    let staged = git().args(["diff-index", "--cached", "-z", "--name-only", "--no-renames", base_commit]).output()?;
+    let worktree = git().args(["ls-files", "-z", "-m", "-d", "-o", "--exclude-standard"]).output()?;
+    let tracked = git().args(["ls-files", "-z", "--cached"]).output()?;
+    let tracked: BTreeSet<&[u8]> = split_nul(&tracked).collect();
+
+    let mut to_update: BTreeSet<&[u8]> = split_nul(&staged).collect();
+    let mut untracked_left_out: Vec<ChangedFile> = Vec::new();
+    for path in split_nul(&worktree) {
+        if tracked.contains(path) || to_update.contains(path) {
+            to_update.insert(path);
+            continue;
+        }
+        // Untracked. A trailing `/` marks a nested repository.
+        if path.ends_with(b"/") {
+            let path = path.trim_ascii_end().strip_suffix(b"/").unwrap_or(path).to_vec();
+            untracked_left_out.push(ChangedFile {
+                path,
+                from: None,
+                change: Change::Added,
+                reasons: vec![Reason::NestedRepository],
+            });
+            continue;
+        }
+        let reasons = reasons_for(path, patterns);
+        if reasons.is_empty() {
+            to_update.insert(path);
+        } else {
+            untracked_left_out.push(ChangedFile { path: path.to_vec(), from: None, change: Change::Added, reasons });
+        }
+    }
+
+    if !to_update.is_empty() {
+        let mut input = Vec::new();
+        for path in &to_update {
+            input.extend_from_slice(path);
+            input.push(0);
+        }
+        git().args(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"]).stdin(input).output()?;
+    }
+
+    let raw = git().args(["diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base_commit]).output()?;
+    let raw = parse_raw(&raw)?;
+    let mut files: Vec<ChangedFile> = Vec::new();
+    let mut revert = Vec::new();
+    for change in &raw {
+        let file = to_changed(change, patterns);
+        if !file.allowed() {
+            revert_lines(change, &mut revert);
+        }
+        files.push(file);
+    }
+    if !revert.is_empty() {
+        git().args(["update-index", "-z", "--index-info"]).stdin(revert).output()?;
+    }
+
+    let patch = git()
+        .args(PATCH_OPTIONS)
+        .arg("diff-index")
+        .args(["--cached", "-p", "--binary", "--full-index", "-M", "--no-ext-diff", "--no-textconv", "--no-color"])
+        .args(["--src-prefix=a/", "--dst-prefix=b/", base_commit])
+        .output()?;
+
+    files.extend(untracked_left_out);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Built { files, patch })
+}
+
+/// Options before the subcommand that keep patch bytes independent of configuration.
+const PATCH_OPTIONS: [&str; 2] = ["-c", "diff.context=3"];
+
+/// `--index-info` lines that put a change back to its base state in the private index.
+fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
+    const NO_OID: &str = "0000000000000000000000000000000000000000";
+    // The source side: restore it if it existed at base.
+    if change.src_mode != "000000" {
+        out.extend_from_slice(format!("{} {}\t", change.src_mode, change.src_oid).as_bytes());
+    } else {
+        out.extend_from_slice(format!("0 {NO_OID}\t").as_bytes());
+    }
+    out.extend_from_slice(&change.src_path);
+    out.push(0);
+    // The destination of a rename did not exist at base: remove it.
+    if let Some(dst) = &change.dst_path {
+        out.extend_from_slice(format!("0 {NO_OID}\t").as_bytes());
+        out.extend_from_slice(dst);
+        out.push(0);
+    }
+}
+
+/// The changes of a pushed commit (`base_commit → commit`), for the pre-push check. Nothing is
+/// left out: the patch is everything that was committed.
+pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pattern]) -> Result<Built> {
+    let git = || repo.git().stable_config();
+    let raw = git().args(["diff-tree", "-r", "-z", "--raw", "-M", "--no-abbrev", base_commit, commit]).output()?;
+    let mut files: Vec<ChangedFile> = parse_raw(&raw)?.iter().map(|c| to_changed(c, patterns)).collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let patch = git()
+        .args(PATCH_OPTIONS)
+        .arg("diff-tree")
+        .args(["-r", "-p", "--binary", "--full-index", "-M", "--no-ext-diff", "--no-textconv", "--no-color"])
+        .args(["--src-prefix=a/", "--dst-prefix=b/", base_commit, commit])
+        .output()?;
+    Ok(Built { files, patch })
+}
+
+/// Where the hint for a non-UTF-8 patch should point.
+pub fn attributes_path(repo: &Repo) -> PathBuf {
+    repo.common_dir().join("info").join("attributes")
+}

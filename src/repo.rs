@@ -42,6 +42,10 @@ pub const STABLE_CONFIG: &[&str] = &[
     "diff.mnemonicPrefix=false",
     "color.ui=never",
     "color.diff=never",
+    "diff.relative=false",
+    "diff.algorithm=myers",
+    "core.autocrlf=false",
+    "core.fsmonitor=false",
 ];
 
 /// A discovered, non-bare repository with a work tree.

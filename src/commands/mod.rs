@@ -14,6 +14,7 @@ pub mod diff;
 pub mod hook;
 pub mod init;
 pub mod man;
+pub mod prepush;
 pub mod request;
 pub mod show;
 pub mod status;

@@ -1,0 +1,156 @@
+//! Binding a clone to a task: validate the record, resolve `base_ref` to a commit, write the
+//! state file and the exclude line. Shared by `init` and `clone`.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::repo::Repo;
+use crate::state::{State, StateFile};
+use crate::task::{self, Strictness, TaskSnapshot};
+
+/// The line `clone`/`init` add to `info/exclude` so the sidecar never enters the patch.
+pub const EXCLUDE_LINE: &str = "/submission.json";
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// Validate a task record; a refused record is exit 2 (`from_server` makes it exit 5).
+pub fn parse(record: &Value, strictness: Strictness, from_server: bool) -> Result<(TaskSnapshot, Vec<String>)> {
+    match task::parse_record(record, strictness, &now_rfc3339()) {
+        Ok(parsed) => Ok((parsed.snapshot, parsed.warnings)),
+        Err(err) => {
+            let message = "the task record cannot be used";
+            let error = if from_server { Error::server(message) } else { Error::usage(message) };
+            Err(error.with_code("bad_task_record").with_source(err))
+        }
+    }
+}
+
+/// Resolve the task's `base_ref`: a full commit id, a local branch, a tag, any other local
+/// revision, else `origin/<base_ref>`. Never fetches. Returns the commit and a warning when a
+/// local branch and `origin/<base_ref>` disagree.
+pub fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(String, Option<String>)> {
+    let refused = || {
+        Error::usage(format!("base_ref `{base_ref}` does not resolve to a commit in this clone"))
+            .with_code("base_ref_unresolved")
+            .with_hint(format!("fetch it first, e.g. `git fetch origin {base_ref}`"))
+    };
+    if base_ref.starts_with('-') || base_ref.is_empty() {
+        return Err(refused());
+    }
+    let remote = repo.resolve_commit(&format!("refs/remotes/origin/{base_ref}"))?;
+    for spec in [format!("refs/heads/{base_ref}"), format!("refs/tags/{base_ref}"), base_ref.to_string()] {
+        if let Some(commit) = repo.resolve_commit(&spec)? {
+            let warning = match (&remote, spec.starts_with("refs/heads/")) {
+                (Some(remote), true) if *remote != commit => Some(format!(
+                    "local branch `{base_ref}` ({}) differs from origin/{base_ref} ({}); using the local branch",
+                    &commit[..12],
+                    &remote[..12]
+                )),
+                _ => None,
+            };
+            return Ok((commit, warning));
+        }
+    }
+    remote.map(|commit| (commit, None)).ok_or_else(refused)
+}
+
+/// Write the state for `snapshot` (with `base_commit` set), keeping the claim and submission
+/// history only when the task id is unchanged. `force` moves a corrupt state file aside.
+pub fn write_state(
+    out: &Output,
+    state_file: &StateFile,
+    snapshot: TaskSnapshot,
+    coordinator_url: Option<String>,
+    force: bool,
+) -> Result<State> {
+    if force {
+        match state_file.read() {
+            Ok(_) => {}
+            Err(_) => {
+                if let Some(moved) = state_file.move_aside()? {
+                    out.warn(format!("moved the unreadable state file aside to {}", moved.display()));
+                }
+            }
+        }
+    }
+    let lock = state_file.lock()?;
+    let previous = lock.read()?;
+    let mut state = State::new(snapshot, coordinator_url);
+    if let Some(previous) = previous {
+        state.disclaimers_seen = previous.disclaimers_seen;
+        if previous.task.id == state.task.id {
+            state.claim = previous.claim;
+            state.submissions = previous.submissions;
+            state.bench = previous.bench;
+            state.trusted_commands = previous.trusted_commands;
+            state.other = previous.other;
+        } else {
+            out.warn(format!(
+                "rebinding from task {} to {}: the previous claim and submission history are dropped",
+                previous.task.slug, state.task.slug
+            ));
+        }
+        if state.coordinator_url.is_none() {
+            state.coordinator_url = previous.coordinator_url;
+        }
+    }
+    lock.write(&state)?;
+    Ok(state)
+}
+
+/// Add `/submission.json` to `<common dir>/info/exclude` unless a line already says it.
+pub fn add_exclude(repo: &Repo) -> Result<()> {
+    let info = repo.common_dir().join("info");
+    let path = info.join("exclude");
+    let existing = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::usage(format!("cannot read {}", path.display())).with_source(e)),
+    };
+    if existing.split(|b| *b == b'\n').any(|line| line.trim_ascii() == EXCLUDE_LINE.as_bytes()) {
+        return Ok(());
+    }
+    let fail = |e: std::io::Error| Error::usage(format!("cannot update {}", path.display())).with_source(e);
+    std::fs::create_dir_all(&info).map_err(fail)?;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(fail)?;
+    let mut line = Vec::new();
+    if !existing.is_empty() && !existing.ends_with(b"\n") {
+        line.push(b'\n');
+    }
+    line.extend_from_slice(b"# git-bitsota: the submission sidecar is never part of the patch\n");
+    line.extend_from_slice(EXCLUDE_LINE.as_bytes());
+    line.push(b'\n');
+    file.write_all(&line).map_err(fail)?;
+    Ok(())
+}
+
+/// Bind `repo` to the task `record`: everything `init` and `clone` do after having a clone.
+pub fn bind(
+    out: &Output,
+    repo: &Repo,
+    record: &Value,
+    strictness: Strictness,
+    from_server: bool,
+    coordinator_url: Option<String>,
+    force: bool,
+) -> Result<State> {
+    let (mut snapshot, warnings) = parse(record, strictness, from_server)?;
+    for warning in warnings {
+        out.warn(warning);
+    }
+    let (commit, warning) = resolve_base(repo, &snapshot.base_ref)?;
+    if let Some(warning) = warning {
+        out.warn(warning);
+    }
+    snapshot.base_commit = commit;
+    let state = write_state(out, &StateFile::new(repo.state_path()), snapshot, coordinator_url, force)?;
+    add_exclude(repo)?;
+    Ok(state)
+}

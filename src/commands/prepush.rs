@@ -1,0 +1,143 @@
+//! `git bitsota check --pre-push REMOTE URL`: git's pre-push hook. Reads the ref lines on
+//! stdin and checks, for each pushed commit, the committed changes `base_commit → commit`.
+//! Offline; exits 0 on empty input.
+
+use std::io::{IsTerminal, Read};
+
+use serde_json::json;
+
+use crate::check::{self, Report};
+use crate::cli::CheckArgs;
+use crate::ctx::Ctx;
+use crate::error::{Error, Result};
+
+pub const SKIP_VAR: &str = "BITSOTA_SKIP_CHECK";
+
+/// One ref line git feeds the hook.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RefLine {
+    pub local_ref: String,
+    pub local_oid: String,
+    pub remote_ref: String,
+    pub remote_oid: String,
+}
+
+fn is_zero(oid: &str) -> bool {
+    !oid.is_empty() && oid.bytes().all(|b| b == b'0')
+}
+
+/// Parse stdin leniently: blank lines skipped; a line with fewer than four fields is an error.
+pub fn parse_lines(input: &str) -> Result<Vec<RefLine>> {
+    let mut lines = Vec::new();
+    for line in input.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts.len() != 4 {
+            return Err(Error::usage(format!("unexpected pre-push input line: {line:?}"))
+                .with_hint("git feeds `<local ref> <local oid> <remote ref> <remote oid>` lines"));
+        }
+        lines.push(RefLine {
+            local_ref: parts[0].to_string(),
+            local_oid: parts[1].to_string(),
+            remote_ref: parts[2].to_string(),
+            remote_oid: parts[3].to_string(),
+        });
+    }
+    Ok(lines)
+}
+
+pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
+    if std::env::var_os(SKIP_VAR).is_some_and(|v| !v.is_empty() && v != "0") {
+        ctx.out.warn(format!("{SKIP_VAR} is set: skipping the git-bitsota pre-push check"));
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if args.remote.is_none() && stdin.is_terminal() {
+        ctx.out.info("`check --pre-push` is run by git's pre-push hook; install it with `git bitsota hook install`");
+        return Ok(());
+    }
+    let mut input = String::new();
+    stdin
+        .lock()
+        .read_to_string(&mut input)
+        .map_err(|e| Error::usage("cannot read the pre-push ref lines from stdin").with_source(e))?;
+    let lines = parse_lines(&input)?;
+    let pushed: Vec<&RefLine> = lines.iter().filter(|l| !is_zero(&l.local_oid)).collect();
+    if pushed.is_empty() {
+        if ctx.out.is_json() {
+            ctx.out.json(&json!({"version": 1, "ok": true, "refs": []}))?;
+        }
+        return Ok(());
+    }
+
+    let repo = ctx.repo()?;
+    let state = ctx.state_file(&repo).read_bound()?;
+    let task = &state.task;
+    let mut all_ok = true;
+    let mut results = Vec::new();
+    for line in pushed {
+        let report = if repo.is_ancestor(&task.base_commit, &line.local_oid)? {
+            check::check_commit(&repo, task, &line.local_oid)?
+        } else {
+            not_descended(task, &line.local_oid)
+        };
+        all_ok &= report.ok();
+        if !ctx.out.is_json() && !report.ok() {
+            print_refusal(ctx, line, &report);
+        }
+        let mut value = report.to_json();
+        value["ref"] = json!(line.remote_ref);
+        value["commit"] = json!(line.local_oid);
+        results.push(value);
+    }
+    if ctx.out.is_json() {
+        ctx.out.json(&json!({"version": 1, "ok": all_ok, "refs": results}))?;
+    }
+    if all_ok {
+        Ok(())
+    } else {
+        ctx.out.hint(format!(
+            "fix the commits, push with {SKIP_VAR}=1 to skip this check once, or `git push --no-verify`"
+        ));
+        Err(Error::problems("the push was refused by the git-bitsota pre-push check").already_reported())
+    }
+}
+
+/// A report whose only content is the `not_descended_from_base` problem.
+fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
+    let mut report = Report {
+        task_slug: task.slug.clone(),
+        base_commit: task.base_commit.clone(),
+        max_patch_bytes: task.max_patch_bytes,
+        built: crate::patch::Built { files: Vec::new(), patch: Vec::new() },
+        left_out: Vec::new(),
+        problems: Vec::new(),
+    };
+    report.push(
+        check::Problem::new(
+            "not_descended_from_base",
+            format!("commit {} does not descend from the task's base commit {}", short(commit), short(&task.base_commit)),
+        )
+        .with_hint("rebase your work onto the base commit; validators apply the patch there"),
+    );
+    report
+}
+
+fn short(oid: &str) -> &str {
+    &oid[..oid.len().min(12)]
+}
+
+/// Refusals go to stderr: git shows the hook's stderr to the user.
+fn print_refusal(ctx: &Ctx, line: &RefLine, report: &Report) {
+    ctx.out.warn(format!(
+        "git-bitsota: refusing to push {} ({}) for task {}",
+        line.remote_ref,
+        short(&line.local_oid),
+        report.task_slug
+    ));
+    for problem in &report.problems {
+        ctx.out.warn(format!("  [{}] {}", problem.code, problem.message));
+        for path in &problem.paths {
+            ctx.out.warn(format!("      {path}"));
+        }
+    }
+}
