@@ -168,6 +168,18 @@ impl Coordinator {
         Coordinator::new(&ctx.coordinator_url(state), &ctx.out)
     }
 
+    /// For commands that work anywhere (`tasks`, `show`, `request`): the URL of the flag or
+    /// environment, else of the clone we are in (if bound), else the default. A corrupt
+    /// state file in the current clone is an error (it blocks every command).
+    pub fn ambient(ctx: &Ctx) -> Result<Coordinator> {
+        let explicit = ctx.global.coordinator_url.as_deref().is_some_and(|u| !u.is_empty());
+        let state = match (explicit, ctx.repo()) {
+            (false, Ok(repo)) => ctx.state_file(&repo).read()?,
+            _ => None,
+        };
+        Coordinator::from_ctx(ctx, state.as_ref())
+    }
+
     /// The base URL without a trailing `/`.
     pub fn base_url(&self) -> &str {
         &self.base

@@ -73,9 +73,10 @@ impl Env {
         cmd.current_dir(cwd).env_clear();
         let bin_dir = Path::new(BIN).parent().unwrap();
         let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display());
+        let home = self.home().to_string_lossy().into_owned();
         let fixed = [
             ("PATH", path.as_str()),
-            ("HOME", &self.home().to_string_lossy()),
+            ("HOME", home.as_str()),
             ("GIT_CONFIG_GLOBAL", "/dev/null"),
             ("GIT_CONFIG_SYSTEM", "/dev/null"),
             ("GIT_CONFIG_NOSYSTEM", "1"),

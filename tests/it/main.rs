@@ -5,3 +5,4 @@ mod common;
 mod canonical;
 mod fnmatch;
 mod keys;
+mod check;
