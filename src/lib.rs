@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod keys;
+pub mod manpage;
 pub mod output;
 pub mod patch;
 pub mod repo;

@@ -6,8 +6,8 @@
 //! explicit options, so the user's configuration cannot change the bytes:
 //!
 //! 1. copy `.git/index` to a temporary file (or `read-tree` the base when there is none);
-//! 2. list candidates: `diff-index --cached` (commits and staged work vs base) and
-//!    `ls-files -m -d -o --exclude-standard` (unstaged and untracked work);
+//! 2. list what differs from that index: `ls-files -t -m -d -o --exclude-standard` (unstaged
+//!    and untracked work; committed and staged work is already in the index);
 //! 3. `update-index --add --remove` the candidates into the private index, except untracked
 //!    files that could never be submitted (out of scope: they may be huge artifacts, and are
 //!    never hashed into the object store);
@@ -203,24 +203,24 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     let index = TempIndex::create(repo, base_commit)?;
     let git = || repo.git().stable_config().index_file(&index.path);
 
-    // Candidates: committed and staged work vs base, then unstaged and untracked work.
-    let staged = git().args(["diff-index", "--cached", "-z", "--name-only", "--no-renames", base_commit]).output()?;
-    let worktree = git().args(["ls-files", "-z", "-m", "-d", "-o", "--exclude-standard"]).output()?;
-    let tracked = git().args(["ls-files", "-z", "--cached"]).output()?;
-    let tracked: BTreeSet<&[u8]> = split_nul(&tracked).collect();
-
-    let mut to_update: BTreeSet<&[u8]> = split_nul(&staged).collect();
-    let mut untracked_left_out: Vec<ChangedFile> = Vec::new();
-    for path in split_nul(&worktree) {
-        if tracked.contains(path) || to_update.contains(path) {
+    // Worktree changes relative to the (copied) index: `C`hanged and `R`emoved tracked
+    // files and untracked (`?`) ones. Committed and staged work is already in the index.
+    let listing = git().args(["ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard"]).output()?;
+    let mut to_update: BTreeSet<&[u8]> = BTreeSet::new();
+    let mut untracked_outside: Vec<ChangedFile> = Vec::new();
+    for record in split_nul(&listing) {
+        let (tag, path) = match record {
+            [tag, b' ', path @ ..] if !path.is_empty() => (*tag, path),
+            _ => return Err(Error::usage("unexpected output from `git ls-files -t`").with_code("git_output")),
+        };
+        if tag != b'?' {
             to_update.insert(path);
             continue;
         }
-        // Untracked. A trailing `/` marks a nested repository.
-        if path.ends_with(b"/") {
-            let path = path.trim_ascii_end().strip_suffix(b"/").unwrap_or(path).to_vec();
-            untracked_left_out.push(ChangedFile {
-                path,
+        // A trailing `/` marks a nested repository.
+        if let Some(dir) = path.strip_suffix(b"/") {
+            untracked_outside.push(ChangedFile {
+                path: dir.to_vec(),
                 from: None,
                 change: Change::Added,
                 reasons: vec![Reason::NestedRepository],
@@ -231,21 +231,25 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
         if reasons.is_empty() {
             to_update.insert(path);
         } else {
-            untracked_left_out.push(ChangedFile { path: path.to_vec(), from: None, change: Change::Added, reasons });
+            untracked_outside.push(ChangedFile { path: path.to_vec(), from: None, change: Change::Added, reasons });
         }
     }
+    update_index(&git, to_update.iter().copied())?;
 
-    if !to_update.is_empty() {
-        let mut input = Vec::new();
-        for path in &to_update {
-            input.extend_from_slice(path);
-            input.push(0);
-        }
-        git().args(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"]).stdin(input).output()?;
+    let mut raw = parse_raw(&git().args(["diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base_commit]).output()?)?;
+    // A file removed from the index only (`git rm --cached`) is untracked but exists at base:
+    // hash it after all, so an unchanged file does not show up as deleted plus added.
+    let readd: Vec<Vec<u8>> = raw
+        .iter()
+        .filter(|c| c.status == b'D' && untracked_outside.iter().any(|u| u.path == c.src_path))
+        .map(|c| c.src_path.clone())
+        .collect();
+    if !readd.is_empty() {
+        untracked_outside.retain(|u| !readd.contains(&u.path));
+        update_index(&git, readd.iter().map(Vec::as_slice))?;
+        raw = parse_raw(&git().args(["diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base_commit]).output()?)?;
     }
 
-    let raw = git().args(["diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base_commit]).output()?;
-    let raw = parse_raw(&raw)?;
     let mut files: Vec<ChangedFile> = Vec::new();
     let mut revert = Vec::new();
     for change in &raw {
@@ -266,9 +270,23 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
         .args(["--src-prefix=a/", "--dst-prefix=b/", base_commit])
         .output()?;
 
-    files.extend(untracked_left_out);
+    files.extend(untracked_outside);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Built { files, patch })
+}
+
+/// Bring the private index in line with the working tree for `paths`.
+fn update_index<'a>(git: &dyn Fn() -> crate::repo::Git, paths: impl Iterator<Item = &'a [u8]>) -> Result<()> {
+    let mut input = Vec::new();
+    for path in paths {
+        input.extend_from_slice(path);
+        input.push(0);
+    }
+    if input.is_empty() {
+        return Ok(());
+    }
+    git().args(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"]).stdin(input).output()?;
+    Ok(())
 }
 
 /// Options before the subcommand that keep patch bytes independent of configuration.

@@ -52,9 +52,12 @@ pub fn load(path: &Path) -> Result<Option<Sidecar>> {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(Error::usage(format!("cannot read the submission sidecar {}", path.display()))
-                .with_code("submission_path")
-                .with_source(e));
+            return Err(Error::usage(format!(
+                "cannot read the submission sidecar {}",
+                path.display()
+            ))
+            .with_code("submission_path")
+            .with_source(e));
         }
     };
     let invalid = |why: String| {
@@ -63,9 +66,13 @@ pub fn load(path: &Path) -> Result<Option<Sidecar>> {
             .with_hint("it must be a JSON object like {\"summary\": \"…\", \"claimed_metrics\": {\"<metric>\": 1.0}}")
     };
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid("is not UTF-8".into()))?;
-    let value: Value = serde_json::from_str(text).map_err(|e| invalid(format!("is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| invalid(format!("is not valid JSON: {e}")))?;
     match value {
-        Value::Object(map) => Ok(Some(Sidecar { path: path.to_path_buf(), map })),
+        Value::Object(map) => Ok(Some(Sidecar {
+            path: path.to_path_buf(),
+            map,
+        })),
         _ => Err(invalid("must hold a JSON object".into())),
     }
 }
@@ -189,7 +196,11 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
         Some(other) => out.push(format!("`claimed_metrics` must be a JSON object, not {}", kind(other))),
     }
 
-    for key in ["proposed_idea", "implemented_submission_id", "execution_log"] {
+    for key in [
+        "proposed_idea",
+        "implemented_submission_id",
+        "execution_log",
+    ] {
         if let Some(v) = map.get(key) {
             if !matches!(v, Value::Null | Value::String(_)) {
                 out.push(format!("`{key}` must be a string or null, not {}", kind(v)));
@@ -197,7 +208,9 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
         }
     }
     if task.is_centerless() && sidecar.proposed_idea().is_none() {
-        out.push("centerless tasks need a non-empty `proposed_idea` with every submission".to_string());
+        out.push(
+            "centerless tasks need a non-empty `proposed_idea` with every submission".to_string(),
+        );
     }
 
     artifact_problems(sidecar, task, &mut out);
@@ -207,7 +220,11 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
 fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<String>) {
     let map = &sidecar.map;
     const FIELDS: [&str; 3] = ["artifact_uri", "artifact_sha256", "artifact_size_bytes"];
-    let given: Vec<&str> = FIELDS.iter().copied().filter(|key| !is_unset(map.get(*key))).collect();
+    let given: Vec<&str> = FIELDS
+        .iter()
+        .copied()
+        .filter(|key| !is_unset(map.get(*key)))
+        .collect();
     if given.is_empty() {
         if task.artifact_required {
             out.push(
@@ -218,7 +235,11 @@ fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<Strin
         return;
     }
     if given.len() < FIELDS.len() {
-        let missing: Vec<&str> = FIELDS.iter().copied().filter(|key| !given.contains(key)).collect();
+        let missing: Vec<&str> = FIELDS
+            .iter()
+            .copied()
+            .filter(|key| !given.contains(key))
+            .collect();
         out.push(format!(
             "artifact fields come together: {} given but {} missing",
             given.join(", "),
@@ -233,11 +254,16 @@ fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<Strin
             if host_part.is_empty() || host_part.starts_with('/') {
                 out.push(format!("`artifact_uri` must be a public https:// URL (validators download it), not {uri:?}"));
             } else if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                out.push(format!("`artifact_uri` {uri:?} contains spaces or control characters"));
+                out.push(format!(
+                    "`artifact_uri` {uri:?} contains spaces or control characters"
+                ));
             }
         }
         v if is_unset(v) => {}
-        Some(other) => out.push(format!("`artifact_uri` must be a string, not {}", kind(other))),
+        Some(other) => out.push(format!(
+            "`artifact_uri` must be a string, not {}",
+            kind(other)
+        )),
         None => {}
     }
     match map.get("artifact_sha256") {
@@ -248,7 +274,10 @@ fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<Strin
             }
         }
         v if is_unset(v) => {}
-        Some(other) => out.push(format!("`artifact_sha256` must be a string, not {}", kind(other))),
+        Some(other) => out.push(format!(
+            "`artifact_sha256` must be a string, not {}",
+            kind(other)
+        )),
         None => {}
     }
     match map.get("artifact_size_bytes") {
@@ -289,7 +318,10 @@ pub fn record_bench(path: &Path, fields: BenchRecordFields) -> Result<bool> {
     if is_unset(map.get("summary")) {
         map.insert("summary".into(), Value::String(PLACEHOLDER_SUMMARY.into()));
     }
-    map.insert("claimed_metrics".into(), Value::Object(fields.claimed_metrics));
+    map.insert(
+        "claimed_metrics".into(),
+        Value::Object(fields.claimed_metrics),
+    );
     map.insert("execution_log".into(), Value::String(fields.execution_log));
     write(path, &map)?;
     Ok(created)
@@ -305,19 +337,29 @@ pub fn write(path: &Path, map: &Map<String, Value>) -> Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "submission.json".into());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "submission.json".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, path)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::usage(format!("cannot write the submission sidecar {}", path.display()))
-            .with_code("submission_path")
-            .with_source(e));
+        return Err(Error::usage(format!(
+            "cannot write the submission sidecar {}",
+            path.display()
+        ))
+        .with_code("submission_path")
+        .with_source(e));
     }
     if let Ok(dir) = File::open(&dir) {
         let _ = dir.sync_all();

@@ -1,9 +1,13 @@
-//! `git bitsota completions` — UNBUILT PLACEHOLDER, replaced by its real implementation.
+//! `git bitsota completions SHELL`: print a completion script generated from the clap definition.
+
 use crate::cli::CompletionsArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-#[allow(unused_variables)]
 pub fn run(ctx: &Ctx, args: &CompletionsArgs) -> Result<()> {
-    Err(Error::usage("`completions` is not built yet"))
+    let mut cmd = crate::cli::command();
+    let mut script = Vec::new();
+    // Completion is for the dashed binary name: that is the program the shell can see.
+    clap_complete::generate(args.shell, &mut cmd, "git-bitsota", &mut script);
+    ctx.out.bytes(&script)
 }

@@ -1,9 +1,76 @@
-//! `git bitsota man` — UNBUILT PLACEHOLDER, replaced by its real implementation.
+//! `git bitsota man [--install [PREFIX]]`: print the man page, or install it where man-db finds
+//! it (`PREFIX/share/man/man1`, default PREFIX `~/.local`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
 use crate::cli::ManArgs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
+use crate::manpage;
 
-#[allow(unused_variables)]
+pub const PAGE_NAME: &str = "git-bitsota.1";
+
 pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
-    Err(Error::usage("`man` is not built yet"))
+    let page = manpage::render();
+    let Some(prefix) = &args.install else {
+        if ctx.out.is_json() {
+            return ctx
+                .out
+                .json(&json!({"version": 1, "man": String::from_utf8_lossy(&page)}));
+        }
+        return ctx.out.bytes(&page);
+    };
+    let prefix = if prefix.as_os_str().is_empty() {
+        default_prefix()?
+    } else {
+        prefix.clone()
+    };
+    let dir = prefix.join("share").join("man").join("man1");
+    let path = dir.join(PAGE_NAME);
+    write_atomic(&dir, &path, &page)?;
+    if ctx.out.is_json() {
+        return ctx
+            .out
+            .json(&json!({"version": 1, "path": path.display().to_string()}));
+    }
+    ctx.out
+        .line(format!("installed the man page at {}", path.display()))?;
+    ctx.out.hint(format!(
+        "`git bitsota --help` and `man git-bitsota` find it when {} is on PATH, or add {} to MANPATH",
+        prefix.join("bin").display(),
+        prefix.join("share").join("man").display()
+    ));
+    Ok(())
+}
+
+fn default_prefix() -> Result<PathBuf> {
+    match std::env::var_os("HOME") {
+        Some(home) if !home.is_empty() => Ok(PathBuf::from(home).join(".local")),
+        _ => Err(
+            Error::usage("HOME is not set, so there is no default prefix")
+                .with_hint("name one: `git bitsota man --install PREFIX`"),
+        ),
+    }
+}
+
+/// Temp file in the same directory, then rename: a reader never sees half a page.
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail =
+        |e: std::io::Error| Error::usage(format!("cannot write {}", path.display())).with_source(e);
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let tmp = dir.join(format!(".{PAGE_NAME}.tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
 }

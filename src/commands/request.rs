@@ -22,12 +22,20 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
     let mut spec = RequestSpec::new(&args.method, &args.path, &query, None)?;
     spec.body = read_body(args)?.map(String::into_bytes);
     let coordinator = Coordinator::ambient(ctx)?;
-    let hotkey = if args.unsigned { None } else { Some(ctx.hotkey()?) };
+    let hotkey = if args.unsigned {
+        None
+    } else {
+        Some(ctx.hotkey()?)
+    };
 
     if args.dry_run {
         return dry_run(ctx, &coordinator, &spec, hotkey.as_ref());
     }
-    let timeout = if spec.method == "POST" && spec.path == "/api/v1/submissions" { SUBMIT_TIMEOUT } else { GET_TIMEOUT };
+    let timeout = if spec.method == "POST" && spec.path == "/api/v1/submissions" {
+        SUBMIT_TIMEOUT
+    } else {
+        GET_TIMEOUT
+    };
     let response = coordinator.send(&spec, hotkey.as_ref(), timeout)?;
     let parsed = if response.body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -37,11 +45,14 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
     match parsed {
         Some(value) if ctx.out.is_json() => ctx.out.json(&value),
         Some(value) => {
-            let pretty = serde_json::to_string_pretty(&value)
-                .map_err(|e| Error::server("cannot print the coordinator's answer").with_source(e))?;
+            let pretty = serde_json::to_string_pretty(&value).map_err(|e| {
+                Error::server("cannot print the coordinator's answer").with_source(e)
+            })?;
             ctx.out.line(pretty)
         }
-        None if ctx.out.is_json() => ctx.out.json(&json!({"version": 1, "text": response.text()})),
+        None if ctx.out.is_json() => ctx
+            .out
+            .json(&json!({"version": 1, "text": response.text()})),
         None => {
             let text = response.text();
             if !text.is_empty() {
@@ -52,7 +63,12 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
     }
 }
 
-fn dry_run(ctx: &Ctx, coordinator: &Coordinator, spec: &RequestSpec, hotkey: Option<&crate::keys::Hotkey>) -> Result<()> {
+fn dry_run(
+    ctx: &Ctx,
+    coordinator: &Coordinator,
+    spec: &RequestSpec,
+    hotkey: Option<&crate::keys::Hotkey>,
+) -> Result<()> {
     let url = coordinator.url_for(spec);
     let signed = hotkey.map(|h| spec.sign(h, auth::now_unix()));
     let mut headers = Map::new();
@@ -62,10 +78,16 @@ fn dry_run(ctx: &Ctx, coordinator: &Coordinator, spec: &RequestSpec, hotkey: Opt
         }
     }
     if spec.body.is_some() {
-        headers.insert("Content-Type".to_string(), Value::String("application/json".to_string()));
+        headers.insert(
+            "Content-Type".to_string(),
+            Value::String("application/json".to_string()),
+        );
     }
     // Canonical JSON is ASCII, so the body bytes are also its text.
-    let body_text = spec.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+    let body_text = spec
+        .body
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(b).into_owned());
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
             "version": 1,
@@ -78,18 +100,27 @@ fn dry_run(ctx: &Ctx, coordinator: &Coordinator, spec: &RequestSpec, hotkey: Opt
     }
     ctx.out.line(format!("{} {url}", spec.method))?;
     for (name, value) in &headers {
-        ctx.out.line(format!("{name}: {}", value.as_str().unwrap_or_default()))?;
+        ctx.out
+            .line(format!("{name}: {}", value.as_str().unwrap_or_default()))?;
     }
     match &signed {
-        Some(signed) => ctx.out.line(format!("signed message: {:?}", signed.message))?,
+        Some(signed) => ctx
+            .out
+            .line(format!("signed message: {:?}", signed.message))?,
         None => ctx.out.line("signed message: (none, --unsigned)")?,
     }
     match &body_text {
         Some(text) => {
-            ctx.out.line(format!("body ({} bytes, sha256 {}):", text.len(), auth::body_sha256(spec.body.as_deref())))?;
+            ctx.out.line(format!(
+                "body ({} bytes, sha256 {}):",
+                text.len(),
+                auth::body_sha256(spec.body.as_deref())
+            ))?;
             ctx.out.line(text)?;
         }
-        None => ctx.out.line(format!("body: (none, sha256 {})", auth::EMPTY_BODY_SHA256))?,
+        None => ctx
+            .out
+            .line(format!("body: (none, sha256 {})", auth::EMPTY_BODY_SHA256))?,
     }
     ctx.out.info("dry run: nothing was sent");
     Ok(())
@@ -115,16 +146,27 @@ fn read_body(args: &RequestArgs) -> Result<Option<String>> {
             let mut bytes = Vec::new();
             let shown = path.display().to_string();
             let read = if shown == "-" {
-                std::io::stdin().take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes)
+                std::io::stdin()
+                    .take(MAX_BODY_BYTES + 1)
+                    .read_to_end(&mut bytes)
             } else {
-                std::fs::File::open(path).and_then(|f| f.take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes))
+                std::fs::File::open(path)
+                    .and_then(|f| f.take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes))
             };
-            read.map_err(|e| Error::usage(format!("cannot read the body file {shown}")).with_code("bad_body").with_source(e))?;
+            read.map_err(|e| {
+                Error::usage(format!("cannot read the body file {shown}"))
+                    .with_code("bad_body")
+                    .with_source(e)
+            })?;
             if bytes.len() as u64 > MAX_BODY_BYTES {
-                return Err(Error::usage(format!("the body file {shown} is larger than 16 MiB")).with_code("bad_body"));
+                return Err(
+                    Error::usage(format!("the body file {shown} is larger than 16 MiB"))
+                        .with_code("bad_body"),
+                );
             }
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Error::usage(format!("the body file {shown} is not UTF-8")).with_code("bad_body"))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::usage(format!("the body file {shown} is not UTF-8")).with_code("bad_body")
+            })?;
             (text, format!("the body file {shown}"))
         }
         (None, None) => return Ok(None),
@@ -132,7 +174,9 @@ fn read_body(args: &RequestArgs) -> Result<Option<String>> {
     // A UTF-8 BOM is what some editors put first; Python's json.loads refuses it too, but the
     // message would be obscure.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    canonicalize_str(text)
-        .map(Some)
-        .map_err(|e| Error::usage(format!("{origin} is not valid JSON")).with_code("bad_body").with_source(e))
+    canonicalize_str(text).map(Some).map_err(|e| {
+        Error::usage(format!("{origin} is not valid JSON"))
+            .with_code("bad_body")
+            .with_source(e)
+    })
 }

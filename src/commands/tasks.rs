@@ -9,7 +9,11 @@ use crate::error::Result;
 
 pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
     let coordinator = Coordinator::ambient(ctx)?;
-    let tasks: Vec<Value> = coordinator.list_tasks()?.into_iter().filter(|t| args.all || is_live(t)).collect();
+    let tasks: Vec<Value> = coordinator
+        .list_tasks()?
+        .into_iter()
+        .filter(|t| args.all || is_live(t))
+        .collect();
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "tasks": tasks}));
     }
@@ -32,7 +36,10 @@ pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
                 text(t, "slug"),
                 metric(t),
                 text(t, "competition_mode"),
-                t.get("time_budget_seconds").and_then(Value::as_u64).map(human_duration).unwrap_or_else(|| "-".into()),
+                t.get("time_budget_seconds")
+                    .and_then(Value::as_u64)
+                    .map(human_duration)
+                    .unwrap_or_else(|| "-".into()),
             ];
             if args.all {
                 row.push(state(t));
@@ -43,7 +50,10 @@ pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
     for line in table(&header, &rows) {
         ctx.out.line(line)?;
     }
-    ctx.out.info(format!("{} task(s); `git bitsota show SLUG` for details", rows.len()));
+    ctx.out.info(format!(
+        "{} task(s); `git bitsota show SLUG` for details",
+        rows.len()
+    ));
     Ok(())
 }
 
@@ -57,7 +67,9 @@ fn text(task: &Value, key: &str) -> String {
 
 /// Server text goes to a terminal: no control characters.
 pub fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// `heldout_ppl (minimize)`.
@@ -107,7 +119,13 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if i == last { c.clone() } else { format!("{c:<w$}", w = widths[i]) })
+            .map(|(i, c)| {
+                if i == last {
+                    c.clone()
+                } else {
+                    format!("{c:<w$}", w = widths[i])
+                }
+            })
             .collect::<Vec<_>>()
             .join("  ")
     };

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Benchmark: `git bitsota check` against `git status --porcelain` on a synthetic repository of
+# 50,000 files in 2,500 directories with a few allowed files changed (issue #2).
+#
+#   bash benches/check.sh [RUNS]      (default 9 runs; prints medians and the ratio)
+#
+# Builds the release binary, creates the repo under target/bench (reused on later runs).
+set -euo pipefail
+
+runs=${1:-9}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+bin="$root/target/release/git-bitsota"
+work="$root/target/bench"
+repo="$work/synthetic-50k"
+
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid
+export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
+
+if [ ! -f "$repo/.git/bench-ready" ]; then
+    rm -rf "$repo" && mkdir -p "$repo"
+    git -C "$repo" init -q -b main
+    # 2,500 directories x 20 files, written by one python process (fast, deterministic).
+    python3 - "$repo" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(2500):
+    path = os.path.join(root, f"pkg{d // 50:02d}", f"mod{d:04d}")
+    os.makedirs(path, exist_ok=True)
+    for f in range(20):
+        with open(os.path.join(path, f"file{f:02d}.py"), "w") as fh:
+            fh.write(f"# module {d} file {f}\nVALUE = {d * 20 + f}\n")
+PY
+    git -C "$repo" add -A
+    git -C "$repo" commit -q -m base
+    cat > "$work/task.json" <<'JSON'
+{"id": "bench-task", "slug": "bench", "repository": "https://example.invalid/bench.git",
+ "base_ref": "main", "metric_name": "score", "metric_direction": "maximize",
+ "competition_mode": "standard", "allowed_patch_paths": ["pkg00/*"],
+ "max_patch_bytes": 262144, "benchmark_command": "true", "time_budget_seconds": 60}
+JSON
+    (cd "$repo" && "$bin" init bench --task-file "$work/task.json" -q)
+    touch "$repo/.git/bench-ready"
+fi
+
+# A few allowed changes: two edits and one new file.
+echo "VALUE = -1" >> "$repo/pkg00/mod0000/file00.py"
+echo "VALUE = -2" >> "$repo/pkg00/mod0001/file01.py"
+echo "NEW = 1" > "$repo/pkg00/mod0002/new.py"
+git -C "$repo" status --porcelain >/dev/null   # warm the caches and refresh the index once
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+time_runs() {
+    for _ in $(seq "$runs"); do
+        local start end
+        start=$(date +%s%N)
+        "$@" >/dev/null 2>&1 || true
+        end=$(date +%s%N)
+        echo $(( (end - start) / 1000 ))
+    done | median
+}
+
+status_us=$(cd "$repo" && time_runs git status --porcelain)
+check_us=$(cd "$repo" && time_runs "$bin" check --json)
+echo "files: $(git -C "$repo" ls-files | wc -l) in $(git -C "$repo" ls-files | xargs -n1 dirname | sort -u | wc -l) directories; runs: $runs"
+echo "git status --porcelain: median $((status_us / 1000)) ms"
+echo "git bitsota check:      median $((check_us / 1000)) ms"
+awk -v c="$check_us" -v s="$status_us" 'BEGIN { printf "ratio check/status: %.2f\n", c / s }'
+(cd "$repo" && "$bin" check --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("check ok:", r["ok"], "files:", [f["path"] for f in r["files"]])')
+git -C "$repo" checkout -q -- . && rm -f "$repo/pkg00/mod0002/new.py"
