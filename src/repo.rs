@@ -189,6 +189,10 @@ impl Git {
         }
         // Plumbing output is parsed; keep it in one language.
         command.env("LC_ALL", "C").env("LANGUAGE", "C");
+        // Variables that point git at some other repository than the one meant here.
+        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE"] {
+            command.env_remove(var);
+        }
         if let Some(repo) = repo {
             command
                 .env("GIT_DIR", &repo.git_dir)
@@ -257,6 +261,21 @@ impl Git {
             Ok(stdout)
         } else {
             Err(failure(&what, status.code(), &stderr))
+        }
+    }
+
+    /// Run with stderr passed through (git's own progress and messages reach the user);
+    /// stdout is discarded. An error when git fails.
+    pub fn run_visible(mut self) -> Result<()> {
+        let what = self.describe();
+        self.command.stdout(Stdio::null()).stderr(Stdio::inherit());
+        let status = self.command.status().map_err(|e| {
+            Error::usage(format!("could not run `{what}`")).with_source(e).with_hint("git-bitsota needs `git` on PATH")
+        })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(failure(&what, status.code(), b""))
         }
     }
 

@@ -21,8 +21,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
             (fetch_task(ctx, &url, &args.task)?, true)
         }
     };
-    let named = [record.get("slug"), record.get("id")].iter().flatten().any(|v| v.as_str() == Some(args.task.as_str()));
-    if !named {
+    if crate::client::find_task(std::slice::from_ref(&record), &args.task).is_none() {
         return Err(Error::usage(format!("the task record is not task `{}` (its slug and id differ)", args.task))
             .with_code("task_mismatch"));
     }
@@ -63,7 +62,7 @@ pub fn read_record_file(path: &std::path::Path) -> Result<Value> {
     }
 }
 
-/// The task record from the coordinator.
-fn fetch_task(_ctx: &Ctx, _url: &str, _task: &str) -> Result<Value> {
-    Err(Error::usage("fetching the task record needs the coordinator client (in progress)").with_hint("pass --task-file"))
+/// The task record from the coordinator (slug or id, through the task listing).
+fn fetch_task(ctx: &Ctx, url: &str, task: &str) -> Result<Value> {
+    crate::client::Coordinator::new(url, &ctx.out)?.resolve_task(task)
 }

@@ -35,6 +35,12 @@ pub fn parse_lines(input: &str) -> Result<Vec<RefLine>> {
             return Err(Error::usage(format!("unexpected pre-push input line: {line:?}"))
                 .with_hint("git feeds `<local ref> <local oid> <remote ref> <remote oid>` lines"));
         }
+        // Object ids are full hex (SHA-1 or SHA-256); anything else is not git talking.
+        let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_oid(parts[1]) || !is_oid(parts[3]) {
+            return Err(Error::usage(format!("unexpected pre-push input line: {line:?}"))
+                .with_hint("git feeds `<local ref> <local oid> <remote ref> <remote oid>` lines"));
+        }
         lines.push(RefLine {
             local_ref: parts[0].to_string(),
             local_oid: parts[1].to_string(),
@@ -75,10 +81,16 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     let mut all_ok = true;
     let mut results = Vec::new();
     for line in pushed {
-        let report = if repo.is_ancestor(&task.base_commit, &line.local_oid)? {
-            check::check_commit(&repo, task, &line.local_oid)?
+        // An annotated tag is pushed as the tag object: check the commit it points to. A tag
+        // of a tree or blob carries no commit, so there is no change against the base to check.
+        let Some(commit) = repo.resolve_commit(&format!("{}^{{commit}}", line.local_oid))? else {
+            ctx.out.info(format!("git-bitsota: {} is not a commit; nothing to check", line.remote_ref));
+            continue;
+        };
+        let report = if repo.is_ancestor(&task.base_commit, &commit)? {
+            check::check_commit(&repo, task, &commit)?
         } else {
-            not_descended(task, &line.local_oid)
+            not_descended(task, &commit)
         };
         all_ok &= report.ok();
         if !ctx.out.is_json() && !report.ok() {

@@ -795,3 +795,14 @@ fn whoami_with_mnemonic_env() {
         })
     );
 }
+
+#[test]
+fn redirects_are_not_followed() {
+    let (fake, env) = setup();
+    fake.push_fault(Fault::Raw(307, "text/plain", b"moved".to_vec()));
+    let run = tool(&env, &["tasks", "--json"]).expect(5);
+    let (code, message) = error_of(&run);
+    assert_eq!(code, "unexpected_redirect");
+    assert!(message.contains("HTTP 307"), "{message}");
+    assert_eq!(fake.requests().len(), 1);
+}

@@ -535,3 +535,23 @@ fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
+
+#[test]
+fn annotated_tags_are_checked_through_the_commit_they_name() {
+    let fx = Fixture::new();
+    fx.commit(&[("train.py", b"x = 2\n")], "tune");
+    fx.env.git(&fx.repo, &["tag", "-a", "good", "-m", "good"]);
+    fx.push(&["origin", "main", "good"]).expect(0);
+    assert!(fx.remote_ref("refs/tags/good").is_some());
+
+    // A tag of a tree names no commit: nothing to check.
+    fx.env.git(&fx.repo, &["tag", "tree-tag", "HEAD^{tree}"]);
+    fx.push(&["origin", "tree-tag"]).expect(0);
+
+    fx.commit(&[("README.md", b"changed\n")], "readme");
+    fx.env.git(&fx.repo, &["tag", "-a", "bad", "-m", "bad"]);
+    let run = fx.push(&["origin", "bad"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("README.md"), "{}", run.stderr);
+    assert_eq!(fx.remote_ref("refs/tags/bad"), None);
+}
