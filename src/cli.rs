@@ -292,7 +292,7 @@ pub enum HookAction {
 #[derive(Debug, Args)]
 pub struct ManArgs {
     /// Install the man page under PREFIX/share/man/man1 (default PREFIX: ~/.local)
-    #[arg(long, value_name = "PREFIX", num_args = 0..=1, default_missing_value = "")]
+    #[arg(long, value_name = "PREFIX", num_args = 0..=1, default_missing_value = "~/.local")]
     pub install: Option<PathBuf>,
 }
 

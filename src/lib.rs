@@ -20,6 +20,7 @@ pub mod repo;
 pub mod sidecar;
 pub mod state;
 pub mod task;
+pub mod timefmt;
 pub mod validator;
 
 use clap::Parser;

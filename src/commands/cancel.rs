@@ -1,9 +1,30 @@
-//! `git bitsota cancel` — UNBUILT PLACEHOLDER, replaced by its real implementation.
+//! `git bitsota cancel`: signed cancel of this clone's claim.
 
+use serde_json::json;
+
+use crate::client::Coordinator;
+use crate::commands::claim::text;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 
-#[allow(unused_variables)]
 pub fn run(ctx: &Ctx) -> Result<()> {
-    Err(Error::usage("`cancel` is not built yet"))
+    let repo = ctx.repo()?;
+    let state_file = ctx.state_file(&repo);
+    let state = state_file.read_bound()?;
+    let Some(claim) = &state.claim else {
+        return Err(Error::usage("this clone holds no claim").with_code("claim_missing"));
+    };
+    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let hotkey = ctx.hotkey()?;
+    let served = coordinator.cancel_claim(&claim.id, &hotkey)?;
+    let lock = state_file.lock()?;
+    let mut fresh = lock.read_bound()?;
+    if let Some(local) = fresh.claim.as_mut().filter(|c| c.id == claim.id) {
+        local.status = text(&served, "status").unwrap_or_else(|| "cancelled".into());
+    }
+    lock.write(&fresh)?;
+    if ctx.out.is_json() {
+        return ctx.out.json(&json!({"version": 1, "claim": served}));
+    }
+    ctx.out.line(format!("cancelled claim {}", claim.id))
 }

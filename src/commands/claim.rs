@@ -1,9 +1,94 @@
-//! `git bitsota claim` — UNBUILT PLACEHOLDER, replaced by its real implementation.
+//! `git bitsota claim [-m TEXT] [--force]`: signed claim of the bound task; records the claim
+//! and shows the participation disclaimer the first time each version is seen.
+
+use serde_json::{json, Value};
+
 use crate::cli::ClaimArgs;
+use crate::client::{self, Coordinator};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
+use crate::output::Style;
+use crate::state::ClaimRecord;
+use crate::timefmt;
 
-#[allow(unused_variables)]
 pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
-    Err(Error::usage("`claim` is not built yet"))
+    let repo = ctx.repo()?;
+    let state_file = ctx.state_file(&repo);
+    let state = state_file.read_bound()?;
+    if let Some(claim) = &state.claim {
+        if claim.status == "active" && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0) && !args.force {
+            return Err(Error::usage(format!(
+                "this clone already holds an active claim ({}, {})",
+                claim.id,
+                timefmt::time_left_words(&claim.expires_at)
+            ))
+            .with_code("claim_active")
+            .with_hint("submit with it, cancel it with `git bitsota cancel`, or claim again with --force"));
+        }
+    }
+    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let task = coordinator.resolve_task(&state.task.id)?;
+    if !client::is_live(&task) {
+        return Err(Error::usage(format!(
+            "task {} is not open for claims (task_state {}, is_active {})",
+            state.task.slug,
+            task.get("task_state").unwrap_or(&Value::Null),
+            task.get("is_active").unwrap_or(&Value::Null)
+        ))
+        .with_code("task_not_live"));
+    }
+    let hotkey = ctx.hotkey()?;
+    let claim = coordinator.claim_task(&state.task.id, &args.message, &hotkey)?;
+    let id = claim.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    if id.is_empty() {
+        return Err(Error::server("the coordinator's claim has no `id`").with_code("bad_response"));
+    }
+    let record = ClaimRecord {
+        id: id.clone(),
+        hotkey: hotkey.ss58().to_string(),
+        status: text(&claim, "status").unwrap_or_else(|| "active".into()),
+        created_at: text(&claim, "created_at").unwrap_or_default(),
+        expires_at: text(&claim, "expires_at").unwrap_or_default(),
+        other: toml::Table::new(),
+    };
+
+    // Record the claim even if showing the disclaimer fails later: it exists on the server.
+    let lock = state_file.lock()?;
+    let mut fresh = lock.read_bound()?;
+    fresh.claim = Some(record.clone());
+    let disclaimer = claim.get("participation_disclaimer").filter(|d| d.is_object());
+    let mut show_disclaimer = None;
+    if let Some(d) = disclaimer {
+        let key = format!("{}@{}", text(d, "code").unwrap_or_default(), text(d, "version").unwrap_or_default());
+        if !fresh.disclaimers_seen.contains(&key) {
+            fresh.disclaimers_seen.push(key);
+            show_disclaimer = Some(d.clone());
+        }
+    }
+    lock.write(&fresh)?;
+    drop(lock);
+
+    if let Some(d) = &show_disclaimer {
+        let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
+        ctx.out.info(format!("{}: {}", ctx.out.paint_err(Style::Bold, &title), text(d, "summary").unwrap_or_default()));
+        if let Some(url) = text(d, "url") {
+            ctx.out.info(format!("read it in full: {url}"));
+        }
+    }
+    if ctx.out.is_json() {
+        return ctx.out.json(&json!({"version": 1, "claim": claim}));
+    }
+    ctx.out.line(format!(
+        "claimed {} as {}: claim {} ({})",
+        ctx.out.paint(Style::Bold, &state.task.slug),
+        record.hotkey,
+        id,
+        timefmt::time_left_words(&record.expires_at)
+    ))?;
+    ctx.out.hint("check with `git bitsota check`, then `git bitsota submit`");
+    Ok(())
+}
+
+pub fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_string)
 }

@@ -1,9 +1,122 @@
-//! `git bitsota status` — UNBUILT PLACEHOLDER, replaced by its real implementation.
+//! `git bitsota status`: the bound task, the claim and its time left, local changes, and the
+//! live status of this clone's submissions (refreshed into the state file).
 
+use serde_json::{json, Value};
+
+use crate::check::{self, Options};
+use crate::client::Coordinator;
+use crate::commands::submissions::metric_words;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::output::Style;
+use crate::timefmt;
 
-#[allow(unused_variables)]
+/// Below this, the claim's time left is shown as a warning.
+const CLAIM_WARN_SECONDS: i64 = 600;
+
 pub fn run(ctx: &Ctx) -> Result<()> {
-    Err(Error::usage("`status` is not built yet"))
+    let repo = ctx.repo()?;
+    let state_file = ctx.state_file(&repo);
+    let state = state_file.read_bound()?;
+    let task = &state.task;
+    let sidecar = crate::commands::check::sidecar_if_present(&repo, task, None)?;
+    let report = check::check_worktree(&repo, task, &Options { allow_outside: false, sidecar })?;
+
+    if !ctx.out.is_json() {
+        ctx.out.line(format!("task     {} ({})", ctx.out.paint(Style::Bold, &task.slug), task.id))?;
+        ctx.out.line(format!("base     {} ({})", task.base_commit, task.base_ref))?;
+        ctx.out.line(format!("metric   {} ({})", task.metric_name, task.metric_direction))?;
+        let allowed = report.built.files.iter().filter(|f| f.allowed()).count();
+        let refused = report.built.files.len() - allowed;
+        ctx.out.line(format!(
+            "changes  {allowed} allowed, {refused} refused; patch {} of {} bytes; check {}",
+            report.patch_bytes(),
+            task.max_patch_bytes,
+            if report.ok() { ctx.out.paint(Style::Green, "ok") } else { ctx.out.paint(Style::Red, "has problems") }
+        ))?;
+        match &state.claim {
+            None => ctx.out.line("claim    none (`git bitsota claim`)")?,
+            Some(claim) => ctx.out.line(format!("claim    {} {} ({})", claim.id, claim.status, timefmt::time_left_words(&claim.expires_at)))?,
+        }
+    }
+    if let Some(claim) = state.claim.as_ref().filter(|c| c.status == "active") {
+        match timefmt::seconds_left(&claim.expires_at) {
+            Some(s) if s <= 0 => ctx.out.warn("the claim has expired: claim again before submitting"),
+            Some(s) if s < CLAIM_WARN_SECONDS => {
+                ctx.out.warn(format!("the claim expires in {}", timefmt::duration_words(s)))
+            }
+            _ => {}
+        }
+    }
+
+    // Live statuses from the coordinator.
+    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let listed = if state.submissions.is_empty() { Vec::new() } else { coordinator.list_submissions(Some(&task.id), None)? };
+    let live_claim = match &state.claim {
+        Some(claim) => coordinator.list_claims(Some(&task.id), None)?.into_iter().find(|c| c.get("id").and_then(Value::as_str) == Some(claim.id.as_str())),
+        None => None,
+    };
+    let ours: Vec<Value> = state
+        .submissions
+        .iter()
+        .map(|local| {
+            listed.iter().find(|s| s.get("id").and_then(Value::as_str) == Some(local.id.as_str())).cloned().unwrap_or_else(|| {
+                json!({"id": local.id, "status": local.status, "created_at": local.created_at, "claim_id": local.claim_id})
+            })
+        })
+        .collect();
+
+    // Keep the state file's statuses current.
+    let lock = state_file.lock()?;
+    let mut fresh = lock.read_bound()?;
+    let mut changed = false;
+    for record in fresh.submissions.iter_mut() {
+        let served = ours.iter().find(|s| s.get("id").and_then(Value::as_str) == Some(record.id.as_str()));
+        if let Some(status) = served.and_then(|s| s.get("status")).and_then(Value::as_str) {
+            if record.status != status {
+                record.status = status.to_string();
+                changed = true;
+            }
+        }
+    }
+    if let (Some(local), Some(status)) = (fresh.claim.as_mut(), live_claim.as_ref().and_then(|c| c.get("status")).and_then(Value::as_str)) {
+        if local.status != status {
+            local.status = status.to_string();
+            changed = true;
+        }
+    }
+    if changed {
+        lock.write(&fresh)?;
+    }
+    drop(lock);
+
+    if ctx.out.is_json() {
+        let claim = live_claim.clone().or_else(|| fresh.claim.as_ref().and_then(|c| serde_json::to_value(c).ok()));
+        return ctx.out.json(&json!({
+            "version": 1,
+            "task": crate::task::snapshot_json(task),
+            "base_commit": task.base_commit,
+            "claim": claim,
+            "check": report.to_json(),
+            "submissions": ours,
+        }));
+    }
+    if ours.is_empty() {
+        ctx.out.line("submissions none yet")?;
+    }
+    for s in &ours {
+        let status = s.get("status").and_then(Value::as_str).unwrap_or("?");
+        let style = match status {
+            "accepted" => Style::Green,
+            "rejected" | "error" => Style::Red,
+            _ => Style::Yellow,
+        };
+        ctx.out.line(format!(
+            "submission {} {} metric {}",
+            s.get("id").and_then(Value::as_str).unwrap_or("?"),
+            ctx.out.paint(style, status),
+            metric_words(s, &task.metric_name)
+        ))?;
+    }
+    Ok(())
 }

@@ -1,9 +1,51 @@
-//! `git bitsota submissions` — UNBUILT PLACEHOLDER, replaced by its real implementation.
-use crate::cli::SubmissionsArgs;
-use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+//! `git bitsota submissions [--mine] [--status S]`: the bound task's submissions.
 
-#[allow(unused_variables)]
+use serde_json::{json, Value};
+
+use crate::cli::SubmissionsArgs;
+use crate::client::Coordinator;
+use crate::ctx::Ctx;
+use crate::error::Result;
+
 pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
-    Err(Error::usage("`submissions` is not built yet"))
+    let repo = ctx.repo()?;
+    let state = ctx.state_file(&repo).read_bound()?;
+    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let mine = if args.mine { Some(ctx.hotkey()?.ss58().to_string()) } else { None };
+    let listed = coordinator.list_submissions(Some(&state.task.id), args.status.as_deref())?;
+    let listed: Vec<Value> = listed
+        .into_iter()
+        .filter(|s| mine.as_deref().is_none_or(|me| s.get("miner_hotkey").and_then(Value::as_str) == Some(me)))
+        .collect();
+    if ctx.out.is_json() {
+        return ctx.out.json(&json!({"version": 1, "submissions": listed}));
+    }
+    if listed.is_empty() {
+        return ctx.out.line("no submissions");
+    }
+    ctx.out.line(format!("{:<38} {:<22} {:<12} {:<21} {}", "ID", "STATUS", "MINER", "CREATED", "METRIC (observed / claimed)"))?;
+    for s in &listed {
+        ctx.out.line(row(s, &state.task.metric_name))?;
+    }
+    Ok(())
+}
+
+/// One table row: id, status, shortened hotkey, time, metric.
+pub fn row(s: &Value, metric: &str) -> String {
+    let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    let miner = field("miner_hotkey");
+    let miner = if miner.len() > 10 { format!("{}…", &miner[..9]) } else { miner };
+    format!(
+        "{:<38} {:<22} {:<12} {:<21} {}",
+        field("id"),
+        field("status"),
+        miner,
+        field("created_at").chars().take(19).collect::<String>(),
+        metric_words(s, metric)
+    )
+}
+
+pub fn metric_words(s: &Value, metric: &str) -> String {
+    let value = |k: &str| s.get(k).and_then(|m| m.get(metric)).filter(|v| !v.is_null()).map(|v| v.to_string());
+    format!("{} / {}", value("observed_metrics").unwrap_or_else(|| "-".into()), value("claimed_metrics").unwrap_or_else(|| "-".into()))
 }

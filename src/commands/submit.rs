@@ -1,9 +1,276 @@
-//! `git bitsota submit` — UNBUILT PLACEHOLDER, replaced by its real implementation.
-use crate::cli::SubmitArgs;
-use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+//! `git bitsota submit [--dry-run] [--submission-file F] [--allow-outside] [--force]`: run every
+//! check, build the body of protocol.md §4.7 with `base_ref = base_commit`, sign and send it,
+//! and record the submission.
+//!
+//! Idempotent: before sending, an attempt whose answer was lost (timeout, reset) is looked up on
+//! the coordinator (same claim, same patch), and a lost answer is looked up right away too. The
+//! same patch is never sent twice for one claim unless `--force`.
 
-#[allow(unused_variables)]
+use serde_json::{json, Map, Value};
+
+use crate::canonical_json::{sha256_hex, to_canonical_string};
+use crate::check::{self, Options, Problem, Report, SidecarFacts};
+use crate::cli::SubmitArgs;
+use crate::client::Coordinator;
+use crate::commands::claim::text;
+use crate::ctx::Ctx;
+use crate::error::{Error, Kind, Result};
+use crate::output::Style;
+use crate::sidecar::{self, Sidecar};
+use crate::state::{State, SubmissionRecord};
+use crate::timefmt;
+
+/// Key in the state file for an attempt whose outcome is unknown.
+const PENDING_KEY: &str = "pending_submission";
+
 pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
-    Err(Error::usage("`submit` is not built yet"))
+    let repo = ctx.repo()?;
+    let state_file = ctx.state_file(&repo);
+    let state = state_file.read_bound()?;
+    let task = &state.task;
+
+    let sidecar_path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
+    let sidecar = sidecar::load(&sidecar_path)?;
+    let facts = match &sidecar {
+        Some(s) => SidecarFacts { has_artifact: s.has_artifact(), problems: sidecar::problems(s, task) },
+        None => SidecarFacts {
+            has_artifact: false,
+            problems: vec![format!("the submission file {} is missing", sidecar_path.display())],
+        },
+    };
+    let options = Options { allow_outside: args.allow_outside, sidecar: Some(facts) };
+    let mut report = check::check_worktree(&repo, task, &options)?;
+    let claim_problem = claim_problem(&state);
+    if let (Some(problem), false) = (&claim_problem, args.dry_run) {
+        report.push(problem.clone());
+    }
+    if !report.ok() {
+        return refuse(ctx, &report);
+    }
+    let Some(sidecar) = sidecar else {
+        return refuse(ctx, &report);
+    };
+    let patch = report.patch_text().unwrap_or_default().to_string();
+    let patch_sha256 = sha256_hex(patch.as_bytes());
+    let claim_id = state.claim.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+    let body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
+    for path in &report.left_out {
+        ctx.out.warn(format!("left out (outside the task's rules): {path}"));
+    }
+
+    if args.dry_run {
+        if let Some(problem) = &claim_problem {
+            ctx.out.warn(format!("{} [{}]; a real submit would refuse", problem.message, problem.code));
+        }
+        let canonical = to_canonical_string(&body)
+            .map_err(|e| Error::usage("the submission body cannot be encoded").with_source(e))?;
+        if ctx.out.is_json() {
+            return ctx.out.json(&json!({"version": 1, "dry_run": true, "body": body, "body_bytes": canonical.len()}));
+        }
+        let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+        ctx.out.line(pretty)?;
+        ctx.out.info(format!(
+            "dry run: {} body bytes (patch {} of {} bytes); nothing was signed or sent",
+            canonical.len(),
+            patch.len(),
+            task.max_patch_bytes
+        ));
+        return Ok(());
+    }
+
+    if !args.force {
+        if let Some(done) = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == patch_sha256) {
+            return Err(Error::usage(format!("claim {claim_id} already submitted this patch as submission {}", done.id))
+                .with_code("duplicate_submission")
+                .with_hint("change the patch or claim again; --force sends it anyway"));
+        }
+    }
+
+    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let hotkey = ctx.hotkey()?;
+    if let Some(claim) = &state.claim {
+        if claim.hotkey != hotkey.ss58() {
+            ctx.out.warn(format!(
+                "the claim was made by {} but the signing hotkey is {}; the coordinator will likely refuse",
+                claim.hotkey,
+                hotkey.ss58()
+            ));
+        }
+    }
+
+    // A previous attempt whose answer was lost: look before sending again.
+    let pending = pending_attempt(&state);
+    if pending.as_ref().is_some_and(|(c, p)| *c == claim_id && *p == patch_sha256) {
+        ctx.out.info("a previous submit of this patch lost its answer; looking it up on the coordinator first");
+        if let Some(found) = look_up(&coordinator, &state, &claim_id, &patch_sha256)? {
+            return finish(ctx, &state_file, &state, found, &patch, &patch_sha256, true);
+        }
+    }
+
+    mark_pending(&state_file, Some((&claim_id, &patch_sha256)))?;
+    let spinner = ctx.out.spinner("submitting");
+    let sent = coordinator.create_submission(&body, &hotkey);
+    drop(spinner);
+    match sent {
+        Ok(submission) => finish(ctx, &state_file, &state, submission, &patch, &patch_sha256, false),
+        Err(err) if err.kind() == Kind::Network => {
+            // The coordinator may have stored it before the answer was lost.
+            ctx.out.warn("the coordinator's answer was lost; checking whether the submission arrived");
+            match look_up(&coordinator, &state, &claim_id, &patch_sha256) {
+                Ok(Some(found)) => finish(ctx, &state_file, &state, found, &patch, &patch_sha256, true),
+                _ => Err(err.with_hint(
+                    "run `git bitsota submit` again: it looks the submission up on the coordinator before sending again",
+                )),
+            }
+        }
+        Err(err) => {
+            // A definite refusal: nothing was stored, nothing is pending.
+            mark_pending(&state_file, None)?;
+            Err(err)
+        }
+    }
+}
+
+/// The claim must exist, be active and not be past its expiry.
+fn claim_problem(state: &State) -> Option<Problem> {
+    let Some(claim) = &state.claim else {
+        return Some(
+            Problem::new("claim_missing", "this clone holds no claim of the task")
+                .with_hint("claim it first: `git bitsota claim`"),
+        );
+    };
+    let expired = timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s <= 0);
+    if claim.status != "active" || expired {
+        let why = if expired { timefmt::time_left_words(&claim.expires_at) } else { format!("status {}", claim.status) };
+        return Some(
+            Problem::new("claim_expired", format!("claim {} can no longer be used ({why})", claim.id))
+                .with_hint("claim the task again: `git bitsota claim`"),
+        );
+    }
+    None
+}
+
+fn refuse(ctx: &Ctx, report: &Report) -> Result<()> {
+    if ctx.out.is_json() {
+        ctx.out.json(&report.to_json())?;
+    } else {
+        report.print(&ctx.out)?;
+    }
+    Err(Error::problems(format!("not submitted: {} problem(s)", report.problems.len())).already_reported())
+}
+
+/// The body of protocol.md §4.7, from the sidecar, with the reference client's value rules.
+pub fn build_body(claim_id: &str, base_commit: &str, patch: &str, sidecar: &Sidecar) -> Value {
+    let mut body = Map::new();
+    body.insert("claim_id".into(), json!(claim_id));
+    body.insert("base_ref".into(), json!(base_commit));
+    body.insert("patch".into(), json!(patch));
+    body.insert("summary".into(), json!(sidecar.summary().unwrap_or_default().trim()));
+    body.insert("claimed_metrics".into(), Value::Object(sidecar.claimed_metrics().cloned().unwrap_or_default()));
+    let mut optional = |key: &str, value: Option<String>| {
+        if let Some(v) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+            body.insert(key.into(), json!(v));
+        }
+    };
+    optional("proposed_idea", sidecar.proposed_idea().map(str::to_string));
+    optional("implemented_submission_id", sidecar.implemented_submission_id().map(str::to_string));
+    optional("artifact_uri", sidecar.artifact_uri().map(str::to_string));
+    optional("artifact_sha256", sidecar.artifact_sha256().map(|s| s.to_lowercase()));
+    optional("execution_log", sidecar.execution_log().map(str::to_string));
+    if let Some(size) = sidecar.artifact_size_bytes() {
+        body.insert("artifact_size_bytes".into(), json!(size));
+    }
+    Value::Object(body)
+}
+
+fn pending_attempt(state: &State) -> Option<(String, String)> {
+    let table = state.other.get(PENDING_KEY)?.as_table()?;
+    let claim = table.get("claim_id")?.as_str()?.to_string();
+    let patch = table.get("patch_sha256")?.as_str()?.to_string();
+    Some((claim, patch))
+}
+
+/// Remember (or forget) an attempt in flight, so a lost answer is looked up next time.
+fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &str)>) -> Result<()> {
+    let lock = state_file.lock()?;
+    let mut state = lock.read_bound()?;
+    match attempt {
+        Some((claim, patch)) => {
+            let mut table = toml::Table::new();
+            table.insert("claim_id".into(), toml::Value::String(claim.into()));
+            table.insert("patch_sha256".into(), toml::Value::String(patch.into()));
+            table.insert("at".into(), toml::Value::String(crate::bind::now_rfc3339()));
+            state.other.insert(PENDING_KEY.into(), toml::Value::Table(table));
+        }
+        None => {
+            if state.other.remove(PENDING_KEY).is_none() {
+                return Ok(());
+            }
+        }
+    }
+    lock.write(&state)
+}
+
+/// The coordinator's submission for this claim and patch, if it has one.
+fn look_up(coordinator: &Coordinator, state: &State, claim_id: &str, patch_sha256: &str) -> Result<Option<Value>> {
+    let listed = coordinator.list_submissions(Some(&state.task.id), None)?;
+    Ok(listed.into_iter().find(|s| {
+        let same_claim = s.get("claim_id").and_then(Value::as_str) == Some(claim_id);
+        let same_patch = s.get("patch").and_then(Value::as_str).map(|p| sha256_hex(p.as_bytes())).as_deref() == Some(patch_sha256);
+        same_claim && same_patch
+    }))
+}
+
+fn finish(
+    ctx: &Ctx,
+    state_file: &crate::state::StateFile,
+    state: &State,
+    submission: Value,
+    patch: &str,
+    patch_sha256: &str,
+    recovered: bool,
+) -> Result<()> {
+    let id = text(&submission, "id").unwrap_or_default();
+    if id.is_empty() {
+        return Err(Error::server("the coordinator's submission has no `id`").with_code("bad_response"));
+    }
+    let record = SubmissionRecord {
+        id: id.clone(),
+        claim_id: state.claim.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
+        status: text(&submission, "status").unwrap_or_else(|| "pending_verification".into()),
+        created_at: text(&submission, "created_at").unwrap_or_default(),
+        base_ref: state.task.base_commit.clone(),
+        patch_sha256: patch_sha256.to_string(),
+        patch_bytes: patch.len() as u64,
+        other: toml::Table::new(),
+    };
+    let lock = state_file.lock()?;
+    let mut fresh = lock.read_bound()?;
+    fresh.other.remove(PENDING_KEY);
+    if !fresh.submissions.iter().any(|s| s.id == record.id) {
+        fresh.submissions.push(record.clone());
+    }
+    if let Some(claim) = fresh.claim.as_mut().filter(|c| c.id == record.claim_id) {
+        claim.status = "submitted".into();
+    }
+    lock.write(&fresh)?;
+    drop(lock);
+
+    if ctx.out.is_json() {
+        return ctx.out.json(&json!({
+            "version": 1,
+            "submission": submission,
+            "patch_bytes": patch.len(),
+            "patch_sha256": patch_sha256,
+        }));
+    }
+    let how = if recovered { " (found on the coordinator after a lost answer)" } else { "" };
+    ctx.out.line(format!(
+        "submitted {}: {} ({} patch bytes){how}",
+        ctx.out.paint(Style::Bold, &record.id),
+        record.status,
+        record.patch_bytes
+    ))?;
+    ctx.out.hint("follow it with `git bitsota status`");
+    Ok(())
 }
