@@ -23,10 +23,11 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
         }
         return ctx.out.bytes(&page);
     };
-    let prefix = if prefix.as_os_str().is_empty() {
-        default_prefix()?
-    } else {
-        prefix.clone()
+    // `--install` alone arrives as `~/.local`; expand a leading `~` as a shell would.
+    let prefix = match prefix.strip_prefix("~") {
+        Ok(rest) => home()?.join(rest),
+        Err(_) if prefix.as_os_str().is_empty() => home()?.join(".local"),
+        Err(_) => prefix.clone(),
     };
     let dir = prefix.join("share").join("man").join("man1");
     let path = dir.join(PAGE_NAME);
@@ -46,9 +47,9 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
     Ok(())
 }
 
-fn default_prefix() -> Result<PathBuf> {
+fn home() -> Result<PathBuf> {
     match std::env::var_os("HOME") {
-        Some(home) if !home.is_empty() => Ok(PathBuf::from(home).join(".local")),
+        Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
         _ => Err(
             Error::usage("HOME is not set, so there is no default prefix")
                 .with_hint("name one: `git bitsota man --install PREFIX`"),
