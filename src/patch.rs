@@ -6,14 +6,16 @@
 //! explicit options, so the user's configuration cannot change the bytes:
 //!
 //! 1. copy `.git/index` to a temporary file (or `read-tree` the base when there is none);
-//! 2. list what differs from that index: `ls-files -t -m -d -o --exclude-standard` (unstaged
-//!    and untracked work; committed and staged work is already in the index);
+//! 2. list what differs from that index, both walks at once: `diff-files` (unstaged work) and
+//!    `ls-files -o --exclude-standard` (untracked work); committed and staged work is already
+//!    in the index;
 //! 3. `update-index --add --remove` the candidates into the private index, except untracked
 //!    files that could never be submitted (out of scope: they may be huge artifacts, and are
 //!    never hashed into the object store);
-//! 4. `diff-index --cached --raw -M` for the precise change of each path;
-//! 5. put every change that cannot be submitted back to its base state in the private index;
-//! 6. `diff-index --cached -p --binary --full-index -M` with fixed prefixes: the patch.
+//! 4. `diff-index --cached --raw -M -p --binary --full-index` with fixed prefixes: the precise
+//!    change of each path and the patch, in one run;
+//! 5. if a change cannot be submitted, put it back to its base state in the private index and
+//!    take the patch again.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -203,20 +205,19 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     let index = TempIndex::create(repo, base_commit)?;
     let git = || repo.git().stable_config().index_file(&index.path);
 
-    // Worktree changes relative to the (copied) index: `C`hanged and `R`emoved tracked
-    // files and untracked (`?`) ones. Committed and staged work is already in the index.
-    let listing = git().args(["ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard"]).output()?;
-    let mut to_update: BTreeSet<&[u8]> = BTreeSet::new();
+    // What differs from the (copied) index: tracked files changed or removed in the work tree
+    // (`diff-files`, which stats in parallel like `git status`) and untracked files. Committed
+    // and staged work is already in the index. The two walks run at the same time.
+    let (tracked, untracked) = std::thread::scope(|scope| {
+        let tracked = scope.spawn(|| git().args(["diff-files", "-z", "--name-only", "--no-renames"]).output());
+        let untracked = git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output();
+        let tracked = tracked.join().unwrap_or_else(|_| Err(Error::usage("`git diff-files` did not finish")));
+        (tracked, untracked)
+    });
+    let (tracked, untracked) = (tracked?, untracked?);
+    let mut to_update: BTreeSet<&[u8]> = split_nul(&tracked).collect();
     let mut untracked_outside: Vec<ChangedFile> = Vec::new();
-    for record in split_nul(&listing) {
-        let (tag, path) = match record {
-            [tag, b' ', path @ ..] if !path.is_empty() => (*tag, path),
-            _ => return Err(Error::usage("unexpected output from `git ls-files -t`").with_code("git_output")),
-        };
-        if tag != b'?' {
-            to_update.insert(path);
-            continue;
-        }
+    for path in split_nul(&untracked) {
         // A trailing `/` marks a nested repository.
         if let Some(dir) = path.strip_suffix(b"/") {
             untracked_outside.push(ChangedFile {
@@ -236,7 +237,9 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     }
     update_index(&git, to_update.iter().copied())?;
 
-    let mut raw = parse_raw(&git().args(["diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base_commit]).output()?)?;
+    // The precise changes and, in the same run, the patch (used when nothing is left out).
+    let raw_and_patch = || git().args(PATCH_OPTIONS).arg("diff-index").arg("--cached").args(RAW_AND_PATCH).arg(base_commit).output();
+    let (mut raw, mut patch) = split_raw_and_patch(&raw_and_patch()?)?;
     // A file removed from the index only (`git rm --cached`) is untracked but exists at base:
     // hash it after all, so an unchanged file does not show up as deleted plus added.
     let readd: Vec<Vec<u8>> = raw
@@ -247,7 +250,7 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     if !readd.is_empty() {
         untracked_outside.retain(|u| !readd.contains(&u.path));
         update_index(&git, readd.iter().map(Vec::as_slice))?;
-        raw = parse_raw(&git().args(["diff-index", "--cached", "-z", "--raw", "-M", "--no-abbrev", base_commit]).output()?)?;
+        (raw, patch) = split_raw_and_patch(&raw_and_patch()?)?;
     }
 
     let mut files: Vec<ChangedFile> = Vec::new();
@@ -260,19 +263,60 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
         files.push(file);
     }
     if !revert.is_empty() {
+        // Put refused changes back to base in the private index, then diff again.
         git().args(["update-index", "-z", "--index-info"]).stdin(revert).output()?;
+        patch = git().args(PATCH_OPTIONS).arg("diff-index").arg("--cached").args(&RAW_AND_PATCH[3..]).arg(base_commit).output()?;
     }
-
-    let patch = git()
-        .args(PATCH_OPTIONS)
-        .arg("diff-index")
-        .args(["--cached", "-p", "--binary", "--full-index", "-M", "--no-ext-diff", "--no-textconv", "--no-color"])
-        .args(["--src-prefix=a/", "--dst-prefix=b/", base_commit])
-        .output()?;
 
     files.extend(untracked_outside);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Built { files, patch })
+}
+
+/// `--raw -z` records, then the patch with every option that fixes its bytes. The slice from
+/// index 3 on is the patch options alone.
+const RAW_AND_PATCH: [&str; 12] = [
+    "-z",
+    "--raw",
+    "--no-abbrev",
+    "-p",
+    "--binary",
+    "--full-index",
+    "-M",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-color",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+];
+
+/// Split `--raw -z -p` output: raw records, an empty record, then the patch bytes.
+fn split_raw_and_patch(bytes: &[u8]) -> Result<(Vec<RawChange>, Vec<u8>)> {
+    let mut pos = 0;
+    let mut raw_end = bytes.len();
+    while pos < bytes.len() {
+        if bytes[pos] == 0 {
+            raw_end = pos;
+            break;
+        }
+        // header NUL path NUL [dst NUL]
+        let fields = if bytes[pos..].starts_with(b":") && matches!(record_status(&bytes[pos..]), Some(b'R' | b'C')) { 3 } else { 2 };
+        for _ in 0..fields {
+            match bytes[pos..].iter().position(|b| *b == 0) {
+                Some(n) => pos += n + 1,
+                None => return Err(Error::usage("unexpected output from `git diff --raw -p`").with_code("git_output")),
+            }
+        }
+    }
+    let raw = parse_raw(&bytes[..raw_end.min(bytes.len())])?;
+    let patch = if raw_end < bytes.len() { bytes[raw_end + 1..].to_vec() } else { Vec::new() };
+    Ok((raw, patch))
+}
+
+/// The status letter of a raw record header (`:mode mode oid oid X…`).
+fn record_status(record: &[u8]) -> Option<u8> {
+    let header = &record[..record.iter().position(|b| *b == 0)?];
+    header.rsplit(|b| *b == b' ').next()?.first().copied()
 }
 
 /// Bring the private index in line with the working tree for `paths`.
@@ -314,16 +358,17 @@ fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
 /// The changes of a pushed commit (`base_commit → commit`), for the pre-push check. Nothing is
 /// left out: the patch is everything that was committed.
 pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pattern]) -> Result<Built> {
-    let git = || repo.git().stable_config();
-    let raw = git().args(["diff-tree", "-r", "-z", "--raw", "-M", "--no-abbrev", base_commit, commit]).output()?;
-    let mut files: Vec<ChangedFile> = parse_raw(&raw)?.iter().map(|c| to_changed(c, patterns)).collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let patch = git()
+    let output = repo
+        .git()
+        .stable_config()
         .args(PATCH_OPTIONS)
-        .arg("diff-tree")
-        .args(["-r", "-p", "--binary", "--full-index", "-M", "--no-ext-diff", "--no-textconv", "--no-color"])
-        .args(["--src-prefix=a/", "--dst-prefix=b/", base_commit, commit])
+        .args(["diff-tree", "-r"])
+        .args(RAW_AND_PATCH)
+        .args([base_commit, commit])
         .output()?;
+    let (raw, patch) = split_raw_and_patch(&output)?;
+    let mut files: Vec<ChangedFile> = raw.iter().map(|c| to_changed(c, patterns)).collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Built { files, patch })
 }
 

@@ -48,6 +48,11 @@ pub enum Fault {
     Slow(Duration),
     /// Read the request, then reset the connection (RST, no answer).
     Reset,
+    /// Process the request normally (it takes effect: a submission is stored), then reset the
+    /// connection instead of answering: the answer is lost.
+    ResetAfterProcessing,
+    /// Process the request normally, then close the connection (FIN) without a word.
+    CloseAfterProcessing,
 }
 
 /// One request as received.
@@ -94,6 +99,8 @@ pub struct State {
     pub log: Vec<Logged>,
     pub faults: VecDeque<Fault>,
     pub sticky_fault: Option<Fault>,
+    /// Faults for the first request with this method and path (taken before `faults`).
+    pub route_faults: Vec<(String, String, Fault)>,
     /// Seconds added to the real clock (to make client timestamps stale).
     pub clock_offset: i64,
     pub timestamp_window: u64,
@@ -146,6 +153,7 @@ impl Fake {
                 log: Vec::new(),
                 faults: VecDeque::new(),
                 sticky_fault: None,
+                route_faults: Vec::new(),
                 clock_offset: 0,
                 timestamp_window: TIMESTAMP_WINDOW_SECS,
                 claim_ttl: CLAIM_TTL_SECS,
@@ -194,6 +202,25 @@ impl Fake {
     /// A fault for the next request (queued faults are used in order).
     pub fn push_fault(&self, fault: Fault) {
         self.state().faults.push_back(fault);
+    }
+
+    /// A fault for the next request with this method and path (e.g. `POST`,
+    /// `/api/v1/submissions`), whatever other requests come before it.
+    pub fn push_route_fault(&self, method: &str, path: &str, fault: Fault) {
+        self.state()
+            .route_faults
+            .push((method.to_string(), path.to_string(), fault));
+    }
+
+    /// What a validator decided about a submission: its status and observed metrics.
+    pub fn set_verdict(&self, submission_id: &str, status: &str, observed: Value) {
+        let mut state = self.state();
+        for s in state.submissions.iter_mut() {
+            if s["id"] == submission_id {
+                s["status"] = json!(status);
+                s["observed_metrics"] = observed.clone();
+            }
+        }
     }
 
     /// A fault for every request (until set to `None`).
@@ -344,10 +371,17 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     };
     let (fault, index) = {
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let fault = state
-            .faults
-            .pop_front()
-            .or_else(|| state.sticky_fault.clone());
+        let targeted = state
+            .route_faults
+            .iter()
+            .position(|(m, p, _)| *m == request.method && *p == request.path);
+        let fault = match targeted {
+            Some(i) => Some(state.route_faults.remove(i).2),
+            None => state
+                .faults
+                .pop_front()
+                .or_else(|| state.sticky_fault.clone()),
+        };
         state.log.push(Logged {
             method: request.method.clone(),
             path: request.path.clone(),
@@ -400,6 +434,20 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
             return;
         }
         Some(Fault::Slow(delay)) => std::thread::sleep(delay),
+        Some(Fault::ResetAfterProcessing) | Some(Fault::CloseAfterProcessing) => {
+            {
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = route(&mut state, &request, index);
+                // No answer reached the client.
+                state.log[index].status = 0;
+            }
+            if matches!(fault, Some(Fault::ResetAfterProcessing)) {
+                reset(stream);
+            } else {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            return;
+        }
         None => {}
     }
     let answer = {
