@@ -61,7 +61,10 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     if let Some(d) = disclaimer {
         let key = format!("{}@{}", text(d, "code").unwrap_or_default(), text(d, "version").unwrap_or_default());
         if !fresh.disclaimers_seen.contains(&key) {
-            fresh.disclaimers_seen.push(key);
+            // `--quiet` hides it, so it has not been seen: it is shown by the next claim.
+            if !ctx.out.is_quiet() {
+                fresh.disclaimers_seen.push(key);
+            }
             show_disclaimer = Some(d.clone());
         }
     }

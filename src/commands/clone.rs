@@ -91,13 +91,15 @@ fn clone_and_bind(
     branch: &str,
     from_server: bool,
 ) -> Result<(Repo, crate::state::State)> {
-    // `protocol.*.allow=never` keeps transports that run commands off even through submodules
-    // or redirects; `--` ends the options before the URL.
+    // Only the transports cli.md accepts (https, ssh, file/local paths) are allowed, so
+    // transports that run commands (`ext::`, `fd::`) stay off even through redirects;
+    // `--` ends the options before the URL. (`GIT_PROTOCOL_FROM_USER=0` would also turn off
+    // `file`, whose default policy is `user`, and break local task repositories.)
     Git::new(None)
-        .args(["-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never", "clone", "--no-checkout", "--"])
+        .args(PROTOCOL_ALLOWLIST)
+        .args(["clone", "--no-checkout", "--"])
         .arg(repository)
         .arg(dir)
-        .env("GIT_PROTOCOL_FROM_USER", "0")
         .run_visible()
         .map_err(|e| {
             Error::network(format!("cloning {repository} failed")).with_code("clone_failed").with_source(e)
@@ -106,7 +108,7 @@ fn clone_and_bind(
     let base_ref = record.get("base_ref").and_then(Value::as_str).unwrap_or_default();
     // A base commit that no branch or tag reaches is not cloned: ask for it once.
     if bind::resolve_base(&repo, base_ref).is_err() {
-        let _ = repo.git().args(["fetch", "--quiet", "origin", "--", base_ref]).output();
+        let _ = repo.git().args(PROTOCOL_ALLOWLIST).args(["fetch", "--quiet", "origin", "--", base_ref]).output();
     }
     let url = ctx.global.coordinator_url.clone().filter(|u| !u.is_empty());
     let url = url.or_else(|| from_server.then(|| ctx.coordinator_url(None)));
@@ -114,6 +116,18 @@ fn clone_and_bind(
     repo.git().args(["checkout", "--quiet", "-b", branch, &state.task.base_commit]).output()?;
     Ok((repo, state))
 }
+
+/// `git -c` options allowing exactly the transports of cli.md §4 `clone`.
+const PROTOCOL_ALLOWLIST: [&str; 8] = [
+    "-c",
+    "protocol.allow=never",
+    "-c",
+    "protocol.https.allow=always",
+    "-c",
+    "protocol.ssh.allow=always",
+    "-c",
+    "protocol.file.allow=always",
+];
 
 /// `bitsota/<slug>`, refused when git would not accept it as a branch name.
 fn branch_name(slug: &str) -> Result<String> {

@@ -7,7 +7,8 @@ use crate::check::{self, Options};
 use crate::client::Coordinator;
 use crate::commands::submissions::metric_words;
 use crate::ctx::Ctx;
-use crate::error::Result;
+use crate::error::{Kind, Result};
+use crate::state::State;
 use crate::output::Style;
 use crate::timefmt;
 
@@ -34,28 +35,49 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             task.max_patch_bytes,
             if report.ok() { ctx.out.paint(Style::Green, "ok") } else { ctx.out.paint(Style::Red, "has problems") }
         ))?;
-        match &state.claim {
-            None => ctx.out.line("claim    none (`git bitsota claim`)")?,
-            Some(claim) => ctx.out.line(format!("claim    {} {} ({})", claim.id, claim.status, timefmt::time_left_words(&claim.expires_at)))?,
+    }
+
+    // Live statuses from the coordinator. Unreachable, the recorded ones are shown instead.
+    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let live = fetch_live(&coordinator, &state);
+    let (listed, live_claim) = match live {
+        Ok(found) => found,
+        Err(err) if matches!(err.kind(), Kind::Network | Kind::Server) => {
+            ctx.out.warn(format!("{err}; showing the statuses recorded in this clone"));
+            (Vec::new(), None)
+        }
+        Err(err) => return Err(err),
+    };
+    // The claim as the coordinator has it now, else as recorded.
+    let claim_status = live_claim
+        .as_ref()
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| state.claim.as_ref().map(|c| c.status.clone()));
+    let claim_expires = live_claim
+        .as_ref()
+        .and_then(|c| c.get("expires_at"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| state.claim.as_ref().map(|c| c.expires_at.clone()));
+    if !ctx.out.is_json() {
+        match (&state.claim, &claim_status, &claim_expires) {
+            (Some(claim), Some(status), Some(expires)) => {
+                ctx.out.line(format!("claim    {} {} ({})", claim.id, status, timefmt::time_left_words(expires)))?
+            }
+            _ => ctx.out.line("claim    none (`git bitsota claim`)")?,
         }
     }
-    if let Some(claim) = state.claim.as_ref().filter(|c| c.status == "active") {
-        match timefmt::seconds_left(&claim.expires_at) {
-            Some(s) if s <= 0 => ctx.out.warn("the claim has expired: claim again before submitting"),
-            Some(s) if s < CLAIM_WARN_SECONDS => {
-                ctx.out.warn(format!("the claim expires in {}", timefmt::duration_words(s)))
-            }
-            _ => {}
+    if let (Some(status), Some(expires)) = (&claim_status, &claim_expires) {
+        let left = timefmt::seconds_left(expires);
+        if status == "expired" || (status == "active" && left.is_some_and(|s| s <= 0)) {
+            ctx.out.warn("the claim has expired: claim again before submitting");
+        } else if let Some(s) = left.filter(|s| status == "active" && *s < CLAIM_WARN_SECONDS) {
+            ctx.out.warn(format!("the claim expires in {}", timefmt::duration_words(s)));
         }
     }
 
-    // Live statuses from the coordinator.
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
-    let listed = if state.submissions.is_empty() { Vec::new() } else { coordinator.list_submissions(Some(&task.id), None)? };
-    let live_claim = match &state.claim {
-        Some(claim) => coordinator.list_claims(Some(&task.id), None)?.into_iter().find(|c| c.get("id").and_then(Value::as_str) == Some(claim.id.as_str())),
-        None => None,
-    };
     let ours: Vec<Value> = state
         .submissions
         .iter()
@@ -79,10 +101,15 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             }
         }
     }
-    if let (Some(local), Some(status)) = (fresh.claim.as_mut(), live_claim.as_ref().and_then(|c| c.get("status")).and_then(Value::as_str)) {
-        if local.status != status {
-            local.status = status.to_string();
-            changed = true;
+    let served_claim = live_claim.as_ref().filter(|c| {
+        c.get("id").and_then(Value::as_str) == fresh.claim.as_ref().map(|l| l.id.as_str())
+    });
+    if let (Some(local), Some(served)) = (fresh.claim.as_mut(), served_claim) {
+        for (field, value) in [("status", &mut local.status), ("expires_at", &mut local.expires_at)] {
+            if let Some(text) = served.get(field).and_then(Value::as_str).filter(|t| *value != *t) {
+                *value = text.to_string();
+                changed = true;
+            }
         }
     }
     if changed {
@@ -119,4 +146,18 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         ))?;
     }
     Ok(())
+}
+
+/// This task's submissions (only when the clone has made any) and this clone's claim as served.
+fn fetch_live(coordinator: &Coordinator, state: &State) -> Result<(Vec<Value>, Option<Value>)> {
+    let task = &state.task;
+    let listed = if state.submissions.is_empty() { Vec::new() } else { coordinator.list_submissions(Some(&task.id), None)? };
+    let live_claim = match &state.claim {
+        Some(claim) => coordinator
+            .list_claims(Some(&task.id), None)?
+            .into_iter()
+            .find(|c| c.get("id").and_then(Value::as_str) == Some(claim.id.as_str())),
+        None => None,
+    };
+    Ok((listed, live_claim))
 }

@@ -40,6 +40,17 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     };
     let options = Options { allow_outside: args.allow_outside, sidecar: Some(facts) };
     let mut report = check::check_worktree(&repo, task, &options)?;
+    let claim_id = state.claim.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+    // The same patch already submitted with this claim: say so before anything else (the
+    // claim is `submitted` by now, which would otherwise read as a claim problem).
+    if report.ok() && !args.force && !args.dry_run {
+        let sha = sha256_hex(&report.built.patch);
+        if let Some(done) = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == sha) {
+            return Err(Error::usage(format!("claim {claim_id} already submitted this patch as submission {}", done.id))
+                .with_code("duplicate_submission")
+                .with_hint("change the patch or claim again; --force sends it anyway"));
+        }
+    }
     let claim_problem = claim_problem(&state);
     if let (Some(problem), false) = (&claim_problem, args.dry_run) {
         report.push(problem.clone());
@@ -52,7 +63,6 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     };
     let patch = report.patch_text().unwrap_or_default().to_string();
     let patch_sha256 = sha256_hex(patch.as_bytes());
-    let claim_id = state.claim.as_ref().map(|c| c.id.clone()).unwrap_or_default();
     let body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
     for path in &report.left_out {
         ctx.out.warn(format!("left out (outside the task's rules): {path}"));
@@ -76,14 +86,6 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
             task.max_patch_bytes
         ));
         return Ok(());
-    }
-
-    if !args.force {
-        if let Some(done) = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == patch_sha256) {
-            return Err(Error::usage(format!("claim {claim_id} already submitted this patch as submission {}", done.id))
-                .with_code("duplicate_submission")
-                .with_hint("change the patch or claim again; --force sends it anyway"));
-        }
     }
 
     let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
@@ -113,8 +115,9 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     drop(spinner);
     match sent {
         Ok(submission) => finish(ctx, &state_file, &state, submission, &patch, &patch_sha256, false),
-        Err(err) if err.kind() == Kind::Network => {
-            // The coordinator may have stored it before the answer was lost.
+        Err(err) if outcome_unknown(&err) => {
+            // The coordinator may have stored it before the answer was lost (a timeout, a
+            // reset, a gateway error or a garbled answer).
             ctx.out.warn("the coordinator's answer was lost; checking whether the submission arrived");
             match look_up(&coordinator, &state, &claim_id, &patch_sha256) {
                 Ok(Some(found)) => finish(ctx, &state_file, &state, found, &patch, &patch_sha256, true),
@@ -131,7 +134,18 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     }
 }
 
-/// The claim must exist, be active and not be past its expiry.
+/// Whether a failed POST may still have been stored: no answer, a 5xx, or an answer that
+/// could not be read. A 4xx is a definite refusal (nothing stored).
+fn outcome_unknown(err: &Error) -> bool {
+    match err.kind() {
+        Kind::Network => true,
+        Kind::Server => matches!(err.code(), "server_error" | "bad_response"),
+        _ => false,
+    }
+}
+
+/// The claim must exist, be usable (`active`, or `submitted` for a further, different patch;
+/// the coordinator decides whether it takes more than one) and not be past its expiry.
 fn claim_problem(state: &State) -> Option<Problem> {
     let Some(claim) = &state.claim else {
         return Some(
@@ -140,7 +154,7 @@ fn claim_problem(state: &State) -> Option<Problem> {
         );
     };
     let expired = timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s <= 0);
-    if claim.status != "active" || expired {
+    if !matches!(claim.status.as_str(), "active" | "submitted") || expired {
         let why = if expired { timefmt::time_left_words(&claim.expires_at) } else { format!("status {}", claim.status) };
         return Some(
             Problem::new("claim_expired", format!("claim {} can no longer be used ({why})", claim.id))
@@ -214,7 +228,9 @@ fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &st
 /// The coordinator's submission for this claim and patch, if it has one.
 fn look_up(coordinator: &Coordinator, state: &State, claim_id: &str, patch_sha256: &str) -> Result<Option<Value>> {
     let listed = coordinator.list_submissions(Some(&state.task.id), None)?;
-    Ok(listed.into_iter().find(|s| {
+    // A submission already recorded here is an earlier one (sent again with --force).
+    let known = |s: &Value| state.submissions.iter().any(|r| s.get("id").and_then(Value::as_str) == Some(r.id.as_str()));
+    Ok(listed.into_iter().filter(|s| !known(s)).find(|s| {
         let same_claim = s.get("claim_id").and_then(Value::as_str) == Some(claim_id);
         let same_patch = s.get("patch").and_then(Value::as_str).map(|p| sha256_hex(p.as_bytes())).as_deref() == Some(patch_sha256);
         same_claim && same_patch

@@ -13,3 +13,4 @@ mod fake_coordinator;
 mod signing;
 mod hook;
 mod man;
+mod workflow;
