@@ -633,31 +633,80 @@ fn status_warns_when_the_claim_is_short_or_expired() {
         "{}",
         fresh.out()
     );
-    set_local_expiry(&dir, unix_now() + 300);
+    // The coordinator's expiry is what counts (it is copied into the state file).
+    set_server_expiry(&w.fake, unix_now() + 300);
     let short = w.env.tool(&dir, &["status"]).expect(0);
     assert!(
         short.stderr.contains("warning: the claim expires in"),
         "{}",
         short.stderr
     );
-    set_local_expiry(&dir, unix_now() - 60);
-    let expired = w.env.tool(&dir, &["status"]).expect(0);
     assert!(
-        expired.stderr.contains("warning: the claim has expired"),
+        short.out().contains("m") && short.out().contains("left"),
         "{}",
-        expired.stderr
+        short.out()
     );
-    // Once the coordinator says it expired, it still warns.
+    let recorded = state_of(&dir)["claim"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        Some(recorded.as_str()),
+        w.fake.claims()[0]["expires_at"].as_str()
+    );
+    // Past its expiry: the coordinator reports it expired.
     w.fake.expire_claims();
     let run = w.env.tool(&dir, &["status", "--json"]).expect(0);
     assert_eq!(run.json()["claim"]["status"], "expired");
-    assert!(run.stderr.contains("expired"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: the claim has expired"),
+        "{}",
+        run.stderr
+    );
     let again = w.env.tool(&dir, &["status"]).expect(0);
     assert!(
         again.stderr.contains("warning: the claim has expired"),
         "{}",
         again.stderr
     );
+    assert_eq!(state_of(&dir)["claim"]["status"].as_str(), Some("expired"));
+    // Coordinator unreachable: the recorded state, a warning, still exit 0; the local expiry
+    // is what is left to warn about.
+    set_local_status(&dir, "active");
+    set_local_expiry(&dir, unix_now() - 60);
+    let mut offline = Env::new();
+    offline.set("BITSOTA_COORDINATOR_URL", "http://127.0.0.1:9");
+    offline.set("BITSOTA_HTTP_BACKOFF_MS", "1");
+    let run = offline.tool(&dir, &["status"]).expect(0);
+    assert!(
+        run.stderr.contains("cannot reach the coordinator"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("warning: the claim has expired"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.out().contains("demo-task"), "{}", run.out());
+}
+
+fn set_server_expiry(fake: &Fake, unix: i64) {
+    let mut state = fake.state();
+    for claim in state.claims.iter_mut() {
+        claim.expires_unix = unix;
+        claim.value["expires_at"] = json!(iso(unix));
+    }
+}
+
+fn set_local_status(dir: &Path, status: &str) {
+    let path = dir.join(".git/bitsota.toml");
+    let mut state: toml::Table = toml::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    state["claim"]
+        .as_table_mut()
+        .unwrap()
+        .insert("status".into(), toml::Value::String(status.into()));
+    fs::write(&path, toml::to_string(&state).unwrap()).unwrap();
 }
 
 // --- refusals ------------------------------------------------------------------------------------
@@ -777,7 +826,10 @@ fn sidecar_problems_are_refused_before_sending() {
     );
     let bad_artifact = env.tool(&dir, &["submit", "--json"]).expect(1).json();
     let found = codes(&bad_artifact);
-    assert!(!found.is_empty() && found.iter().all(|c| c == "submission_invalid"), "{bad_artifact}");
+    assert!(
+        !found.is_empty() && found.iter().all(|c| c == "submission_invalid"),
+        "{bad_artifact}"
+    );
     assert_eq!(w.posts(SUBMISSIONS), 0);
 }
 
@@ -1053,12 +1105,15 @@ fn clone_that_fails_half_way_leaves_nothing() {
     }
 }
 
+/// A change to a task record.
+type Tweak = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn hostile_task_records_get_a_clear_error_and_create_nothing() {
     let pwned = Env::new();
     let marker = pwned.path("pwned");
     let ext = format!("ext::sh -c touch% {}", marker.display());
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(Tweak, &str)> = vec![
         (
             Box::new(move |r| r["repository"] = json!(ext.clone())),
             "remote-helper",
@@ -1160,4 +1215,35 @@ fn hostile_task_records_get_a_clear_error_and_create_nothing() {
         );
         assert!(!marker.exists(), "a transport ran a command");
     }
+}
+
+#[test]
+fn artifact_first_task_submits_an_empty_patch_with_the_artifact() {
+    let w = world_with(|r| r["requires_submission_artifact"] = json!(true));
+    let env = &w.env;
+    let dir = w.clone("work");
+    env.tool(&dir, &["claim"]).expect(0);
+    // No artifact yet: refused.
+    sidecar(
+        &dir,
+        json!({"summary": "s", "claimed_metrics": {"score": 1}}),
+    );
+    let run = env.tool(&dir, &["submit", "--json"]).expect(1).json();
+    assert!(
+        codes(&run).contains(&"submission_invalid".to_string()),
+        "{run}"
+    );
+    let sha = "AB".repeat(32);
+    sidecar(
+        &dir,
+        json!({"summary": "s", "claimed_metrics": {"score": 1},
+               "artifact_uri": " https://example.com/a.zip ", "artifact_sha256": sha,
+               "artifact_size_bytes": 1234}),
+    );
+    env.tool(&dir, &["submit", "--json"]).expect(0);
+    let received = &w.fake.submissions()[0];
+    assert_eq!(received["patch"], "");
+    assert_eq!(received["artifact_uri"], "https://example.com/a.zip");
+    assert_eq!(received["artifact_sha256"], "ab".repeat(32).as_str());
+    assert_eq!(received["artifact_size_bytes"], 1234);
 }
