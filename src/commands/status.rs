@@ -40,10 +40,14 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     // Live statuses from the coordinator. Unreachable, the recorded ones are shown instead.
     let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
     let live = fetch_live(&coordinator, &state);
+    // Unreachable (or refusing): show what this clone recorded, then exit with the error's
+    // code so scripts know the statuses are not live.
+    let mut offline = None;
     let (listed, live_claim) = match live {
         Ok(found) => found,
         Err(err) if matches!(err.kind(), Kind::Network | Kind::Server) => {
             ctx.out.warn(format!("{err}; showing the statuses recorded in this clone"));
+            offline = Some(err);
             (Vec::new(), None)
         }
         Err(err) => return Err(err),
@@ -119,14 +123,16 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 
     if ctx.out.is_json() {
         let claim = live_claim.clone().or_else(|| fresh.claim.as_ref().and_then(|c| serde_json::to_value(c).ok()));
-        return ctx.out.json(&json!({
+        ctx.out.json(&json!({
             "version": 1,
             "task": crate::task::snapshot_json(task),
             "base_commit": task.base_commit,
             "claim": claim,
             "check": report.to_json(),
             "submissions": ours,
-        }));
+            "live": offline.is_none(),
+        }))?;
+        return offline.map_or(Ok(()), |err| Err(err.already_reported()));
     }
     if ours.is_empty() {
         ctx.out.line("submissions none yet")?;
@@ -145,7 +151,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             metric_words(s, &task.metric_name)
         ))?;
     }
-    Ok(())
+    offline.map_or(Ok(()), |err| Err(err.already_reported()))
 }
 
 /// This task's submissions (only when the clone has made any) and this clone's claim as served.

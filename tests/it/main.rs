@@ -14,3 +14,4 @@ mod signing;
 mod hook;
 mod man;
 mod workflow;
+mod walkthrough;

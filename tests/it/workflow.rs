@@ -670,14 +670,14 @@ fn status_warns_when_the_claim_is_short_or_expired() {
         again.stderr
     );
     assert_eq!(state_of(&dir)["claim"]["status"].as_str(), Some("expired"));
-    // Coordinator unreachable: the recorded state, a warning, still exit 0; the local expiry
-    // is what is left to warn about.
+    // Coordinator unreachable: the recorded state and a warning, then exit 3 (the statuses
+    // are not live); the local expiry is what is left to warn about.
     set_local_status(&dir, "active");
     set_local_expiry(&dir, unix_now() - 60);
     let mut offline = Env::new();
     offline.set("BITSOTA_COORDINATOR_URL", "http://127.0.0.1:9");
     offline.set("BITSOTA_HTTP_BACKOFF_MS", "1");
-    let run = offline.tool(&dir, &["status"]).expect(0);
+    let run = offline.tool(&dir, &["status"]).expect(3);
     assert!(
         run.stderr.contains("cannot reach the coordinator"),
         "{}",
