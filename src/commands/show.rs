@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     ));
     for (label, value) in rows {
         ctx.out
-            .line(format!("  {:<16}{value}", format!("{label}:")))?;
+            .line(format!("  {:<17}{value}", format!("{label}:")))?;
     }
     match onboard {
         Some(markdown) => {

@@ -33,7 +33,9 @@ impl Transcript {
             out.push_str(&run.stderr);
         }
         let out = out.replace(&format!("{}/miner", self.root), "~").replace(&self.root, "/srv");
-        let _ = write!(self.text, "```console\n{cwd_label}$ git bitsota {}\n{out}", args.join(" "));
+        let shown: Vec<String> =
+            args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.to_string() }).collect();
+        let _ = write!(self.text, "```console\n{cwd_label}$ git bitsota {}\n{out}", shown.join(" "));
         if !out.ends_with('\n') {
             self.text.push('\n');
         }
@@ -95,7 +97,7 @@ fn the_whole_flow_from_clone_to_status() {
     assert!(repo.join(".git/bitsota.toml").is_file());
     let label = "~/autoresearch-task-demo";
 
-    t.note("Measure the baseline the way validators will (the first run shows the task's commands and asks; `--yes` answers for scripts):");
+    t.note("Measure the baseline the way validators will. The first run of a task's commands asks before running them; `--yes` answers for scripts:");
     let bench = run(&mut t, &repo, label, &["bench", "--yes"]);
     assert!(bench.out().contains("0.8"), "{}", bench.out());
 
