@@ -21,8 +21,7 @@ pub const HEADER_TIMESTAMP: &str = "X-Timestamp";
 pub const HEADER_SIGNATURE: &str = "X-Signature";
 
 /// SHA-256 of the empty body (requests without a body, such as cancel).
-pub const EMPTY_BODY_SHA256: &str =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+pub const EMPTY_BODY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The three BT-AUTH-V1 headers of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,20 +62,14 @@ pub fn normalize_path(path: &str) -> String {
 /// Python `urllib.parse.urlencode(pairs)`: `quote_plus` of each key and value (UTF-8, space →
 /// `+`, only `A-Za-z0-9_.-~` kept, uppercase `%XX`), `k=v` joined by `&`, order kept.
 pub fn encode_query(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v))).collect::<Vec<_>>().join("&")
 }
 
 fn quote_plus(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                out.push(byte as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(byte as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{byte:02X}")),
         }
@@ -91,25 +84,13 @@ pub fn body_sha256(body: Option<&[u8]>) -> String {
 
 /// The six-line BT-AUTH-V1 message. `path` is used as given (see [`normalize_path`]),
 /// `query` without a leading `?`.
-pub fn signing_message(
-    method: &str,
-    path: &str,
-    query: &str,
-    timestamp: &str,
-    body_sha256: &str,
-) -> String {
-    format!(
-        "{SCHEME}\n{}\n{path}\n{query}\n{timestamp}\n{body_sha256}",
-        method.to_ascii_uppercase()
-    )
+pub fn signing_message(method: &str, path: &str, query: &str, timestamp: &str, body_sha256: &str) -> String {
+    format!("{SCHEME}\n{}\n{path}\n{query}\n{timestamp}\n{body_sha256}", method.to_ascii_uppercase())
 }
 
 /// Unix time in whole seconds, as `X-Timestamp` carries it.
 pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Sign one request. `body` must be exactly the bytes that will be sent (the canonical JSON).
@@ -122,21 +103,11 @@ pub fn sign_request(
     timestamp: u64,
 ) -> SignedRequest {
     let timestamp = timestamp.to_string();
-    let message = signing_message(
-        method,
-        &normalize_path(path),
-        query,
-        &timestamp,
-        &body_sha256(body),
-    );
+    let message = signing_message(method, &normalize_path(path), query, &timestamp, &body_sha256(body));
     let signature = hex::encode(hotkey.sign(message.as_bytes()));
     SignedRequest {
         message,
-        headers: SignedHeaders {
-            hotkey: hotkey.ss58().to_string(),
-            timestamp,
-            signature,
-        },
+        headers: SignedHeaders { hotkey: hotkey.ss58().to_string(), timestamp, signature },
     }
 }
 
@@ -188,8 +159,7 @@ pub fn verify_request(
     let body_hash = if body.is_empty() {
         EMPTY_BODY_SHA256.to_string()
     } else {
-        let text =
-            std::str::from_utf8(body).map_err(|_| VerifyError::BadBody("not UTF-8".into()))?;
+        let text = std::str::from_utf8(body).map_err(|_| VerifyError::BadBody("not UTF-8".into()))?;
         let canonical = canonicalize_str(text).map_err(|e| VerifyError::BadBody(e.to_string()))?;
         sha256_hex(canonical.as_bytes())
     };
@@ -202,11 +172,7 @@ pub fn verify_request(
 }
 
 fn decode_signature(text: &str) -> Option<[u8; 64]> {
-    if text.len() != 128
-        || !text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if text.len() != 128 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
     let mut out = [0u8; 64];
@@ -222,10 +188,7 @@ mod tests {
     fn message_matches_protocol_vector() {
         let body = br#"{"claim_description":"manual miner run"}"#;
         let hash = body_sha256(Some(body));
-        assert_eq!(
-            hash,
-            "c1be902f35c60f63f4624eeb84549ac540c54eec7a0fe818943f81145cec43ad"
-        );
+        assert_eq!(hash, "c1be902f35c60f63f4624eeb84549ac540c54eec7a0fe818943f81145cec43ad");
         let msg = signing_message(
             "post",
             "/api/v1/tasks/c54218ce-9ffd-4389-b97d-2d952adb4a1a/claim",
@@ -243,12 +206,7 @@ mod tests {
     #[test]
     fn query_encoding_is_pythons_urlencode() {
         let q = |pairs: &[(&str, &str)]| {
-            encode_query(
-                &pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect::<Vec<_>>(),
-            )
+            encode_query(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>())
         };
         assert_eq!(
             q(&[("task_id", "abc"), ("status", "pending_verification")]),

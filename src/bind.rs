@@ -16,12 +16,19 @@ pub const EXCLUDE_LINE: &str = "/submission.json";
 
 /// Now, as RFC 3339 UTC with seconds.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 /// Validate a task record; a refused record is exit 2 (`from_server` makes it exit 5).
-pub fn parse(record: &Value, strictness: Strictness, from_server: bool) -> Result<(TaskSnapshot, Vec<String>)> {
+pub fn parse(
+    record: &Value,
+    strictness: Strictness,
+    from_server: bool,
+) -> Result<(TaskSnapshot, Vec<String>)> {
     match task::parse_record(record, strictness, &now_rfc3339()) {
         Ok(parsed) => Ok((parsed.snapshot, parsed.warnings)),
         Err(err) => {

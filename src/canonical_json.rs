@@ -491,10 +491,27 @@ mod tests {
         assert!(matches!(canonicalize_str(r#""\udc00x""#), Err(CanonicalError::LoneSurrogate { .. })));
         assert!(matches!(canonicalize_str(&"9".repeat(4301)), Err(CanonicalError::IntegerTooLong(4301))));
         assert!(canonicalize_str(&"9".repeat(4300)).is_ok());
-        for bad in ["", " ", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", r#""\u+0e9""#, "\"\t\"", "[1] 2", "\u{feff}{}", "tru", "\"abc"] {
+        for bad in [
+            "",
+            " ",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            r#""\u+0e9""#,
+            "\"\t\"",
+            "[1] 2",
+            "\u{feff}{}",
+            "tru",
+            "\"abc",
+        ] {
             assert!(matches!(canonicalize_str(bad), Err(CanonicalError::InvalidJson { .. })), "{bad:?}");
         }
-        assert!(canonicalize_str(&format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1))).is_err());
+        assert!(
+            canonicalize_str(&format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1))).is_err()
+        );
         assert!(canonicalize_str(&format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH))).is_ok());
     }
 }

@@ -115,7 +115,8 @@ impl Report {
             out.line(format!("  {verdict} {:<12} {name}{why}", file.change.as_str()))?;
         }
         let size = format!("patch {} of {} bytes", self.patch_bytes(), self.max_patch_bytes);
-        let size_style = if self.patch_bytes() as u64 > self.max_patch_bytes { Style::Red } else { Style::Dim };
+        let size_style =
+            if self.patch_bytes() as u64 > self.max_patch_bytes { Style::Red } else { Style::Dim };
         out.line(out.paint(size_style, &size))?;
         for problem in &self.problems {
             let label = out.paint(Style::Red, "problem:");
@@ -194,7 +195,8 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
         problems: Vec::new(),
     };
     if options.allow_outside {
-        report.left_out = report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
+        report.left_out =
+            report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
     } else {
         file_problems(&mut report);
     }
@@ -202,7 +204,10 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
 
     let artifact_ok = task.artifact_required && options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
     if report.built.patch.is_empty() && !artifact_ok {
-        let mut problem = Problem::new("empty_patch", "there is nothing to submit: no allowed change since the base commit");
+        let mut problem = Problem::new(
+            "empty_patch",
+            "there is nothing to submit: no allowed change since the base commit",
+        );
         problem.hint = Some(if report.left_out.is_empty() {
             format!("edit files matching allowed_patch_paths: {}", task.allowed_patch_paths.join(", "))
         } else {
@@ -286,8 +291,11 @@ fn file_problems(report: &mut Report) {
 fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
     let Some(text) = report.patch_text() else {
         report.push(
-            Problem::new("patch_not_utf8", "the patch is not valid UTF-8; validators read it as text and would fail")
-                .with_hint("mark non-UTF-8 text files as binary: add `<path> binary` to .git/info/attributes"),
+            Problem::new(
+                "patch_not_utf8",
+                "the patch is not valid UTF-8; validators read it as text and would fail",
+            )
+            .with_hint("mark non-UTF-8 text files as binary: add `<path> binary` to .git/info/attributes"),
         );
         return;
     };
@@ -297,7 +305,9 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
         match rejection {
             Rejection::TooLarge { bytes, max } => report.push(
                 Problem::new("patch_too_large", format!("the patch is {bytes} bytes; the task allows {max}"))
-                    .with_hint("make the change smaller (binary files and renames of large files cost the most)"),
+                    .with_hint(
+                        "make the change smaller (binary files and renames of large files cost the most)",
+                    ),
             ),
             Rejection::Unparseable => misread.push("(no path found in the patch)".to_string()),
             Rejection::Bytecode(paths) | Rejection::Disallowed(paths) => misread.extend(paths),
@@ -316,7 +326,8 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
         }
     }
     // Paths refused for other reasons are already reported; do not double-report them here.
-    let refused: Vec<String> = report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
+    let refused: Vec<String> =
+        report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
     misread.retain(|p| !refused.contains(p));
     misread.sort();
     misread.dedup();
@@ -327,7 +338,9 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
                 "validators would read path(s) from this patch that are not the changed files, and reject it",
             )
             .with_paths(misread)
-            .with_hint("a changed line starting with `-- ` or `++ ` reads like a file header; reword that line"),
+            .with_hint(
+                "a changed line starting with `-- ` or `++ ` reads like a file header; reword that line",
+            ),
         );
     }
 }

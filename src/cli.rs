@@ -61,18 +61,36 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 
     /// Bittensor wallets directory
-    #[arg(long, global = true, alias = "wallet.path", env = "BT_WALLET_PATH", value_name = "DIR",
-          default_value = "~/.bittensor/wallets")]
+    #[arg(
+        long,
+        global = true,
+        alias = "wallet.path",
+        env = "BT_WALLET_PATH",
+        value_name = "DIR",
+        default_value = "~/.bittensor/wallets"
+    )]
     pub wallet_path: PathBuf,
 
     /// Wallet (coldkey) name whose hotkey signs requests
-    #[arg(long, global = true, alias = "wallet.name", env = "BT_WALLET_NAME", value_name = "NAME",
-          default_value = "default")]
+    #[arg(
+        long,
+        global = true,
+        alias = "wallet.name",
+        env = "BT_WALLET_NAME",
+        value_name = "NAME",
+        default_value = "default"
+    )]
     pub wallet_name: String,
 
     /// Hotkey name inside the wallet
-    #[arg(long, global = true, alias = "wallet.hotkey", env = "BT_WALLET_HOTKEY", value_name = "NAME",
-          default_value = "default")]
+    #[arg(
+        long,
+        global = true,
+        alias = "wallet.hotkey",
+        env = "BT_WALLET_HOTKEY",
+        value_name = "NAME",
+        default_value = "default"
+    )]
     pub wallet_hotkey: String,
 }
 

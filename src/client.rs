@@ -69,19 +69,13 @@ impl RequestSpec {
     ) -> Result<RequestSpec> {
         let method = method.trim().to_ascii_uppercase();
         if method.is_empty() || http::Method::from_bytes(method.as_bytes()).is_err() {
-            return Err(
-                Error::usage(format!("invalid HTTP method {method:?}")).with_code("bad_request")
-            );
+            return Err(Error::usage(format!("invalid HTTP method {method:?}")).with_code("bad_request"));
         }
         let path = auth::normalize_path(path);
         if path.contains(['?', '#']) {
-            return Err(
-                Error::usage(format!("the path {path:?} contains `?` or `#`"))
-                    .with_code("bad_request")
-                    .with_hint(
-                        "pass query parameters with --query K=V; they are signed separately",
-                    ),
-            );
+            return Err(Error::usage(format!("the path {path:?} contains `?` or `#`"))
+                .with_code("bad_request")
+                .with_hint("pass query parameters with --query K=V; they are signed separately"));
         }
         if !path.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::usage(format!(
@@ -94,24 +88,12 @@ impl RequestSpec {
             Some(value) => Some(canonical_body(value)?),
             None => None,
         };
-        Ok(RequestSpec {
-            method,
-            path,
-            query: auth::encode_query(query),
-            body,
-        })
+        Ok(RequestSpec { method, path, query: auth::encode_query(query), body })
     }
 
     /// Sign for `hotkey` at `timestamp`.
     pub fn sign(&self, hotkey: &Hotkey, timestamp: u64) -> SignedRequest {
-        auth::sign_request(
-            hotkey,
-            &self.method,
-            &self.path,
-            &self.query,
-            self.body.as_deref(),
-            timestamp,
-        )
+        auth::sign_request(hotkey, &self.method, &self.path, &self.query, self.body.as_deref(), timestamp)
     }
 
     fn is_retryable_method(&self) -> bool {
@@ -121,13 +103,9 @@ impl RequestSpec {
 
 /// Canonical JSON bytes of a body (protocol.md §3.3): these are hashed and sent.
 pub fn canonical_body(value: &Value) -> Result<Vec<u8>> {
-    to_canonical_string(value)
-        .map(String::into_bytes)
-        .map_err(|e| {
-            Error::usage("the request body cannot be canonicalised")
-                .with_code("bad_body")
-                .with_source(e)
-        })
+    to_canonical_string(value).map(String::into_bytes).map_err(|e| {
+        Error::usage("the request body cannot be canonicalised").with_code("bad_body").with_source(e)
+    })
 }
 
 /// A response as received (status < 400 reaches the caller; errors are mapped before).
@@ -201,11 +179,7 @@ impl Coordinator {
     /// environment, else of the clone we are in (if bound), else the default. A corrupt
     /// state file in the current clone is an error (it blocks every command).
     pub fn ambient(ctx: &Ctx) -> Result<Coordinator> {
-        let explicit = ctx
-            .global
-            .coordinator_url
-            .as_deref()
-            .is_some_and(|u| !u.is_empty());
+        let explicit = ctx.global.coordinator_url.as_deref().is_some_and(|u| !u.is_empty());
         let state = match (explicit, ctx.repo()) {
             (false, Ok(repo)) => ctx.state_file(&repo).read()?,
             _ => None,
@@ -230,26 +204,15 @@ impl Coordinator {
 
     /// Send a request, signed by `signer` when given (signed afresh before each attempt), and
     /// return a response with status < 400. GETs are retried; nothing else is.
-    pub fn send(
-        &self,
-        spec: &RequestSpec,
-        signer: Option<&Hotkey>,
-        timeout: Duration,
-    ) -> Result<Response> {
+    pub fn send(&self, spec: &RequestSpec, signer: Option<&Hotkey>, timeout: Duration) -> Result<Response> {
         let timeout = self.timeout_override.unwrap_or(timeout);
         let what = format!("{} {}", spec.method, spec.path);
-        let retries = if spec.is_retryable_method() {
-            MAX_RETRIES
-        } else {
-            0
-        };
+        let retries = if spec.is_retryable_method() { MAX_RETRIES } else { 0 };
         let mut attempt = 0;
         loop {
             let outcome = self.attempt(spec, signer, timeout);
             let wait = match &outcome {
-                Ok(resp) if attempt < retries => {
-                    retry_delay_for_status(resp, self.backoff, attempt)?
-                }
+                Ok(resp) if attempt < retries => retry_delay_for_status(resp, self.backoff, attempt)?,
                 Err(Failure::Transport(e)) if attempt < retries && is_transient(e) => {
                     Some(backoff_delay(self.backoff, attempt))
                 }
@@ -283,9 +246,7 @@ impl Coordinator {
         timeout: Duration,
     ) -> Result<Response, Failure> {
         let url = self.url_for(spec);
-        let mut builder = http::Request::builder()
-            .method(spec.method.as_str())
-            .uri(url.as_str());
+        let mut builder = http::Request::builder().method(spec.method.as_str()).uri(url.as_str());
         if let Some(hotkey) = signer {
             let signed = spec.sign(hotkey, auth::now_unix());
             for (name, value) in signed.headers.pairs() {
@@ -305,42 +266,25 @@ impl Coordinator {
                     .header("Content-Type", "application/json")
                     .body(body.clone())
                     .map_err(Failure::Build)?;
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(timeout))
-                    .build();
+                let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
                 self.agent.run(request)
             }
             // A POST without a body still says `Content-Length: 0`, as `requests` does.
             None if spec.method != "GET" && spec.method != "HEAD" => {
                 let request = builder.body(Vec::new()).map_err(Failure::Build)?;
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(timeout))
-                    .build();
+                let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
                 self.agent.run(request)
             }
             None => {
                 let request = builder.body(()).map_err(Failure::Build)?;
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(timeout))
-                    .build();
+                let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
                 self.agent.run(request)
             }
         };
         let mut response = result.map_err(Failure::Transport)?;
         let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
+        let header =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_type = header("content-type");
         let retry_after = header("retry-after");
         let location = header("location");
@@ -349,41 +293,26 @@ impl Coordinator {
                 return Err(Failure::TooLarge(Some(length)));
             }
         }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-            .map_err(|e| match e {
+        let body = response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().map_err(
+            |e| match e {
                 ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge(None),
                 other => Failure::Transport(other),
-            })?;
+            },
+        )?;
         self.out.detail(format!(
             "< HTTP {status} ({} bytes, {} ms)",
             body.len(),
             started.elapsed().as_millis()
         ));
-        Ok(Response {
-            status,
-            content_type,
-            body,
-            retry_after,
-            location,
-        })
+        Ok(Response { status, content_type, body, retry_after, location })
     }
 
     // --- typed calls -----------------------------------------------------------------------
 
     /// A GET returning JSON; signed when `signer` is given (the miner's reads are unsigned).
-    pub fn get_json(
-        &self,
-        path: &str,
-        query: &[(String, String)],
-        signer: Option<&Hotkey>,
-    ) -> Result<Value> {
+    pub fn get_json(&self, path: &str, query: &[(String, String)], signer: Option<&Hotkey>) -> Result<Value> {
         let spec = RequestSpec::new("GET", path, query, None)?;
-        self.send(&spec, signer, GET_TIMEOUT)?
-            .json(&format!("GET {}", spec.path))
+        self.send(&spec, signer, GET_TIMEOUT)?.json(&format!("GET {}", spec.path))
     }
 
     /// An unsigned GET returning text (onboarding markdown).
@@ -393,23 +322,15 @@ impl Coordinator {
     }
 
     /// A signed POST of `body` (sent as the canonical bytes that were signed).
-    pub fn post_json(
-        &self,
-        path: &str,
-        body: &Value,
-        hotkey: &Hotkey,
-        timeout: Duration,
-    ) -> Result<Value> {
+    pub fn post_json(&self, path: &str, body: &Value, hotkey: &Hotkey, timeout: Duration) -> Result<Value> {
         let spec = RequestSpec::new("POST", path, &[], Some(body))?;
-        self.send(&spec, Some(hotkey), timeout)?
-            .json(&format!("POST {}", spec.path))
+        self.send(&spec, Some(hotkey), timeout)?.json(&format!("POST {}", spec.path))
     }
 
     /// A signed POST without a body (the hash of empty bytes is signed).
     pub fn post_empty(&self, path: &str, hotkey: &Hotkey) -> Result<Value> {
         let spec = RequestSpec::new("POST", path, &[], None)?;
-        self.send(&spec, Some(hotkey), GET_TIMEOUT)?
-            .json(&format!("POST {}", spec.path))
+        self.send(&spec, Some(hotkey), GET_TIMEOUT)?.json(&format!("POST {}", spec.path))
     }
 
     /// `GET /api/v1/tasks`: every task record as served.
@@ -422,28 +343,18 @@ impl Coordinator {
     /// (the single-task route is not confirmed to exist). Unknown → exit 2 listing live slugs.
     pub fn resolve_task(&self, task: &str) -> Result<Value> {
         let tasks = self.list_tasks()?;
-        find_task(&tasks, task)
-            .cloned()
-            .ok_or_else(|| unknown_task(task, &tasks))
+        find_task(&tasks, task).cloned().ok_or_else(|| unknown_task(task, &tasks))
     }
 
     /// `GET /api/v1/tasks/{id}/onboard.md`.
     pub fn onboard(&self, task_id: &str) -> Result<String> {
-        self.get_text(&format!(
-            "/api/v1/tasks/{}/onboard.md",
-            path_segment(task_id)?
-        ))
+        self.get_text(&format!("/api/v1/tasks/{}/onboard.md", path_segment(task_id)?))
     }
 
     /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description`; the claim as served.
     pub fn claim_task(&self, task_id: &str, description: &str, hotkey: &Hotkey) -> Result<Value> {
         let path = format!("/api/v1/tasks/{}/claim", path_segment(task_id)?);
-        let claim = self.post_json(
-            &path,
-            &json!({"claim_description": description}),
-            hotkey,
-            GET_TIMEOUT,
-        )?;
+        let claim = self.post_json(&path, &json!({"claim_description": description}), hotkey, GET_TIMEOUT)?;
         expect_object(claim, &format!("POST {path}"))
     }
 
@@ -462,41 +373,26 @@ impl Coordinator {
     }
 
     /// `GET /api/v1/submissions?task_id=&status=` (unsigned).
-    pub fn list_submissions(
-        &self,
-        task_id: Option<&str>,
-        status: Option<&str>,
-    ) -> Result<Vec<Value>> {
+    pub fn list_submissions(&self, task_id: Option<&str>, status: Option<&str>) -> Result<Vec<Value>> {
         let query = filters(&[("task_id", task_id), ("status", status)]);
-        expect_array(
-            self.get_json("/api/v1/submissions", &query, None)?,
-            "GET /api/v1/submissions",
-        )
+        expect_array(self.get_json("/api/v1/submissions", &query, None)?, "GET /api/v1/submissions")
     }
 
     /// `GET /api/v1/claims?task_id=&status=` (unsigned).
     pub fn list_claims(&self, task_id: Option<&str>, status: Option<&str>) -> Result<Vec<Value>> {
         let query = filters(&[("task_id", task_id), ("status", status)]);
-        expect_array(
-            self.get_json("/api/v1/claims", &query, None)?,
-            "GET /api/v1/claims",
-        )
+        expect_array(self.get_json("/api/v1/claims", &query, None)?, "GET /api/v1/claims")
     }
 }
 
 /// Find a task by exact id, else by slug (case-insensitive, trimmed).
 pub fn find_task<'a>(tasks: &'a [Value], wanted: &str) -> Option<&'a Value> {
     let wanted = wanted.trim();
-    tasks
-        .iter()
-        .find(|t| t.get("id").and_then(Value::as_str) == Some(wanted))
-        .or_else(|| {
-            tasks.iter().find(|t| {
-                t.get("slug")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| s.trim().eq_ignore_ascii_case(wanted))
-            })
+    tasks.iter().find(|t| t.get("id").and_then(Value::as_str) == Some(wanted)).or_else(|| {
+        tasks.iter().find(|t| {
+            t.get("slug").and_then(Value::as_str).is_some_and(|s| s.trim().eq_ignore_ascii_case(wanted))
         })
+    })
 }
 
 /// `task_state == "live" && is_active`, as the docs filter.
@@ -506,37 +402,26 @@ pub fn is_live(task: &Value) -> bool {
 }
 
 fn unknown_task(wanted: &str, tasks: &[Value]) -> Error {
-    let live: Vec<&str> = tasks
-        .iter()
-        .filter(|t| is_live(t))
-        .filter_map(|t| t.get("slug").and_then(Value::as_str))
-        .collect();
+    let live: Vec<&str> =
+        tasks.iter().filter(|t| is_live(t)).filter_map(|t| t.get("slug").and_then(Value::as_str)).collect();
     let hint = if live.is_empty() {
         "the coordinator lists no live task right now (`git bitsota tasks --all` shows every task)"
             .to_string()
     } else {
         format!("live tasks: {}", live.join(", "))
     };
-    Error::usage(format!(
-        "no task with slug or id {wanted:?} on the coordinator"
-    ))
-    .with_code("unknown_task")
-    .with_hint(hint)
+    Error::usage(format!("no task with slug or id {wanted:?} on the coordinator"))
+        .with_code("unknown_task")
+        .with_hint(hint)
 }
 
 fn filters(pairs: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
-        .collect()
+    pairs.iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string()))).collect()
 }
 
 /// An id used as a path segment: it is signed as-is, so it must need no escaping.
 fn path_segment(id: &str) -> Result<&str> {
-    let ok = !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
     if ok && id != "." && id != ".." {
         Ok(id)
     } else {
@@ -593,9 +478,7 @@ pub fn check_base_url(url: &str) -> Result<String> {
     match scheme.as_deref() {
         Some("https") => Ok(trimmed.to_string()),
         Some("http") if is_loopback(host) => Ok(trimmed.to_string()),
-        Some("http") => Err(bad(
-            "plain http:// is only allowed for loopback hosts; use https://",
-        )),
+        Some("http") => Err(bad("plain http:// is only allowed for loopback hosts; use https://")),
         _ => Err(bad("the scheme must be https://")),
     }
 }
@@ -648,22 +531,20 @@ fn transport_error(e: ureq::Error, what: &str, base: &str, timeout: Duration) ->
         .with_hint("retry later; the coordinator may be overloaded"),
         ureq::Error::HostNotFound => unreachable().with_source(e),
         ureq::Error::ConnectionFailed => unreachable().with_source(e),
-        ureq::Error::Io(ref io) if io.kind() == ErrorKind::TimedOut => Error::network(format!(
-            "the coordinator at {base} did not answer {what} in time"
-        ))
-        .with_code("timeout")
-        .with_source(e),
+        ureq::Error::Io(ref io) if io.kind() == ErrorKind::TimedOut => {
+            Error::network(format!("the coordinator at {base} did not answer {what} in time"))
+                .with_code("timeout")
+                .with_source(e)
+        }
         ureq::Error::Io(_) => unreachable().with_source(e),
         ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge(None).into_error(what, base, timeout),
-        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => Error::server(format!(
-            "the coordinator sent a malformed HTTP answer to {what}"
-        ))
-        .with_code("bad_response")
-        .with_source(e),
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
-            Error::usage(format!("cannot build the request {what}"))
-                .with_code("bad_request")
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
+            Error::server(format!("the coordinator sent a malformed HTTP answer to {what}"))
+                .with_code("bad_response")
                 .with_source(e)
+        }
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
+            Error::usage(format!("cannot build the request {what}")).with_code("bad_request").with_source(e)
         }
         other => unreachable().with_source(other),
     }
@@ -691,25 +572,14 @@ fn backoff_delay(base: Duration, attempt: u32) -> Duration {
 
 /// Whether a response status asks for a retry, and after how long. A `Retry-After` beyond
 /// 30 s is not waited for: the 429 is reported instead.
-fn retry_delay_for_status(
-    resp: &Response,
-    base: Duration,
-    attempt: u32,
-) -> Result<Option<Duration>> {
+fn retry_delay_for_status(resp: &Response, base: Duration, attempt: u32) -> Result<Option<Duration>> {
     match resp.status {
         502..=504 => Ok(Some(backoff_delay(base, attempt))),
-        429 => {
-            match resp
-                .retry_after
-                .as_deref()
-                .map(str::trim)
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                Some(secs) if Duration::from_secs(secs) > MAX_RETRY_AFTER => Ok(None),
-                Some(secs) => Ok(Some(Duration::from_secs(secs).max(base))),
-                None => Ok(Some(backoff_delay(base, attempt))),
-            }
-        }
+        429 => match resp.retry_after.as_deref().map(str::trim).and_then(|v| v.parse::<u64>().ok()) {
+            Some(secs) if Duration::from_secs(secs) > MAX_RETRY_AFTER => Ok(None),
+            Some(secs) => Ok(Some(Duration::from_secs(secs).max(base))),
+            None => Ok(Some(backoff_delay(base, attempt))),
+        },
         _ => Ok(None),
     }
 }
@@ -729,24 +599,14 @@ fn check_status(resp: Response, what: &str) -> Result<Response> {
         .with_hint("check --coordinator-url"));
     }
     let detail = error_detail(&resp.body);
-    let detail_text = if detail.is_empty() {
-        String::new()
-    } else {
-        format!(": {detail}")
-    };
+    let detail_text = if detail.is_empty() { String::new() } else { format!(": {detail}") };
     if status == 401 || status == 403 {
-        return Err(Error::auth(format!(
-            "the coordinator refused {what}: HTTP {status}{detail_text}"
-        ))
-        .with_code(if status == 401 {
-            "unauthorized"
-        } else {
-            "forbidden"
-        })
-        .with_hint(
-            "check that the signing hotkey (`git bitsota whoami`) is the right one, registered on \
+        return Err(Error::auth(format!("the coordinator refused {what}: HTTP {status}{detail_text}"))
+            .with_code(if status == 401 { "unauthorized" } else { "forbidden" })
+            .with_hint(
+                "check that the signing hotkey (`git bitsota whoami`) is the right one, registered on \
                  SN94, and that this machine's clock is synced",
-        ));
+            ));
     }
     let code = match status {
         404 => "not_found",
@@ -756,10 +616,7 @@ fn check_status(resp: Response, what: &str) -> Result<Response> {
         400..=499 => "rejected",
         _ => "server_error",
     };
-    Err(Error::server(format!(
-        "the coordinator refused {what}: HTTP {status}{detail_text}"
-    ))
-    .with_code(code))
+    Err(Error::server(format!("the coordinator refused {what}: HTTP {status}{detail_text}")).with_code(code))
 }
 
 /// FastAPI's `{"detail": "…"}` or `{"detail": [{"loc": […], "msg": "…"}]}`, else the start of
@@ -778,11 +635,7 @@ pub fn error_detail(body: &[u8]) -> String {
                     let loc = item.get("loc").and_then(Value::as_array).map(|parts| {
                         parts
                             .iter()
-                            .map(|p| {
-                                p.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| p.to_string())
-                            })
+                            .map(|p| p.as_str().map(str::to_string).unwrap_or_else(|| p.to_string()))
                             .collect::<Vec<_>>()
                             .join(".")
                     });
@@ -833,12 +686,7 @@ fn env_duration_secs(name: &str) -> Option<Duration> {
 
 fn env_millis(name: &str) -> Option<Duration> {
     let value = std::env::var(name).ok()?;
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|ms| *ms <= 60_000)
-        .map(Duration::from_millis)
+    value.trim().parse::<u64>().ok().filter(|ms| *ms <= 60_000).map(Duration::from_millis)
 }
 
 #[cfg(test)]
@@ -851,16 +699,8 @@ mod tests {
             check_base_url("https://autoresearch.bitsota.com/").unwrap(),
             "https://autoresearch.bitsota.com"
         );
-        assert_eq!(
-            check_base_url("https://h.example/prefix").unwrap(),
-            "https://h.example/prefix"
-        );
-        for ok in [
-            "http://127.0.0.1:8080",
-            "http://127.3.4.5",
-            "http://localhost:1",
-            "http://[::1]:99",
-        ] {
+        assert_eq!(check_base_url("https://h.example/prefix").unwrap(), "https://h.example/prefix");
+        for ok in ["http://127.0.0.1:8080", "http://127.3.4.5", "http://localhost:1", "http://[::1]:99"] {
             assert!(check_base_url(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -878,20 +718,12 @@ mod tests {
 
     #[test]
     fn details_are_quoted() {
+        assert_eq!(error_detail(br#"{"detail":"claim expired"}"#), "claim expired");
         assert_eq!(
-            error_detail(br#"{"detail":"claim expired"}"#),
-            "claim expired"
-        );
-        assert_eq!(
-            error_detail(
-                br#"{"detail":[{"loc":["body","summary"],"msg":"field required","type":"x"}]}"#
-            ),
+            error_detail(br#"{"detail":[{"loc":["body","summary"],"msg":"field required","type":"x"}]}"#),
             "body.summary: field required"
         );
-        assert_eq!(
-            error_detail(b"<html>\nBad gateway</html>"),
-            "<html> Bad gateway</html>"
-        );
+        assert_eq!(error_detail(b"<html>\nBad gateway</html>"), "<html> Bad gateway</html>");
         assert_eq!(error_detail(b""), "(empty body)");
     }
 

@@ -62,7 +62,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, code: kind.default_code(), message: message.into(), hint: None, source: None, reported: false }
+        Error {
+            kind,
+            code: kind.default_code(),
+            message: message.into(),
+            hint: None,
+            source: None,
+            reported: false,
+        }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(Kind::Usage, message)

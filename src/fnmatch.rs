@@ -23,7 +23,10 @@ enum Token {
     Any,
     Lit(char),
     /// `[...]`: inclusive code-point ranges (a single character is `(c, c)`).
-    Set { negated: bool, ranges: Vec<(char, char)> },
+    Set {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
     /// A set emptied by range removal (`[z-a]`): CPython emits `(?!)`.
     Never,
 }
@@ -38,10 +41,7 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles `pattern`; never fails, as every string is a valid fnmatch pattern.
     pub fn new(pattern: &str) -> Pattern {
-        Pattern {
-            text: pattern.to_owned(),
-            tokens: translate(pattern),
-        }
+        Pattern { text: pattern.to_owned(), tokens: translate(pattern) }
     }
 
     /// The original pattern text.
@@ -115,10 +115,7 @@ fn translate_set(pat: &[char], start: usize) -> Option<(Token, usize)> {
         // `[`; either way the set is then read by `re`, which we emulate.
         let negated = stuff[0] == '!';
         let body = if negated { &stuff[1..] } else { &stuff[..] };
-        Token::Set {
-            negated,
-            ranges: parse_re_set(body),
-        }
+        Token::Set { negated, ranges: parse_re_set(body) }
     };
     Some((token, j + 1))
 }
@@ -145,10 +142,7 @@ fn set_stuff(body: &[char]) -> Vec<char> {
     let mut chunks: Vec<Vec<char>> = Vec::new();
     let mut lo = 0;
     let mut k = if body[0] == '!' { 2 } else { 1 };
-    while let Some(found) = body
-        .get(k..)
-        .and_then(|rest| rest.iter().position(|&c| c == '-'))
-    {
+    while let Some(found) = body.get(k..).and_then(|rest| rest.iter().position(|&c| c == '-')) {
         let hyphen = k + found;
         chunks.push(body[lo..hyphen].to_vec());
         lo = hyphen + 1;
@@ -232,9 +226,7 @@ impl Token {
         match self {
             Token::Star | Token::Any => true,
             Token::Lit(l) => *l == c,
-            Token::Set { negated, ranges } => {
-                ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
-            }
+            Token::Set { negated, ranges } => ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated,
             Token::Never => false,
         }
     }

@@ -138,8 +138,7 @@ pub fn ss58_to_public(ss58: &str) -> Option<[u8; 32]> {
 }
 
 fn ss58_of(public: &[u8; 32]) -> String {
-    sr25519::Public::from_raw(*public)
-        .to_ss58check_with_version(Ss58AddressFormat::custom(SS58_FORMAT))
+    sr25519::Public::from_raw(*public).to_ss58check_with_version(Ss58AddressFormat::custom(SS58_FORMAT))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -250,10 +249,9 @@ impl WalletSelector {
     /// Names must be single path components: `--wallet-hotkey ../coldkey` must not reach the
     /// coldkey (or anything else outside the wallet).
     fn check_names(&self) -> Result<()> {
-        for (what, value, flag) in [
-            ("wallet name", &self.name, "--wallet-name"),
-            ("hotkey name", &self.hotkey, "--wallet-hotkey"),
-        ] {
+        for (what, value, flag) in
+            [("wallet name", &self.name, "--wallet-name"), ("hotkey name", &self.hotkey, "--wallet-hotkey")]
+        {
             let mut parts = Path::new(value).components();
             if !matches!((parts.next(), parts.next()), (Some(Component::Normal(_)), None)) {
                 return Err(Error::usage(format!("invalid {what} {value:?}"))
@@ -305,8 +303,8 @@ pub fn load_hotkey(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -
     if let Some(path) = &secrets.mnemonic_file {
         let content = read_secret_file(path, SecretFile::Mnemonic, secrets.allow_insecure)?;
         let what = format!("the mnemonic in {}", path.display());
-        let phrase = std::str::from_utf8(&content)
-            .map_err(|_| bad_mnemonic(&what, "the file is not UTF-8 text"))?;
+        let phrase =
+            std::str::from_utf8(&content).map_err(|_| bad_mnemonic(&what, "the file is not UTF-8 text"))?;
         let pair = pair_from_phrase(phrase.trim(), &what)?;
         return Ok(Hotkey::new(pair, Origin::MnemonicFile(path.clone())));
     }
@@ -328,10 +326,9 @@ fn pair_from_phrase(phrase: &str, what: &str) -> Result<sr25519::Pair> {
         Err(_) if phrase.chars().any(char::is_uppercase) => {
             Err(bad_mnemonic(what, "the words must be lower-case"))
         }
-        Err(_) => Err(bad_mnemonic(
-            what,
-            "expected 12, 15, 18, 21 or 24 English BIP39 words with a valid checksum",
-        )),
+        Err(_) => {
+            Err(bad_mnemonic(what, "expected 12, 15, 18, 21 or 24 English BIP39 words with a valid checksum"))
+        }
     }
 }
 
@@ -433,8 +430,7 @@ fn read_secret_file(path: &Path, kind: SecretFile, allow_insecure: bool) -> Resu
         Error::auth(format!("cannot read {what} {shown}")).with_code("key_unreadable").with_source(e)
     })?;
     if content.len() > MAX_SECRET_FILE_BYTES {
-        return Err(Error::auth(format!("{what} {shown} is too large to be a key"))
-            .with_code("bad_keyfile"));
+        return Err(Error::auth(format!("{what} {shown} is too large to be a key")).with_code("bad_keyfile"));
     }
     Ok(content)
 }
@@ -492,9 +488,8 @@ const NACL_PREFIX: &[u8] = b"$NACL";
 const NACL_NONCE_LEN: usize = 24;
 const NACL_TAG_LEN: usize = 16;
 /// The same fixed salt for every file and user (bittensor-wallet `keyfile.rs`, BT7 `keyfile.py`).
-const NACL_SALT: [u8; 16] = [
-    0x13, 0x71, 0x83, 0xdf, 0xf1, 0x5a, 0x09, 0xbc, 0x9c, 0x90, 0xb5, 0x51, 0x87, 0x39, 0xe9, 0xb1,
-];
+const NACL_SALT: [u8; 16] =
+    [0x13, 0x71, 0x83, 0xdf, 0xf1, 0x5a, 0x09, 0xbc, 0x9c, 0x90, 0xb5, 0x51, 0x87, 0x39, 0xe9, 0xb1];
 
 /// Argon2i (v0x13, one lane, 32-byte key) cost parameters.
 struct KdfCost {
@@ -533,7 +528,12 @@ fn unlock_nacl(raw: &[u8], path: &Path, secrets: &Secrets, ui: &dyn KeyUi) -> Re
 }
 
 /// The plaintext, or `None` when the key does not open the box (wrong password).
-fn nacl_open(nonce: &[u8], sealed: &[u8], password: &[u8], cost: &KdfCost) -> Result<Option<Zeroizing<Vec<u8>>>> {
+fn nacl_open(
+    nonce: &[u8],
+    sealed: &[u8],
+    password: &[u8],
+    cost: &KdfCost,
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let key = derive_nacl_key(password, cost)?;
     let cipher = XSalsa20Poly1305::new(Key::from_slice(&key[..]));
     // The MAC is checked before anything is decrypted, in place in a wiped-on-drop buffer.
@@ -564,7 +564,11 @@ fn derive_nacl_key(password: &[u8], cost: &KdfCost) -> Result<Zeroizing<[u8; 32]
 ///   editors and `echo` add; other whitespace is kept, as it may be part of the password.
 /// * the prompt: trimmed of surrounding whitespace, as bittensor-wallet's own prompt does,
 ///   so passwords set through btcli match.
-fn keyfile_password(keyfile: &Path, secrets: &Secrets, ui: &dyn KeyUi) -> Result<(Zeroizing<String>, String)> {
+fn keyfile_password(
+    keyfile: &Path,
+    secrets: &Secrets,
+    ui: &dyn KeyUi,
+) -> Result<(Zeroizing<String>, String)> {
     if let Some(password) = &secrets.password {
         return Ok((password.clone(), ENV_PASSWORD.to_string()));
     }
@@ -741,9 +745,8 @@ fn check_public_fields(fields: &Map<String, Value>, derived: &[u8; 32], path: &P
     }
     for name in ["publicKey", "accountId"] {
         if let Some(text) = text_field(fields, name, path)? {
-            let public = decode_hex_secret(text, 32).ok_or_else(|| {
-                bad_keyfile(path, &format!("`{name}` is not 0x followed by 64 hex digits"))
-            })?;
+            let public = decode_hex_secret(text, 32)
+                .ok_or_else(|| bad_keyfile(path, &format!("`{name}` is not 0x followed by 64 hex digits")))?;
             if public[..] != derived[..] {
                 return Err(mismatch(name, format!("0x{}", hex::encode(&public[..]))));
             }

@@ -37,6 +37,9 @@ pub fn main() -> i32 {
         Err(err) => return usage_error(err),
     };
     let out = output::Output::new(cli.global.json, cli.global.quiet, cli.global.verbose, cli.global.color);
+    if cli.global.verbose {
+        repo::trace_git_commands(&out);
+    }
     let ctx = ctx::Ctx::new(out, cli.global.clone(), secrets);
     match commands::run(&ctx, cli.command) {
         Ok(()) => 0,
@@ -59,9 +62,11 @@ fn usage_error(err: clap::Error) -> i32 {
         return 0;
     }
     if std::env::args_os().any(|a| a == "--json") {
-        let first_line = err.to_string().lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+        let first_line =
+            err.to_string().lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
         let out = output::Output::plain(true);
-        let _ = out.json(&serde_json::json!({"version": 1, "error": {"code": "usage", "message": first_line}}));
+        let _ =
+            out.json(&serde_json::json!({"version": 1, "error": {"code": "usage", "message": first_line}}));
     }
     Kind::Usage.exit_code()
 }

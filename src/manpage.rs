@@ -12,9 +12,7 @@ use crate::cli;
 pub fn render() -> Vec<u8> {
     let mut root = cli::command();
     root.build();
-    let man = Man::new(root.clone())
-        .title("GIT-BITSOTA")
-        .manual("Git Manual");
+    let man = Man::new(root.clone()).title("GIT-BITSOTA").manual("Git Manual");
 
     // Every roff render starts with the same apostrophe preamble; the page needs it once.
     let mut page = Roff::new().render().into_bytes();
@@ -26,9 +24,7 @@ pub fn render() -> Vec<u8> {
 
     let mut roff = Roff::new();
     roff.control("SH", ["COMMANDS"]);
-    roff.text([roman(
-        "Global options work before or after the command name. Every command accepts --json.",
-    )]);
+    roff.text([roman("Global options work before or after the command name. Every command accepts --json.")]);
     commands(&mut roff, &root);
     piece(&mut page, |w| roff.to_writer(w));
     for sub in subcommands(&root) {
@@ -69,18 +65,13 @@ fn commands(roff: &mut Roff, root: &clap::Command) {
 }
 
 fn subcommands(cmd: &clap::Command) -> impl Iterator<Item = &clap::Command> {
-    cmd.get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help")
 }
 
 /// One `.SS` block per (nested) subcommand: usage, description and its own options. Global
 /// options are documented once, in OPTIONS.
 fn render_command(page: &mut Vec<u8>, sub: &clap::Command, parent: &clap::Command) {
-    let path = format!(
-        "{} {}",
-        parent.get_bin_name().unwrap_or("git bitsota"),
-        sub.get_name()
-    );
+    let path = format!("{} {}", parent.get_bin_name().unwrap_or("git bitsota"), sub.get_name());
     let mut roff = Roff::new();
     roff.control("SS", [path.as_str()]);
     let usage = sub.clone().render_usage().to_string();
@@ -99,18 +90,12 @@ fn render_command(page: &mut Vec<u8>, sub: &clap::Command, parent: &clap::Comman
         .cloned()
         .collect();
     if !own.is_empty() {
-        let stripped = clap::Command::new("command")
-            .disable_help_flag(true)
-            .disable_version_flag(true)
-            .args(own);
+        let stripped =
+            clap::Command::new("command").disable_help_flag(true).disable_version_flag(true).args(own);
         let mut options = Vec::new();
-        piece(&mut options, |w| {
-            Man::new(stripped).render_options_section(w)
-        });
+        piece(&mut options, |w| Man::new(stripped).render_options_section(w));
         // Keep clap_mangen's option list but not its section heading: this is a subsection.
-        let body = options
-            .strip_prefix(b".SH OPTIONS\n".as_slice())
-            .unwrap_or(&options);
+        let body = options.strip_prefix(b".SH OPTIONS\n".as_slice()).unwrap_or(&options);
         page.extend_from_slice(body);
     }
     let nested: Vec<&clap::Command> = subcommands(sub).collect();

@@ -135,7 +135,8 @@ fn parse_raw(bytes: &[u8]) -> Result<Vec<RawChange>> {
         }
         let status = *parts[4].as_bytes().first().ok_or_else(bad)?;
         let src_path = fields.next().ok_or_else(bad)?.to_vec();
-        let dst_path = if matches!(status, b'R' | b'C') { Some(fields.next().ok_or_else(bad)?.to_vec()) } else { None };
+        let dst_path =
+            if matches!(status, b'R' | b'C') { Some(fields.next().ok_or_else(bad)?.to_vec()) } else { None };
         changes.push(RawChange {
             src_mode: parts[0].to_string(),
             src_oid: parts[2].to_string(),
@@ -166,7 +167,12 @@ fn to_changed(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
             reasons.sort();
             ChangedFile { path: dst.clone(), from: Some(raw.src_path.clone()), change, reasons }
         }
-        None => ChangedFile { path: raw.src_path.clone(), from: None, change, reasons: reasons_for(&raw.src_path, patterns) },
+        None => ChangedFile {
+            path: raw.src_path.clone(),
+            from: None,
+            change,
+            reasons: reasons_for(&raw.src_path, patterns),
+        },
     }
 }
 
@@ -186,7 +192,8 @@ impl TempIndex {
                 repo.git().index_file(&temp.path).args(["read-tree", base_commit]).output()?;
             }
             Err(e) => {
-                return Err(Error::usage(format!("cannot copy the index {}", repo.index_path().display())).with_source(e));
+                return Err(Error::usage(format!("cannot copy the index {}", repo.index_path().display()))
+                    .with_source(e));
             }
         }
         Ok(temp)
@@ -209,7 +216,8 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     // (`diff-files`, which stats in parallel like `git status`) and untracked files. Committed
     // and staged work is already in the index. The two walks run at the same time.
     let (tracked, untracked) = std::thread::scope(|scope| {
-        let tracked = scope.spawn(|| git().args(["diff-files", "-z", "--name-only", "--no-renames"]).output());
+        let tracked =
+            scope.spawn(|| git().args(["diff-files", "-z", "--name-only", "--no-renames"]).output());
         let untracked = git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output();
         let tracked = tracked.join().unwrap_or_else(|_| Err(Error::usage("`git diff-files` did not finish")));
         (tracked, untracked)
@@ -232,13 +240,26 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
         if reasons.is_empty() {
             to_update.insert(path);
         } else {
-            untracked_outside.push(ChangedFile { path: path.to_vec(), from: None, change: Change::Added, reasons });
+            untracked_outside.push(ChangedFile {
+                path: path.to_vec(),
+                from: None,
+                change: Change::Added,
+                reasons,
+            });
         }
     }
     update_index(&git, to_update.iter().copied())?;
 
     // The precise changes and, in the same run, the patch (used when nothing is left out).
-    let raw_and_patch = || git().args(PATCH_OPTIONS).arg("diff-index").arg("--cached").args(RAW_AND_PATCH).arg(base_commit).output();
+    let raw_and_patch = || {
+        git()
+            .args(PATCH_OPTIONS)
+            .arg("diff-index")
+            .arg("--cached")
+            .args(RAW_AND_PATCH)
+            .arg(base_commit)
+            .output()
+    };
     let (mut raw, mut patch) = split_raw_and_patch(&raw_and_patch()?)?;
     // A file removed from the index only (`git rm --cached`) is untracked but exists at base:
     // hash it after all, so an unchanged file does not show up as deleted plus added.
@@ -265,7 +286,13 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     if !revert.is_empty() {
         // Put refused changes back to base in the private index, then diff again.
         git().args(["update-index", "-z", "--index-info"]).stdin(revert).output()?;
-        patch = git().args(PATCH_OPTIONS).arg("diff-index").arg("--cached").args(&RAW_AND_PATCH[3..]).arg(base_commit).output()?;
+        patch = git()
+            .args(PATCH_OPTIONS)
+            .arg("diff-index")
+            .arg("--cached")
+            .args(&RAW_AND_PATCH[3..])
+            .arg(base_commit)
+            .output()?;
     }
 
     files.extend(untracked_outside);
@@ -300,11 +327,20 @@ fn split_raw_and_patch(bytes: &[u8]) -> Result<(Vec<RawChange>, Vec<u8>)> {
             break;
         }
         // header NUL path NUL [dst NUL]
-        let fields = if bytes[pos..].starts_with(b":") && matches!(record_status(&bytes[pos..]), Some(b'R' | b'C')) { 3 } else { 2 };
+        let fields =
+            if bytes[pos..].starts_with(b":") && matches!(record_status(&bytes[pos..]), Some(b'R' | b'C')) {
+                3
+            } else {
+                2
+            };
         for _ in 0..fields {
             match bytes[pos..].iter().position(|b| *b == 0) {
                 Some(n) => pos += n + 1,
-                None => return Err(Error::usage("unexpected output from `git diff --raw -p`").with_code("git_output")),
+                None => {
+                    return Err(
+                        Error::usage("unexpected output from `git diff --raw -p`").with_code("git_output")
+                    )
+                }
             }
         }
     }

@@ -173,6 +173,20 @@ impl Repo {
     }
 }
 
+/// Where `-v` shows the git commands being run (set once by `main`).
+static TRACE: std::sync::OnceLock<crate::output::Output> = std::sync::OnceLock::new();
+
+/// Show every git command on the output layer's verbose channel.
+pub fn trace_git_commands(out: &crate::output::Output) {
+    let _ = TRACE.set(out.clone());
+}
+
+fn trace(what: &str) {
+    if let Some(out) = TRACE.get() {
+        out.detail(format!("run: {what}"));
+    }
+}
+
 /// One `git` invocation: explicit argv, scrubbed environment, output captured as bytes.
 pub struct Git {
     command: Command,
@@ -268,9 +282,12 @@ impl Git {
     /// stdout is discarded. An error when git fails.
     pub fn run_visible(mut self) -> Result<()> {
         let what = self.describe();
+        trace(&what);
         self.command.stdout(Stdio::null()).stderr(Stdio::inherit());
         let status = self.command.status().map_err(|e| {
-            Error::usage(format!("could not run `{what}`")).with_source(e).with_hint("git-bitsota needs `git` on PATH")
+            Error::usage(format!("could not run `{what}`"))
+                .with_source(e)
+                .with_hint("git-bitsota needs `git` on PATH")
         })?;
         if status.success() {
             Ok(())
@@ -287,6 +304,7 @@ impl Git {
 
     fn run(mut self) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>, String)> {
         let what = self.describe();
+        trace(&what);
         if self.stdin.is_some() {
             self.command.stdin(Stdio::piped());
         }

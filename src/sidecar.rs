@@ -52,12 +52,9 @@ pub fn load(path: &Path) -> Result<Option<Sidecar>> {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(Error::usage(format!(
-                "cannot read the submission sidecar {}",
-                path.display()
-            ))
-            .with_code("submission_path")
-            .with_source(e));
+            return Err(Error::usage(format!("cannot read the submission sidecar {}", path.display()))
+                .with_code("submission_path")
+                .with_source(e));
         }
     };
     let invalid = |why: String| {
@@ -66,13 +63,9 @@ pub fn load(path: &Path) -> Result<Option<Sidecar>> {
             .with_hint("it must be a JSON object like {\"summary\": \"…\", \"claimed_metrics\": {\"<metric>\": 1.0}}")
     };
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid("is not UTF-8".into()))?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| invalid(format!("is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| invalid(format!("is not valid JSON: {e}")))?;
     match value {
-        Value::Object(map) => Ok(Some(Sidecar {
-            path: path.to_path_buf(),
-            map,
-        })),
+        Value::Object(map) => Ok(Some(Sidecar { path: path.to_path_buf(), map })),
         _ => Err(invalid("must hold a JSON object".into())),
     }
 }
@@ -196,11 +189,7 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
         Some(other) => out.push(format!("`claimed_metrics` must be a JSON object, not {}", kind(other))),
     }
 
-    for key in [
-        "proposed_idea",
-        "implemented_submission_id",
-        "execution_log",
-    ] {
+    for key in ["proposed_idea", "implemented_submission_id", "execution_log"] {
         if let Some(v) = map.get(key) {
             if !matches!(v, Value::Null | Value::String(_)) {
                 out.push(format!("`{key}` must be a string or null, not {}", kind(v)));
@@ -208,9 +197,7 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
         }
     }
     if task.is_centerless() && sidecar.proposed_idea().is_none() {
-        out.push(
-            "centerless tasks need a non-empty `proposed_idea` with every submission".to_string(),
-        );
+        out.push("centerless tasks need a non-empty `proposed_idea` with every submission".to_string());
     }
 
     artifact_problems(sidecar, task, &mut out);
@@ -220,11 +207,7 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
 fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<String>) {
     let map = &sidecar.map;
     const FIELDS: [&str; 3] = ["artifact_uri", "artifact_sha256", "artifact_size_bytes"];
-    let given: Vec<&str> = FIELDS
-        .iter()
-        .copied()
-        .filter(|key| !is_unset(map.get(*key)))
-        .collect();
+    let given: Vec<&str> = FIELDS.iter().copied().filter(|key| !is_unset(map.get(*key))).collect();
     if given.is_empty() {
         if task.artifact_required {
             out.push(
@@ -235,11 +218,7 @@ fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<Strin
         return;
     }
     if given.len() < FIELDS.len() {
-        let missing: Vec<&str> = FIELDS
-            .iter()
-            .copied()
-            .filter(|key| !given.contains(key))
-            .collect();
+        let missing: Vec<&str> = FIELDS.iter().copied().filter(|key| !given.contains(key)).collect();
         out.push(format!(
             "artifact fields come together: {} given but {} missing",
             given.join(", "),
@@ -252,32 +231,28 @@ fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<Strin
             let lower = uri.to_ascii_lowercase();
             let host_part = lower.strip_prefix("https://").unwrap_or("");
             if host_part.is_empty() || host_part.starts_with('/') {
-                out.push(format!("`artifact_uri` must be a public https:// URL (validators download it), not {uri:?}"));
-            } else if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 out.push(format!(
-                    "`artifact_uri` {uri:?} contains spaces or control characters"
+                    "`artifact_uri` must be a public https:// URL (validators download it), not {uri:?}"
                 ));
+            } else if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                out.push(format!("`artifact_uri` {uri:?} contains spaces or control characters"));
             }
         }
         v if is_unset(v) => {}
-        Some(other) => out.push(format!(
-            "`artifact_uri` must be a string, not {}",
-            kind(other)
-        )),
+        Some(other) => out.push(format!("`artifact_uri` must be a string, not {}", kind(other))),
         None => {}
     }
     match map.get("artifact_sha256") {
         Some(Value::String(sha)) if !sha.trim().is_empty() => {
             let sha = sha.trim();
             if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-                out.push(format!("`artifact_sha256` must be 64 hex digits (SHA-256 of the artifact file), not {sha:?}"));
+                out.push(format!(
+                    "`artifact_sha256` must be 64 hex digits (SHA-256 of the artifact file), not {sha:?}"
+                ));
             }
         }
         v if is_unset(v) => {}
-        Some(other) => out.push(format!(
-            "`artifact_sha256` must be a string, not {}",
-            kind(other)
-        )),
+        Some(other) => out.push(format!("`artifact_sha256` must be a string, not {}", kind(other))),
         None => {}
     }
     match map.get("artifact_size_bytes") {
@@ -318,10 +293,7 @@ pub fn record_bench(path: &Path, fields: BenchRecordFields) -> Result<bool> {
     if is_unset(map.get("summary")) {
         map.insert("summary".into(), Value::String(PLACEHOLDER_SUMMARY.into()));
     }
-    map.insert(
-        "claimed_metrics".into(),
-        Value::Object(fields.claimed_metrics),
-    );
+    map.insert("claimed_metrics".into(), Value::Object(fields.claimed_metrics));
     map.insert("execution_log".into(), Value::String(fields.execution_log));
     write(path, &map)?;
     Ok(created)
@@ -343,23 +315,16 @@ pub fn write(path: &Path, map: &Map<String, Value>) -> Result<()> {
         .unwrap_or_else(|| "submission.json".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, path)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::usage(format!(
-            "cannot write the submission sidecar {}",
-            path.display()
-        ))
-        .with_code("submission_path")
-        .with_source(e));
+        return Err(Error::usage(format!("cannot write the submission sidecar {}", path.display()))
+            .with_code("submission_path")
+            .with_source(e));
     }
     if let Ok(dir) = File::open(&dir) {
         let _ = dir.sync_all();

@@ -157,9 +157,8 @@ impl StateFile {
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(locked_error(&lock_path)),
                 Err(e) => {
-                    return Err(
-                        Error::usage(format!("cannot create the lock file {}", lock_path.display())).with_source(e)
-                    );
+                    return Err(Error::usage(format!("cannot create the lock file {}", lock_path.display()))
+                        .with_source(e));
                 }
             }
         }
@@ -176,9 +175,8 @@ impl StateFile {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let aside = sibling(&self.path, &format!(".corrupt-{stamp}"));
-        fs::rename(&self.path, &aside).map_err(|e| {
-            Error::usage(format!("cannot move {} aside", self.path.display())).with_source(e)
-        })?;
+        fs::rename(&self.path, &aside)
+            .map_err(|e| Error::usage(format!("cannot move {} aside", self.path.display())).with_source(e))?;
         Ok(Some(aside))
     }
 }
@@ -224,7 +222,9 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<State> {
     let corrupt = |why: String| {
         Error::usage(format!("the state file {} is corrupt: {why}", path.display()))
             .with_code("state_corrupt")
-            .with_hint("fix it by hand, or run `git bitsota init TASK --force` to move it aside and bind again")
+            .with_hint(
+                "fix it by hand, or run `git bitsota init TASK --force` to move it aside and bind again",
+            )
     };
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("it is not UTF-8".into()))?;
     let table: toml::Table = toml::from_str(text).map_err(|e| corrupt(e.message().to_string()))?;

@@ -119,7 +119,11 @@ const KNOWN_FIELDS: &[&str] = &[
 ];
 
 /// Validate an untrusted task record and build its snapshot.
-pub fn parse_record(record: &Value, strictness: Strictness, fetched_at: &str) -> Result<ParsedTask, RecordError> {
+pub fn parse_record(
+    record: &Value,
+    strictness: Strictness,
+    fetched_at: &str,
+) -> Result<ParsedTask, RecordError> {
     let Some(map) = record.as_object() else {
         return Err(RecordError(vec!["the task record is not a JSON object".into()]));
     };
@@ -290,7 +294,11 @@ pub fn parse_record(record: &Value, strictness: Strictness, fetched_at: &str) ->
     Ok(ParsedTask { snapshot, warnings })
 }
 
-fn required_string(map: &serde_json::Map<String, Value>, key: &str, errors: &mut Vec<String>) -> Option<String> {
+fn required_string(
+    map: &serde_json::Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<String> {
     match map.get(key) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Some(Value::String(_)) => {
@@ -308,7 +316,11 @@ fn required_string(map: &serde_json::Map<String, Value>, key: &str, errors: &mut
     }
 }
 
-fn optional_string(map: &serde_json::Map<String, Value>, key: &str, errors: &mut Vec<String>) -> Option<String> {
+fn optional_string(
+    map: &serde_json::Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<String> {
     match map.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.trim().to_string()),
@@ -360,7 +372,9 @@ fn artifact_required(map: &serde_json::Map<String, Value>) -> bool {
     if let Some(flag) = map.get("requires_submission_artifact") {
         return match flag {
             Value::Bool(b) => *b,
-            Value::String(s) => ["1", "true", "yes", "artifact"].contains(&s.trim().to_ascii_lowercase().as_str()),
+            Value::String(s) => {
+                ["1", "true", "yes", "artifact"].contains(&s.trim().to_ascii_lowercase().as_str())
+            }
             Value::Number(n) => n.to_string().parse::<f64>().is_ok_and(|f| f != 0.0),
             _ => false,
         };
@@ -430,7 +444,9 @@ pub fn check_repository(url: &str) -> Result<(), String> {
         return Err("remote-helper transports (`ext::`, `fd::`, …) are refused: they can run commands".into());
     }
     if let Some((scheme, _)) = url.split_once("://") {
-        return Err(format!("the `{scheme}://` transport is refused; use https://, ssh://, file:// or a local path"));
+        return Err(format!(
+            "the `{scheme}://` transport is refused; use https://, ssh://, file:// or a local path"
+        ));
     }
     // scp-like `user@host:path`: a colon before any slash means git treats it as ssh.
     if let Some(colon) = url.find(':') {
@@ -440,7 +456,9 @@ pub fn check_repository(url: &str) -> Result<(), String> {
             if before.contains('@') && !host.is_empty() && !host.starts_with('-') {
                 return Ok(());
             }
-            return Err("looks like `host:path` without `user@`; use ssh://host/path or user@host:path".into());
+            return Err(
+                "looks like `host:path` without `user@`; use ssh://host/path or user@host:path".into()
+            );
         }
     }
     Ok(())
@@ -492,7 +510,14 @@ mod tests {
         ] {
             assert!(check_repository(ok).is_ok(), "{ok}");
         }
-        for bad in ["ext::sh -c touch% /tmp/pwned", "fd::3", "http://example.com/x", "-uhello", "git://h/x", "host:path"] {
+        for bad in [
+            "ext::sh -c touch% /tmp/pwned",
+            "fd::3",
+            "http://example.com/x",
+            "-uhello",
+            "git://h/x",
+            "host:path",
+        ] {
             assert!(check_repository(bad).is_err(), "{bad}");
         }
     }

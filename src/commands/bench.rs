@@ -82,11 +82,7 @@ impl Step {
         } else if let Some(code) = self.exit_code {
             format!("exited with {code} after {}", fmt_secs(self.seconds))
         } else {
-            format!(
-                "killed by signal {} after {}",
-                self.signal.unwrap_or(0),
-                fmt_secs(self.seconds)
-            )
+            format!("killed by signal {} after {}", self.signal.unwrap_or(0), fmt_secs(self.seconds))
         }
     }
 }
@@ -121,12 +117,7 @@ struct Measurement {
 
 impl Measurement {
     fn benchmark_exit(&self) -> Option<i64> {
-        self.steps
-            .iter()
-            .rev()
-            .find(|s| s.name == "benchmark")
-            .and_then(|s| s.exit_code)
-            .map(i64::from)
+        self.steps.iter().rev().find(|s| s.name == "benchmark").and_then(|s| s.exit_code).map(i64::from)
     }
 }
 
@@ -152,33 +143,19 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     fs::create_dir_all(&log_dir)
         .map_err(|e| Error::usage(format!("cannot create {}", log_dir.display())).with_source(e))?;
     let stamp = file_stamp();
-    let settings = RunSettings {
-        task: &task,
-        inherit_env: args.inherit_env,
-        setup: !args.no_setup,
-    };
+    let settings = RunSettings { task: &task, inherit_env: args.inherit_env, setup: !args.no_setup };
     let _signals = SignalGuard::install();
 
     let baseline = if args.baseline {
-        Some(run_baseline(
-            out,
-            &repo,
-            &settings,
-            &log_dir.join(format!("bench-{stamp}-baseline.log")),
-        )?)
+        Some(run_baseline(out, &repo, &settings, &log_dir.join(format!("bench-{stamp}-baseline.log")))?)
     } else {
         None
     };
     if baseline.is_some() {
         out.info("");
     }
-    let mut candidate = measure(
-        out,
-        &settings,
-        repo.work_tree(),
-        "candidate",
-        &log_dir.join(format!("bench-{stamp}.log")),
-    )?;
+    let mut candidate =
+        measure(out, &settings, repo.work_tree(), "candidate", &log_dir.join(format!("bench-{stamp}.log")))?;
     candidate.commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
     candidate.dirty = working_tree_dirty(&repo);
 
@@ -196,19 +173,10 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         if candidate.status == Status::Ok {
             let fields = sidecar::BenchRecordFields {
                 claimed_metrics: claimed_metrics(&task, &candidate),
-                execution_log: execution_log(
-                    &task,
-                    baseline.as_ref(),
-                    baseline_value,
-                    &candidate,
-                    &at,
-                ),
+                execution_log: execution_log(&task, baseline.as_ref(), baseline_value, &candidate, &at),
             };
             let created = sidecar::record_bench(path, fields)?;
-            out.info(format!(
-                "wrote claimed_metrics and execution_log to {}",
-                path.display()
-            ));
+            out.info(format!("wrote claimed_metrics and execution_log to {}", path.display()));
             if created {
                 out.hint(format!(
                     "edit `summary` in {} before submitting: the placeholder is refused",
@@ -224,22 +192,12 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         }
     }
 
-    report(
-        out,
-        &task,
-        baseline.as_ref(),
-        baseline_value,
-        &candidate,
-        recorded.as_deref(),
-    )?;
+    report(out, &task, baseline.as_ref(), baseline_value, &candidate, recorded.as_deref())?;
     if candidate.status == Status::Ok {
         Ok(())
     } else {
-        Err(Error::problems(format!(
-            "bench finished with status {}",
-            candidate.status.as_str()
-        ))
-        .already_reported())
+        Err(Error::problems(format!("bench finished with status {}", candidate.status.as_str()))
+            .already_reported())
     }
 }
 
@@ -286,14 +244,14 @@ fn ensure_consent(out: &Output, state_file: &StateFile, state: &State, yes: bool
         match out.confirm("Run these commands (asked once for this set of commands)?")? {
             Some(true) => {}
             Some(false) => {
-                return Err(
-                    Error::usage("not running the task's commands").with_code("consent_refused")
-                );
+                return Err(Error::usage("not running the task's commands").with_code("consent_refused"));
             }
             None => {
-                return Err(Error::usage("bench needs your consent to run the task's commands, and there is no terminal to ask on")
-                    .with_code("consent_required")
-                    .with_hint("review the commands above, then run `git bitsota bench --yes`"));
+                return Err(Error::usage(
+                    "bench needs your consent to run the task's commands, and there is no terminal to ask on",
+                )
+                .with_code("consent_required")
+                .with_hint("review the commands above, then run `git bitsota bench --yes`"));
             }
         }
     }
@@ -362,12 +320,7 @@ struct TempWorktree {
 
 impl Drop for TempWorktree {
     fn drop(&mut self) {
-        let _ = self
-            .repo
-            .git()
-            .args(["worktree", "remove", "--force", "--force"])
-            .arg(&self.dir)
-            .output();
+        let _ = self.repo.git().args(["worktree", "remove", "--force", "--force"]).arg(&self.dir).output();
         if self.dir.exists() {
             let _ = fs::remove_dir_all(&self.dir);
         }
@@ -375,68 +328,36 @@ impl Drop for TempWorktree {
     }
 }
 
-fn run_baseline(
-    out: &Output,
-    repo: &Repo,
-    settings: &RunSettings,
-    log: &Path,
-) -> Result<Measurement> {
+fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -> Result<Measurement> {
     let task = settings.task;
     let base = task.base_commit.trim();
     if base.is_empty() {
-        return Err(
-            Error::usage("the state file has no base_commit to measure a baseline at")
-                .with_code("no_base_commit")
-                .with_hint("bind the clone again with `git bitsota init TASK`"),
-        );
+        return Err(Error::usage("the state file has no base_commit to measure a baseline at")
+            .with_code("no_base_commit")
+            .with_hint("bind the clone again with `git bitsota init TASK`"));
     }
-    if repo
-        .resolve_commit(&format!("{base}^{{commit}}"))?
-        .is_none()
-    {
-        return Err(
-            Error::usage(format!("the base commit {base} is not in this clone"))
-                .with_code("base_commit_missing")
-                .with_hint("fetch it (`git fetch origin`) and retry"),
-        );
+    if repo.resolve_commit(&format!("{base}^{{commit}}"))?.is_none() {
+        return Err(Error::usage(format!("the base commit {base} is not in this clone"))
+            .with_code("base_commit_missing")
+            .with_hint("fetch it (`git fetch origin`) and retry"));
     }
     let parent = repo.common_dir().join("bitsota");
     fs::create_dir_all(&parent)
         .map_err(|e| Error::usage(format!("cannot create {}", parent.display())).with_source(e))?;
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let dir = parent.join(format!("baseline-{}-{nanos}", std::process::id()));
-    out.info(format!(
-        "==> baseline: temporary worktree at base commit {} ({})",
-        short(base),
-        dir.display()
-    ));
+    out.info(format!("==> baseline: temporary worktree at base commit {} ({})", short(base), dir.display()));
     // No hooks: a post-checkout hook of the miner's must not run for our scratch checkout.
     repo.git()
-        .args([
-            "-c",
-            "core.hooksPath=/dev/null",
-            "worktree",
-            "add",
-            "--detach",
-            "--quiet",
-        ])
+        .args(["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"])
         .arg(&dir)
         .arg(base)
         .output()
         .map_err(|e| {
-            Error::usage(format!(
-                "cannot create a temporary worktree at {}",
-                short(base)
-            ))
-            .with_source(e)
+            Error::usage(format!("cannot create a temporary worktree at {}", short(base))).with_source(e)
         })?;
-    let worktree = TempWorktree {
-        repo: repo.clone(),
-        dir,
-    };
+    let worktree = TempWorktree { repo: repo.clone(), dir };
     let mut measurement = measure(out, settings, &worktree.dir, "baseline", log)?;
     measurement.commit = base.to_string();
     measurement.dirty = Some(false);
@@ -458,15 +379,9 @@ fn measure(
     let deadline = started + budget;
     let mut log = LogFile::create(log_path, out)?;
     log.line(&format!("# git bitsota bench ({kind}), {}", now_rfc3339()));
-    log.line(&format!(
-        "# task: {} (metric {}, {})",
-        task.slug, task.metric_name, task.metric_direction
-    ));
+    log.line(&format!("# task: {} (metric {}, {})", task.slug, task.metric_name, task.metric_direction));
     log.line(&format!("# directory: {}", dir.display()));
-    log.line(&format!(
-        "# time budget: {} s for setup and benchmark together",
-        budget.as_secs()
-    ));
+    log.line(&format!("# time budget: {} s for setup and benchmark together", budget.as_secs()));
 
     let mut m = Measurement {
         kind,
@@ -486,27 +401,17 @@ fn measure(
     let mut tee = Tee::new(out, kind, started, budget);
 
     if settings.setup {
-        if let Some(setup) = task
-            .setup_command
-            .as_deref()
-            .filter(|c| !c.trim().is_empty())
-        {
+        if let Some(setup) = task.setup_command.as_deref().filter(|c| !c.trim().is_empty()) {
             out.info(format!("==> {kind} setup: {setup}"));
             let run = run_command(settings, dir, setup, "setup", deadline, &mut log, &mut tee)?;
             let step = run.step;
             m.steps.push(step.clone());
             if step.timed_out {
                 m.status = Status::Timeout;
-                m.message = Some(format!(
-                    "setup exceeded the time budget of {} s",
-                    budget.as_secs()
-                ));
+                m.message = Some(format!("setup exceeded the time budget of {} s", budget.as_secs()));
             } else if step.exit_code != Some(0) {
                 m.status = Status::Error;
-                m.message = Some(format!(
-                    "setup failed ({}); the benchmark was not run",
-                    step.outcome()
-                ));
+                m.message = Some(format!("setup failed ({}); the benchmark was not run", step.outcome()));
             }
             if m.message.is_some() {
                 return Ok(finish(m, started, &mut log));
@@ -514,34 +419,18 @@ fn measure(
         }
     }
 
-    let result_before = task
-        .result_path
-        .as_deref()
-        .map(|p| file_stamp_of(&dir.join(p)));
+    let result_before = task.result_path.as_deref().map(|p| file_stamp_of(&dir.join(p)));
     out.info(format!("==> {kind} benchmark: {}", task.benchmark_command));
-    let run = run_command(
-        settings,
-        dir,
-        &task.benchmark_command,
-        "benchmark",
-        deadline,
-        &mut log,
-        &mut tee,
-    )?;
+    let run = run_command(settings, dir, &task.benchmark_command, "benchmark", deadline, &mut log, &mut tee)?;
     m.steps.push(run.step.clone());
     if run.step.timed_out {
         m.status = Status::Timeout;
-        m.message = Some(format!(
-            "benchmark exceeded the time budget of {} s",
-            budget.as_secs()
-        ));
+        m.message = Some(format!("benchmark exceeded the time budget of {} s", budget.as_secs()));
         return Ok(finish(m, started, &mut log));
     }
 
     let combined = combined_output(&run.stdout, &run.stderr);
-    let found: std::result::Result<(Found, Option<(String, Found)>), String> = match &task
-        .result_path
-    {
+    let found: std::result::Result<(Found, Option<(String, Found)>), String> = match &task.result_path {
         Some(result_path) => {
             let path = dir.join(result_path);
             if result_before
@@ -556,9 +445,7 @@ fn measure(
                     Ok(root) => {
                         let primary = metric_from_result(&root, &task.metric_name, result_path);
                         let secondary = secondary_metric(task)
-                            .map(|name| {
-                                metric_from_result(&root, &name, result_path).map(|f| (name, f))
-                            })
+                            .map(|name| metric_from_result(&root, &name, result_path).map(|f| (name, f)))
                             .transpose();
                         m.result_json = Some(root);
                         primary.and_then(|p| secondary.map(|s| (p, s)))
@@ -606,15 +493,8 @@ fn measure(
 
 fn finish(mut m: Measurement, started: Instant, log: &mut LogFile) -> Measurement {
     m.seconds = started.elapsed().as_secs_f64();
-    let value = m
-        .value
-        .as_ref()
-        .map(|f| fmt_num(f.value))
-        .unwrap_or_else(|| "none".into());
-    log.line(&format!(
-        "# status: {} (metric value {value})",
-        m.status.as_str()
-    ));
+    let value = m.value.as_ref().map(|f| fmt_num(f.value)).unwrap_or_else(|| "none".into());
+    log.line(&format!("# status: {} (metric value {value})", m.status.as_str()));
     if let Some(message) = &m.message {
         log.line(&format!("# {message}"));
     }
@@ -634,10 +514,8 @@ enum Chunk {
 
 fn apply_env(cmd: &mut Command, settings: &RunSettings, dir: &Path) {
     if !settings.inherit_env {
-        let passthrough: Vec<(&str, std::ffi::OsString)> = ARTIFACT_VARS
-            .iter()
-            .filter_map(|k| std::env::var_os(k).map(|v| (*k, v)))
-            .collect();
+        let passthrough: Vec<(&str, std::ffi::OsString)> =
+            ARTIFACT_VARS.iter().filter_map(|k| std::env::var_os(k).map(|v| (*k, v))).collect();
         cmd.env_clear();
         cmd.env("PATH", VALIDATOR_PATH).env("HOME", dir);
         for (key, value) in passthrough {
@@ -670,10 +548,7 @@ fn run_command(
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(command).current_dir(dir);
     apply_env(&mut cmd, settings, dir);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
         Error::usage(format!("could not start the {name} command with /bin/sh")).with_source(e)
@@ -762,11 +637,7 @@ fn run_command(
     };
     log.line(&format!("\n# {name}: {}", step.outcome()));
     let [stdout, stderr] = captured;
-    Ok(CommandRun {
-        step,
-        stdout: stdout.bytes,
-        stderr: stderr.bytes,
-    })
+    Ok(CommandRun { step, stdout: stdout.bytes, stderr: stderr.bytes })
 }
 
 fn spawn_reader(mut pipe: impl Read + Send + 'static, stream: usize, tx: mpsc::Sender<Chunk>) {
@@ -833,28 +704,16 @@ struct LogFile {
 
 impl LogFile {
     fn create(path: &Path, out: &Output) -> Result<LogFile> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| {
-                Error::usage(format!("cannot create the log file {}", path.display()))
-                    .with_source(e)
-            })?;
-        Ok(LogFile {
-            file: Some(file),
-            path: path.to_path_buf(),
-            out: out.clone(),
-        })
+        let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+            Error::usage(format!("cannot create the log file {}", path.display())).with_source(e)
+        })?;
+        Ok(LogFile { file: Some(file), path: path.to_path_buf(), out: out.clone() })
     }
     fn bytes(&mut self, bytes: &[u8]) {
         if let Some(file) = &mut self.file {
             if let Err(e) = file.write_all(bytes) {
                 // Keep the benchmark running; say once that the log is incomplete.
-                self.out.warn(format!(
-                    "writing {} failed ({e}); the log is incomplete",
-                    self.path.display()
-                ));
+                self.out.warn(format!("writing {} failed ({e}); the log is incomplete", self.path.display()));
                 self.file = None;
             }
         }
@@ -910,10 +769,7 @@ impl Tee {
         if !self.enabled || !self.tty || !self.at_line_start {
             return;
         }
-        if self
-            .last_draw
-            .is_some_and(|t| t.elapsed() < Duration::from_millis(500))
-        {
+        if self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
             return;
         }
         self.last_draw = Some(Instant::now());
@@ -959,36 +815,22 @@ fn secondary_metric(task: &TaskSnapshot) -> Option<String> {
 
 /// The last `<metric> [:=] <number>` in the output, case-insensitive, as validators search it.
 fn metric_from_output(combined: &str, metric: &str) -> std::result::Result<Found, String> {
-    let pattern = format!(
-        r"(?im)\b{}\b\s*[:=]\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)",
-        regex::escape(metric)
-    );
-    let re =
-        Regex::new(&pattern).map_err(|e| format!("cannot search for metric '{metric}': {e}"))?;
-    let Some(text) = re
-        .captures_iter(combined)
-        .last()
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str())
-    else {
-        return Err(format!(
-            "metric '{metric}' not found in the benchmark output"
-        ));
+    let pattern =
+        format!(r"(?im)\b{}\b\s*[:=]\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)", regex::escape(metric));
+    let re = Regex::new(&pattern).map_err(|e| format!("cannot search for metric '{metric}': {e}"))?;
+    let Some(text) = re.captures_iter(combined).last().and_then(|c| c.get(1)).map(|m| m.as_str()) else {
+        return Err(format!("metric '{metric}' not found in the benchmark output"));
     };
-    let value = python_float_str(text)
-        .ok_or_else(|| format!("metric '{metric}' value {text:?} is not a number"))?;
-    let number = serde_json::from_str::<Number>(text)
-        .ok()
-        .or_else(|| Number::from_f64(value));
+    let value =
+        python_float_str(text).ok_or_else(|| format!("metric '{metric}' value {text:?} is not a number"))?;
+    let number = serde_json::from_str::<Number>(text).ok().or_else(|| Number::from_f64(value));
     Ok(Found { value, number })
 }
 
 fn read_result_json(path: &Path, shown: &str) -> std::result::Result<Value, String> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(format!("result file not found: {shown}"))
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Err(format!("result file not found: {shown}")),
         Err(e) => return Err(format!("result file cannot be read: {shown} ({e})")),
     };
     let text = String::from_utf8(bytes)
@@ -1019,9 +861,7 @@ fn parse_python_json(text: &str) -> std::result::Result<Value, serde_json::Error
             }
         } else if c == '"' {
             in_string = true;
-        } else if let Some(token) = ["-Infinity", "Infinity", "NaN"]
-            .into_iter()
-            .find(|t| rest.starts_with(t))
+        } else if let Some(token) = ["-Infinity", "Infinity", "NaN"].into_iter().find(|t| rest.starts_with(t))
         {
             fixed.push('"');
             fixed.push_str(token);
@@ -1037,11 +877,7 @@ fn parse_python_json(text: &str) -> std::result::Result<Value, serde_json::Error
 
 /// Top-level `metric_name`==metric with `metric_value`; else `metrics.<metric>`; else a
 /// top-level key named like the metric.
-fn metric_from_result(
-    root: &Value,
-    metric: &str,
-    shown: &str,
-) -> std::result::Result<Found, String> {
+fn metric_from_result(root: &Value, metric: &str, shown: &str) -> std::result::Result<Found, String> {
     let missing = || format!("result file missing metric '{metric}': {shown}");
     let Some(map) = root.as_object() else {
         return Err(missing());
@@ -1050,27 +886,20 @@ fn metric_from_result(
         && map.contains_key("metric_value")
     {
         &map["metric_value"]
-    } else if let Some(v) = map
-        .get("metrics")
-        .and_then(Value::as_object)
-        .and_then(|m| m.get(metric))
-    {
+    } else if let Some(v) = map.get("metrics").and_then(Value::as_object).and_then(|m| m.get(metric)) {
         v
     } else if let Some(v) = map.get(metric) {
         v
     } else {
         return Err(missing());
     };
-    let number = python_float(value)
-        .ok_or_else(|| format!("result metric '{metric}' is not a number: {value}"))?;
+    let number =
+        python_float(value).ok_or_else(|| format!("result metric '{metric}' is not a number: {value}"))?;
     let json_number = match value {
         Value::Number(n) => Some(n.clone()),
         _ => Number::from_f64(number),
     };
-    Ok(Found {
-        value: number,
-        number: json_number,
-    })
+    Ok(Found { value: number, number: json_number })
 }
 
 /// Python's `float(value)` for a JSON value.
@@ -1098,10 +927,7 @@ fn python_float_str(text: &str) -> Option<f64> {
         let chars: Vec<char> = t.chars().collect();
         for (i, c) in chars.iter().enumerate() {
             if *c == '_' {
-                let before = i
-                    .checked_sub(1)
-                    .and_then(|j| chars.get(j))
-                    .is_some_and(char::is_ascii_digit);
+                let before = i.checked_sub(1).and_then(|j| chars.get(j)).is_some_and(char::is_ascii_digit);
                 let after = chars.get(i + 1).is_some_and(char::is_ascii_digit);
                 if !before || !after {
                     return None;
@@ -1119,11 +945,7 @@ fn python_float_str(text: &str) -> Option<f64> {
 fn rejection_reason(combined: &str) -> Option<String> {
     let at = combined.rfind(REJECTION_MARKER)?;
     let rest = &combined[at + REJECTION_MARKER.len()..];
-    let reason: String = rest
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .take(200)
-        .collect();
+    let reason: String = rest.chars().take_while(|c| !c.is_whitespace()).take(200).collect();
     Some(reason)
 }
 
@@ -1148,10 +970,7 @@ fn save_records(
             other.insert("message".into(), toml::Value::String(message.clone()));
         }
         // Which commands produced it, so a remembered baseline is only reused for the same ones.
-        other.insert(
-            "commands".into(),
-            toml::Value::String(commands_digest(task)),
-        );
+        other.insert("commands".into(), toml::Value::String(commands_digest(task)));
         state.bench.push(BenchRecord {
             kind: m.kind.to_string(),
             metric_name: task.metric_name.clone(),
@@ -1237,32 +1056,16 @@ fn execution_log(
         task.slug, task.metric_name, task.metric_direction, task.time_budget_seconds
     )];
     for step in &candidate.steps {
-        lines.push(format!(
-            "{}: {} ({})",
-            step.name,
-            step.command,
-            step.outcome()
-        ));
+        lines.push(format!("{}: {} ({})", step.name, step.command, step.outcome()));
     }
     let commit = if candidate.commit.is_empty() {
         "unknown".to_string()
     } else {
         short(&candidate.commit).to_string()
     };
-    let changes = if candidate.dirty == Some(true) {
-        " + working-tree changes"
-    } else {
-        ""
-    };
-    let value = candidate
-        .value
-        .as_ref()
-        .map(|f| fmt_num(f.value))
-        .unwrap_or_else(|| "none".into());
-    lines.push(format!(
-        "candidate (commit {commit}{changes}): {} = {value}",
-        task.metric_name
-    ));
+    let changes = if candidate.dirty == Some(true) { " + working-tree changes" } else { "" };
+    let value = candidate.value.as_ref().map(|f| fmt_num(f.value)).unwrap_or_else(|| "none".into());
+    lines.push(format!("candidate (commit {commit}{changes}): {} = {value}", task.metric_name));
     match (baseline, baseline_value) {
         (Some(b), Some(v)) => lines.push(format!(
             "baseline (base commit {}, {}): {} = {}",
@@ -1271,11 +1074,9 @@ fn execution_log(
             task.metric_name,
             fmt_num(v)
         )),
-        (Some(b), None) => lines.push(format!(
-            "baseline (base commit {}): {}",
-            short(&task.base_commit),
-            b.status.as_str()
-        )),
+        (Some(b), None) => {
+            lines.push(format!("baseline (base commit {}): {}", short(&task.base_commit), b.status.as_str()))
+        }
         (None, Some(v)) => lines.push(format!(
             "baseline (base commit {}, earlier run): {} = {}",
             short(&task.base_commit),
@@ -1301,11 +1102,7 @@ fn improvement(task: &TaskSnapshot, baseline: f64, candidate: f64) -> f64 {
 
 fn improvement_text(task: &TaskSnapshot, baseline: f64, candidate: f64) -> String {
     let delta = improvement(task, baseline, candidate);
-    let direction = if task.maximize() {
-        "higher is better"
-    } else {
-        "lower is better"
-    };
+    let direction = if task.maximize() { "higher is better" } else { "lower is better" };
     let percent = if baseline != 0.0 && baseline.is_finite() {
         format!(" ({:+.2}%)", delta / baseline.abs() * 100.0)
     } else {
@@ -1335,11 +1132,7 @@ fn report(
         _ => None,
     };
     if out.is_json() {
-        let num = |v: Option<f64>| {
-            v.and_then(Number::from_f64)
-                .map(Value::Number)
-                .unwrap_or(Value::Null)
-        };
+        let num = |v: Option<f64>| v.and_then(Number::from_f64).map(Value::Number).unwrap_or(Value::Null);
         let mut doc = json!({
             "version": 1,
             "metric_name": task.metric_name,
@@ -1378,11 +1171,7 @@ fn report(
     }
     if let (Some(b), Some(c)) = (baseline_value, value) {
         let text = improvement_text(task, b, c);
-        let style = if improvement(task, b, c) > 0.0 {
-            Style::Green
-        } else {
-            Style::Yellow
-        };
+        let style = if improvement(task, b, c) > 0.0 { Style::Green } else { Style::Yellow };
         out.line(format!("improvement {}", out.paint(style, &text)))?;
     }
     if let Some(b) = baseline {
@@ -1404,28 +1193,19 @@ fn measurement_line(out: &Output, task: &TaskSnapshot, m: &Measurement, label: &
             fmt_num(found.value),
             fmt_secs(m.seconds)
         ),
-        None => format!(
-            "{label} {}: no metric ({status}, {})",
-            task.metric_name,
-            fmt_secs(m.seconds)
-        ),
+        None => format!("{label} {}: no metric ({status}, {})", task.metric_name, fmt_secs(m.seconds)),
     };
     if let Some((name, found)) = &m.secondary {
         text.push_str(&format!("; {name} = {}", fmt_num(found.value)));
     }
     if let Some(reason) = &m.rejection {
-        text.push_str(&format!(
-            "\n  rejected by the benchmark: validator_rejection={reason}"
-        ));
+        text.push_str(&format!("\n  rejected by the benchmark: validator_rejection={reason}"));
     }
     if let Some(message) = &m.message {
         text.push_str(&format!("\n  {message}"));
     }
     if let Some(v) = m.uncounted {
-        text.push_str(&format!(
-            "\n  (a value {} was found, but validators do not count it)",
-            fmt_num(v)
-        ));
+        text.push_str(&format!("\n  (a value {} was found, but validators do not count it)", fmt_num(v)));
     }
     text
 }
@@ -1462,9 +1242,7 @@ fn now_rfc3339() -> String {
 fn file_stamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let text = now
-        .format(&format)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string());
+    let text = now.format(&format).unwrap_or_else(|_| now.unix_timestamp().to_string());
     format!("{text}-{}", std::process::id())
 }
 

@@ -16,7 +16,10 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     let state_file = ctx.state_file(&repo);
     let state = state_file.read_bound()?;
     if let Some(claim) = &state.claim {
-        if claim.status == "active" && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0) && !args.force {
+        if claim.status == "active"
+            && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0)
+            && !args.force
+        {
             return Err(Error::usage(format!(
                 "this clone already holds an active claim ({}, {})",
                 claim.id,
@@ -59,7 +62,8 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     let disclaimer = claim.get("participation_disclaimer").filter(|d| d.is_object());
     let mut show_disclaimer = None;
     if let Some(d) = disclaimer {
-        let key = format!("{}@{}", text(d, "code").unwrap_or_default(), text(d, "version").unwrap_or_default());
+        let key =
+            format!("{}@{}", text(d, "code").unwrap_or_default(), text(d, "version").unwrap_or_default());
         if !fresh.disclaimers_seen.contains(&key) {
             // `--quiet` hides it, so it has not been seen: it is shown by the next claim.
             if !ctx.out.is_quiet() {
@@ -73,7 +77,11 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
 
     if let Some(d) = &show_disclaimer {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
-        ctx.out.info(format!("{}: {}", ctx.out.paint_err(Style::Bold, &title), text(d, "summary").unwrap_or_default()));
+        ctx.out.info(format!(
+            "{}: {}",
+            ctx.out.paint_err(Style::Bold, &title),
+            text(d, "summary").unwrap_or_default()
+        ));
         if let Some(url) = text(d, "url") {
             ctx.out.info(format!("read it in full: {url}"));
         }

@@ -23,8 +23,11 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
         None => (Coordinator::new(&ctx.coordinator_url(None), &ctx.out)?.resolve_task(&args.task)?, true),
     };
     if crate::client::find_task(std::slice::from_ref(&record), &args.task).is_none() {
-        return Err(Error::usage(format!("the task record is not task `{}` (its slug and id differ)", args.task))
-            .with_code("task_mismatch"));
+        return Err(Error::usage(format!(
+            "the task record is not task `{}` (its slug and id differ)",
+            args.task
+        ))
+        .with_code("task_mismatch"));
     }
     // Validate everything before touching the disk.
     let (snapshot, _) = bind::parse(&record, Strictness::Refuse, from_server)?;
@@ -108,7 +111,8 @@ fn clone_and_bind(
     let base_ref = record.get("base_ref").and_then(Value::as_str).unwrap_or_default();
     // A base commit that no branch or tag reaches is not cloned: ask for it once.
     if bind::resolve_base(&repo, base_ref).is_err() {
-        let _ = repo.git().args(PROTOCOL_ALLOWLIST).args(["fetch", "--quiet", "origin", "--", base_ref]).output();
+        let _ =
+            repo.git().args(PROTOCOL_ALLOWLIST).args(["fetch", "--quiet", "origin", "--", base_ref]).output();
     }
     let url = ctx.global.coordinator_url.clone().filter(|u| !u.is_empty());
     let url = url.or_else(|| from_server.then(|| ctx.coordinator_url(None)));

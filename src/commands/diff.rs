@@ -12,15 +12,13 @@ pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<()> {
     let report = check::check_worktree(&repo, &state.task, &options)?;
     // Refused paths would make `submit` refuse too: say so rather than print a patch that
     // will not be sent. Size and emptiness do not change what the bytes are.
-    let blocking: Vec<_> = report
-        .problems
-        .iter()
-        .filter(|p| !matches!(p.code, "patch_too_large" | "empty_patch"))
-        .collect();
+    let blocking: Vec<_> =
+        report.problems.iter().filter(|p| !matches!(p.code, "patch_too_large" | "empty_patch")).collect();
     if let Some(first) = blocking.first() {
         let mut err = Error::problems(format!("{} [{}]", first.message, first.code)).with_code(first.code);
         if !first.paths.is_empty() {
-            err = Error::problems(format!("{} [{}]: {}", first.message, first.code, first.paths.join(", "))).with_code(first.code);
+            err = Error::problems(format!("{} [{}]: {}", first.message, first.code, first.paths.join(", ")))
+                .with_code(first.code);
         }
         return Err(err.with_hint(first.hint.clone().unwrap_or_else(|| "see `git bitsota check`".into())));
     }

@@ -116,18 +116,12 @@ struct Place {
 }
 
 fn locate(repo: &Repo) -> Result<Place> {
-    let raw = repo
-        .git()
-        .args(["rev-parse", "--git-path", "hooks"])
-        .output()?;
-    let text = String::from_utf8(raw).map_err(|_| {
-        Error::usage("`git rev-parse --git-path hooks` printed a path that is not UTF-8")
-    })?;
+    let raw = repo.git().args(["rev-parse", "--git-path", "hooks"]).output()?;
+    let text = String::from_utf8(raw)
+        .map_err(|_| Error::usage("`git rev-parse --git-path hooks` printed a path that is not UTF-8"))?;
     let text = text.trim_end_matches(['\n', '\r']);
     if text.is_empty() {
-        return Err(Error::usage(
-            "`git rev-parse --git-path hooks` printed nothing",
-        ));
+        return Err(Error::usage("`git rev-parse --git-path hooks` printed nothing"));
     }
     // A relative answer is relative to where git ran: the work tree root.
     let dir = absolute(&repo.work_tree().join(text));
@@ -137,9 +131,8 @@ fn locate(repo: &Repo) -> Result<Place> {
     let common = canonical_or_lexical(repo.common_dir());
     let git_dir = canonical_or_lexical(repo.git_dir());
     let resolved = canonical_or_lexical(&dir);
-    let inside = resolved.starts_with(&work_tree)
-        || resolved.starts_with(&common)
-        || resolved.starts_with(&git_dir);
+    let inside =
+        resolved.starts_with(&work_tree) || resolved.starts_with(&common) || resolved.starts_with(&git_dir);
     let in_git_dir = resolved.starts_with(&common) || resolved.starts_with(&git_dir);
     let redirect = if hooks_path.is_none() {
         None
@@ -150,14 +143,8 @@ fn locate(repo: &Repo) -> Result<Place> {
     } else {
         None
     };
-    let in_work_tree = (!in_git_dir)
-        .then(|| {
-            resolved
-                .strip_prefix(&work_tree)
-                .ok()
-                .map(Path::to_path_buf)
-        })
-        .flatten();
+    let in_work_tree =
+        (!in_git_dir).then(|| resolved.strip_prefix(&work_tree).ok().map(Path::to_path_buf)).flatten();
     Ok(Place {
         hook: dir.join(HOOK_NAME),
         backup: dir.join(BACKUP_NAME),
@@ -171,10 +158,8 @@ fn locate(repo: &Repo) -> Result<Place> {
 
 /// `core.hooksPath` and the config file that sets it, when set.
 fn hooks_path_config(repo: &Repo) -> Result<(Option<String>, Option<String>)> {
-    let (code, stdout, _) = repo
-        .git()
-        .args(["config", "--show-origin", "--get", "core.hooksPath"])
-        .output_any()?;
+    let (code, stdout, _) =
+        repo.git().args(["config", "--show-origin", "--get", "core.hooksPath"]).output_any()?;
     if code != Some(0) {
         return Ok((None, None));
     }
@@ -191,10 +176,7 @@ fn managed_by(path: &Path) -> Option<&'static str> {
     path.components().find_map(|c| match c {
         Component::Normal(name) => {
             let name = name.to_str()?;
-            MANAGED_DIRS
-                .iter()
-                .find(|(dir, _)| *dir == name)
-                .map(|(_, manager)| *manager)
+            MANAGED_DIRS.iter().find(|(dir, _)| *dir == name).map(|(_, manager)| *manager)
         }
         _ => None,
     })
@@ -202,10 +184,7 @@ fn managed_by(path: &Path) -> Option<&'static str> {
 
 fn manager_of_script(content: &str) -> Option<&'static str> {
     let lower = content.to_ascii_lowercase();
-    MANAGER_MARKERS
-        .iter()
-        .find(|(marker, _)| lower.contains(marker))
-        .map(|(_, name)| *name)
+    MANAGER_MARKERS.iter().find(|(marker, _)| lower.contains(marker)).map(|(_, name)| *name)
 }
 
 /// Make `path` absolute without touching the file system more than needed.
@@ -261,32 +240,23 @@ fn inspect(hook: &Path) -> Result<Existing> {
             }
             return Ok(Existing::Absent);
         }
-        Err(e) => {
-            return Err(
-                Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e),
-            )
-        }
+        Err(e) => return Err(Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e)),
     };
-    let meta = file.metadata().map_err(|e| {
-        Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e)
-    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e))?;
     if !meta.is_file() {
-        return Ok(Existing::Foreign(format!(
-            "(not a regular file: {})",
-            hook.display()
-        )));
+        return Ok(Existing::Foreign(format!("(not a regular file: {})", hook.display())));
     }
     let mut bytes = Vec::new();
-    file.take(READ_LIMIT).read_to_end(&mut bytes).map_err(|e| {
-        Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e)
-    })?;
+    file.take(READ_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e))?;
     let content = String::from_utf8_lossy(&bytes).into_owned();
     if fs::symlink_metadata(hook).is_ok_and(|m| m.file_type().is_symlink()) {
         // A symlinked hook is shared with something else: never ours.
         return Ok(match classify(&content, true, &[]) {
-            Existing::Empty => {
-                Existing::Foreign(format!("(a symbolic link to {})", link_target(hook)))
-            }
+            Existing::Empty => Existing::Foreign(format!("(a symbolic link to {})", link_target(hook))),
             other => other,
         });
     }
@@ -294,9 +264,7 @@ fn inspect(hook: &Path) -> Result<Existing> {
 }
 
 fn link_target(path: &Path) -> String {
-    fs::read_link(path)
-        .map(|t| t.display().to_string())
-        .unwrap_or_else(|_| "?".to_string())
+    fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".to_string())
 }
 
 #[cfg(unix)]
@@ -315,9 +283,7 @@ fn write_hook(place: &Place) -> Result<()> {
         Error::usage(format!("cannot {what} {}", place.dir.display())).with_source(e)
     };
     fs::create_dir_all(&place.dir).map_err(|e| fail("create the hooks directory", e))?;
-    let tmp = place
-        .dir
-        .join(format!(".{HOOK_NAME}.bitsota-tmp-{}", std::process::id()));
+    let tmp = place.dir.join(format!(".{HOOK_NAME}.bitsota-tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -355,25 +321,14 @@ fn exclude_hook(repo: &Repo, rel_dir: &Path) -> Result<()> {
     let existing = match fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            return Err(Error::usage(format!("cannot read {}", path.display())).with_source(e))
-        }
+        Err(e) => return Err(Error::usage(format!("cannot read {}", path.display())).with_source(e)),
     };
-    if existing
-        .split(|b| *b == b'\n')
-        .any(|line| line.trim_ascii() == rel.as_bytes())
-    {
+    if existing.split(|b| *b == b'\n').any(|line| line.trim_ascii() == rel.as_bytes()) {
         return Ok(());
     }
-    let fail = |e: std::io::Error| {
-        Error::usage(format!("cannot update {}", path.display())).with_source(e)
-    };
+    let fail = |e: std::io::Error| Error::usage(format!("cannot update {}", path.display())).with_source(e);
     fs::create_dir_all(&info).map_err(fail)?;
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(fail)?;
+    let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(fail)?;
     let mut text = String::new();
     if !existing.is_empty() && !existing.ends_with(b"\n") {
         text.push('\n');
@@ -385,30 +340,20 @@ fn exclude_hook(repo: &Repo, rel_dir: &Path) -> Result<()> {
 }
 
 fn show_foreign(ctx: &Ctx, hook: &Path, content: &str) {
-    let manager = manager_of_script(content)
-        .map(|m| format!(" (it looks like {m}'s)"))
-        .unwrap_or_default();
-    ctx.out.warn(format!(
-        "{} is not a git-bitsota hook{manager}; its first lines:",
-        hook.display()
-    ));
+    let manager = manager_of_script(content).map(|m| format!(" (it looks like {m}'s)")).unwrap_or_default();
+    ctx.out.warn(format!("{} is not a git-bitsota hook{manager}; its first lines:", hook.display()));
     let lines: Vec<&str> = content.lines().collect();
     for line in lines.iter().take(SHOW_LINES) {
         ctx.out.warn(format!("  | {line}"));
     }
     if lines.len() > SHOW_LINES {
-        ctx.out
-            .warn(format!("  | … ({} more lines)", lines.len() - SHOW_LINES));
+        ctx.out.warn(format!("  | … ({} more lines)", lines.len() - SHOW_LINES));
     }
 }
 
 fn redirect_error(place: &Place) -> Option<Error> {
     let value = place.hooks_path.as_deref().unwrap_or("?");
-    let origin = place
-        .hooks_path_origin
-        .as_deref()
-        .map(|o| format!(" (set in {o})"))
-        .unwrap_or_default();
+    let origin = place.hooks_path_origin.as_deref().map(|o| format!(" (set in {o})")).unwrap_or_default();
     let message = match place.redirect.as_ref()? {
         Redirect::Outside => format!(
             "core.hooksPath = {value}{origin} points outside this repository ({}); a hook installed there \
@@ -427,11 +372,7 @@ fn redirect_error(place: &Place) -> Option<Error> {
         Redirect::Managed(_) => "add `git bitsota check --pre-push \"$@\"` to the manager's pre-push configuration \
                                  (see `git bitsota hook install --print`), or write the hook anyway with --force",
     };
-    Some(
-        Error::usage(message)
-            .with_code("hooks_path_redirected")
-            .with_hint(hint),
-    )
+    Some(Error::usage(message).with_code("hooks_path_redirected").with_hint(hint))
 }
 
 pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
@@ -508,12 +449,8 @@ fn back_up(place: &Place) -> Result<()> {
         }
     }
     fs::rename(&place.hook, &place.backup).map_err(|e| {
-        Error::usage(format!(
-            "cannot move {} to {}",
-            place.hook.display(),
-            place.backup.display()
-        ))
-        .with_source(e)
+        Error::usage(format!("cannot move {} to {}", place.hook.display(), place.backup.display()))
+            .with_source(e)
     })
 }
 
@@ -529,15 +466,9 @@ fn report_install(ctx: &Ctx, place: &Place, action: &str, backup: Option<&Path>)
     }
     let path = place.hook.display();
     match action {
-        "unchanged" => ctx
-            .out
-            .line(format!("the pre-push hook is already installed at {path}"))?,
-        "upgraded" => ctx
-            .out
-            .line(format!("upgraded the pre-push hook at {path}"))?,
-        _ => ctx
-            .out
-            .line(format!("installed the pre-push hook at {path}"))?,
+        "unchanged" => ctx.out.line(format!("the pre-push hook is already installed at {path}"))?,
+        "upgraded" => ctx.out.line(format!("upgraded the pre-push hook at {path}"))?,
+        _ => ctx.out.line(format!("installed the pre-push hook at {path}"))?,
     }
     if let Some(backup) = backup {
         ctx.out.info(format!(
@@ -610,12 +541,8 @@ pub fn uninstall(ctx: &Ctx) -> Result<()> {
     };
     let restored = if has_backup {
         fs::rename(&place.backup, &place.hook).map_err(|e| {
-            Error::usage(format!(
-                "cannot restore {} to {}",
-                place.backup.display(),
-                place.hook.display()
-            ))
-            .with_source(e)
+            Error::usage(format!("cannot restore {} to {}", place.backup.display(), place.hook.display()))
+                .with_source(e)
         })?;
         true
     } else {
@@ -631,16 +558,14 @@ pub fn uninstall(ctx: &Ctx) -> Result<()> {
     }
     let path = place.hook.display();
     match (removed, restored) {
-        (true, true) => ctx.out.line(format!(
-            "removed the git-bitsota hook and restored the previous hook at {path}"
-        )),
+        (true, true) => {
+            ctx.out.line(format!("removed the git-bitsota hook and restored the previous hook at {path}"))
+        }
         (true, false) => ctx.out.line(format!("removed the pre-push hook at {path}")),
-        (false, true) => ctx.out.line(format!(
-            "no git-bitsota hook was installed; restored the backed-up hook at {path}"
-        )),
-        (false, false) => ctx.out.line(format!(
-            "no git-bitsota hook is installed (looked at {path})"
-        )),
+        (false, true) => {
+            ctx.out.line(format!("no git-bitsota hook was installed; restored the backed-up hook at {path}"))
+        }
+        (false, false) => ctx.out.line(format!("no git-bitsota hook is installed (looked at {path})")),
     }
 }
 
@@ -655,9 +580,7 @@ pub fn status(ctx: &Ctx) -> Result<()> {
         (Existing::Foreign(_), None) => "foreign",
         (Existing::Absent | Existing::Empty, None) => "absent",
     };
-    let backup = fs::symlink_metadata(&place.backup)
-        .is_ok()
-        .then(|| place.backup.display().to_string());
+    let backup = fs::symlink_metadata(&place.backup).is_ok().then(|| place.backup.display().to_string());
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
             "version": 1,
@@ -690,21 +613,16 @@ pub fn status(ctx: &Ctx) -> Result<()> {
             }
         }
         "foreign" => {
-            ctx.out.line(format!(
-                "foreign: {path} exists and was not written by git-bitsota"
-            ))?;
-            ctx.out
-                .hint("`git bitsota hook install --print` shows the lines to merge into it");
+            ctx.out.line(format!("foreign: {path} exists and was not written by git-bitsota"))?;
+            ctx.out.hint("`git bitsota hook install --print` shows the lines to merge into it");
         }
         _ => {
-            ctx.out
-                .line(format!("absent: no pre-push hook at {path}"))?;
+            ctx.out.line(format!("absent: no pre-push hook at {path}"))?;
             ctx.out.hint("install it with `git bitsota hook install`");
         }
     }
     if let Some(backup) = backup {
-        ctx.out
-            .info(format!("a backed-up earlier hook is at {backup}"));
+        ctx.out.info(format!("a backed-up earlier hook is at {backup}"));
     }
     Ok(())
 }
@@ -721,9 +639,7 @@ mod tests {
         assert!(CURRENT.starts_with("#!/bin/sh\n# installed by git-bitsota v"));
         assert!(CURRENT.contains("command -v git-bitsota"));
         assert!(CURRENT.contains("exit 1"));
-        assert!(CURRENT
-            .trim_end()
-            .ends_with("exec git bitsota check --pre-push \"$@\""));
+        assert!(CURRENT.trim_end().ends_with("exec git bitsota check --pre-push \"$@\""));
         assert_eq!(SHIPPED.last(), Some(&CURRENT));
     }
 
@@ -733,29 +649,17 @@ mod tests {
         assert_eq!(classify(CURRENT, true, &shipped), Existing::Current);
         assert_eq!(classify(CURRENT, false, &shipped), Existing::Outdated);
         assert_eq!(classify(OLDER, true, &shipped), Existing::Outdated);
-        assert_eq!(
-            classify(&CURRENT.replace('\n', "\r\n"), true, &shipped),
-            Existing::Current
-        );
-        assert_eq!(
-            classify(&format!("\n{CURRENT}\n\n"), true, &shipped),
-            Existing::Current
-        );
+        assert_eq!(classify(&CURRENT.replace('\n', "\r\n"), true, &shipped), Existing::Current);
+        assert_eq!(classify(&format!("\n{CURRENT}\n\n"), true, &shipped), Existing::Current);
         assert_eq!(classify("  \n", true, &shipped), Existing::Empty);
         let edited = CURRENT.replace("exec git", "echo hi\nexec git");
-        assert!(matches!(
-            classify(&edited, true, &shipped),
-            Existing::Foreign(_)
-        ));
+        assert!(matches!(classify(&edited, true, &shipped), Existing::Foreign(_)));
     }
 
     #[test]
     fn hook_managers_are_recognised() {
         assert_eq!(managed_by(Path::new("/r/.husky/_")), Some("husky"));
         assert_eq!(managed_by(Path::new("/r/.githooks")), None);
-        assert_eq!(
-            manager_of_script("#!/bin/sh\n. \"$(dirname \"$0\")/_/husky.sh\"\n"),
-            Some("husky")
-        );
+        assert_eq!(manager_of_script("#!/bin/sh\n. \"$(dirname \"$0\")/_/husky.sh\"\n"), Some("husky"));
     }
 }

@@ -22,8 +22,11 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
         }
     };
     if crate::client::find_task(std::slice::from_ref(&record), &args.task).is_none() {
-        return Err(Error::usage(format!("the task record is not task `{}` (its slug and id differ)", args.task))
-            .with_code("task_mismatch"));
+        return Err(Error::usage(format!(
+            "the task record is not task `{}` (its slug and id differ)",
+            args.task
+        ))
+        .with_code("task_mismatch"));
     }
     let url = ctx.global.coordinator_url.clone().filter(|u| !u.is_empty());
     let state = bind::bind(&ctx.out, &repo, &record, Strictness::WarnOnly, from_server, url, args.force)?;
@@ -53,7 +56,9 @@ pub fn read_record_file(path: &std::path::Path) -> Result<Value> {
     let bytes = std::fs::read(path)
         .map_err(|e| Error::usage(format!("cannot read the task file {}", path.display())).with_source(e))?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::usage(format!("the task file {} is not valid JSON", path.display())).with_code("bad_task_record").with_source(e)
+        Error::usage(format!("the task file {} is not valid JSON", path.display()))
+            .with_code("bad_task_record")
+            .with_source(e)
     })?;
     // Accept `{"task": {…}}` (the `show --json` shape) as well as the bare record.
     match value.get("task") {

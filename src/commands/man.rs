@@ -17,9 +17,7 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
     let page = manpage::render();
     let Some(prefix) = &args.install else {
         if ctx.out.is_json() {
-            return ctx
-                .out
-                .json(&json!({"version": 1, "man": String::from_utf8_lossy(&page)}));
+            return ctx.out.json(&json!({"version": 1, "man": String::from_utf8_lossy(&page)}));
         }
         return ctx.out.bytes(&page);
     };
@@ -33,12 +31,9 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
     let path = dir.join(PAGE_NAME);
     write_atomic(&dir, &path, &page)?;
     if ctx.out.is_json() {
-        return ctx
-            .out
-            .json(&json!({"version": 1, "path": path.display().to_string()}));
+        return ctx.out.json(&json!({"version": 1, "path": path.display().to_string()}));
     }
-    ctx.out
-        .line(format!("installed the man page at {}", path.display()))?;
+    ctx.out.line(format!("installed the man page at {}", path.display()))?;
     ctx.out.hint(format!(
         "`git bitsota --help` and `man git-bitsota` find it when {} is on PATH, or add {} to MANPATH",
         prefix.join("bin").display(),
@@ -50,17 +45,14 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
 fn home() -> Result<PathBuf> {
     match std::env::var_os("HOME") {
         Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
-        _ => Err(
-            Error::usage("HOME is not set, so there is no default prefix")
-                .with_hint("name one: `git bitsota man --install PREFIX`"),
-        ),
+        _ => Err(Error::usage("HOME is not set, so there is no default prefix")
+            .with_hint("name one: `git bitsota man --install PREFIX`")),
     }
 }
 
 /// Temp file in the same directory, then rename: a reader never sees half a page.
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    let fail =
-        |e: std::io::Error| Error::usage(format!("cannot write {}", path.display())).with_source(e);
+    let fail = |e: std::io::Error| Error::usage(format!("cannot write {}", path.display())).with_source(e);
     std::fs::create_dir_all(dir).map_err(fail)?;
     let tmp = dir.join(format!(".{PAGE_NAME}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {

@@ -58,7 +58,9 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     }
     let stdin = std::io::stdin();
     if args.remote.is_none() && stdin.is_terminal() {
-        ctx.out.info("`check --pre-push` is run by git's pre-push hook; install it with `git bitsota hook install`");
+        ctx.out.info(
+            "`check --pre-push` is run by git's pre-push hook; install it with `git bitsota hook install`",
+        );
         return Ok(());
     }
     let mut input = String::new();
@@ -127,7 +129,11 @@ fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
     report.push(
         check::Problem::new(
             "not_descended_from_base",
-            format!("commit {} does not descend from the task's base commit {}", short(commit), short(&task.base_commit)),
+            format!(
+                "commit {} does not descend from the task's base commit {}",
+                short(commit),
+                short(&task.base_commit)
+            ),
         )
         .with_hint("rebase your work onto the base commit; validators apply the patch there"),
     );

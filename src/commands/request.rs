@@ -22,11 +22,7 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
     let mut spec = RequestSpec::new(&args.method, &args.path, &query, None)?;
     spec.body = read_body(args)?.map(String::into_bytes);
     let coordinator = Coordinator::ambient(ctx)?;
-    let hotkey = if args.unsigned {
-        None
-    } else {
-        Some(ctx.hotkey()?)
-    };
+    let hotkey = if args.unsigned { None } else { Some(ctx.hotkey()?) };
 
     if args.dry_run {
         return dry_run(ctx, &coordinator, &spec, hotkey.as_ref());
@@ -45,14 +41,11 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
     match parsed {
         Some(value) if ctx.out.is_json() => ctx.out.json(&value),
         Some(value) => {
-            let pretty = serde_json::to_string_pretty(&value).map_err(|e| {
-                Error::server("cannot print the coordinator's answer").with_source(e)
-            })?;
+            let pretty = serde_json::to_string_pretty(&value)
+                .map_err(|e| Error::server("cannot print the coordinator's answer").with_source(e))?;
             ctx.out.line(pretty)
         }
-        None if ctx.out.is_json() => ctx
-            .out
-            .json(&json!({"version": 1, "text": response.text()})),
+        None if ctx.out.is_json() => ctx.out.json(&json!({"version": 1, "text": response.text()})),
         None => {
             let text = response.text();
             if !text.is_empty() {
@@ -78,16 +71,10 @@ fn dry_run(
         }
     }
     if spec.body.is_some() {
-        headers.insert(
-            "Content-Type".to_string(),
-            Value::String("application/json".to_string()),
-        );
+        headers.insert("Content-Type".to_string(), Value::String("application/json".to_string()));
     }
     // Canonical JSON is ASCII, so the body bytes are also its text.
-    let body_text = spec
-        .body
-        .as_ref()
-        .map(|b| String::from_utf8_lossy(b).into_owned());
+    let body_text = spec.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
             "version": 1,
@@ -100,13 +87,10 @@ fn dry_run(
     }
     ctx.out.line(format!("{} {url}", spec.method))?;
     for (name, value) in &headers {
-        ctx.out
-            .line(format!("{name}: {}", value.as_str().unwrap_or_default()))?;
+        ctx.out.line(format!("{name}: {}", value.as_str().unwrap_or_default()))?;
     }
     match &signed {
-        Some(signed) => ctx
-            .out
-            .line(format!("signed message: {:?}", signed.message))?,
+        Some(signed) => ctx.out.line(format!("signed message: {:?}", signed.message))?,
         None => ctx.out.line("signed message: (none, --unsigned)")?,
     }
     match &body_text {
@@ -118,9 +102,7 @@ fn dry_run(
             ))?;
             ctx.out.line(text)?;
         }
-        None => ctx
-            .out
-            .line(format!("body: (none, sha256 {})", auth::EMPTY_BODY_SHA256))?,
+        None => ctx.out.line(format!("body: (none, sha256 {})", auth::EMPTY_BODY_SHA256))?,
     }
     ctx.out.info("dry run: nothing was sent");
     Ok(())
@@ -146,12 +128,9 @@ fn read_body(args: &RequestArgs) -> Result<Option<String>> {
             let mut bytes = Vec::new();
             let shown = path.display().to_string();
             let read = if shown == "-" {
-                std::io::stdin()
-                    .take(MAX_BODY_BYTES + 1)
-                    .read_to_end(&mut bytes)
+                std::io::stdin().take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes)
             } else {
-                std::fs::File::open(path)
-                    .and_then(|f| f.take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes))
+                std::fs::File::open(path).and_then(|f| f.take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes))
             };
             read.map_err(|e| {
                 Error::usage(format!("cannot read the body file {shown}"))
@@ -159,10 +138,8 @@ fn read_body(args: &RequestArgs) -> Result<Option<String>> {
                     .with_source(e)
             })?;
             if bytes.len() as u64 > MAX_BODY_BYTES {
-                return Err(
-                    Error::usage(format!("the body file {shown} is larger than 16 MiB"))
-                        .with_code("bad_body"),
-                );
+                return Err(Error::usage(format!("the body file {shown} is larger than 16 MiB"))
+                    .with_code("bad_body"));
             }
             let text = String::from_utf8(bytes).map_err(|_| {
                 Error::usage(format!("the body file {shown} is not UTF-8")).with_code("bad_body")
@@ -174,9 +151,7 @@ fn read_body(args: &RequestArgs) -> Result<Option<String>> {
     // A UTF-8 BOM is what some editors put first; Python's json.loads refuses it too, but the
     // message would be obscure.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    canonicalize_str(text).map(Some).map_err(|e| {
-        Error::usage(format!("{origin} is not valid JSON"))
-            .with_code("bad_body")
-            .with_source(e)
-    })
+    canonicalize_str(text)
+        .map(Some)
+        .map_err(|e| Error::usage(format!("{origin} is not valid JSON")).with_code("bad_body").with_source(e))
 }

@@ -15,22 +15,16 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     let onboard = match (args.onboard, task.get("id").and_then(Value::as_str)) {
         (true, Some(id)) => Some(coordinator.onboard(id)?),
         (true, None) => {
-            ctx.out
-                .warn("this task record has no id, so its onboarding notes cannot be fetched");
+            ctx.out.warn("this task record has no id, so its onboarding notes cannot be fetched");
             None
         }
         (false, _) => None,
     };
     if ctx.out.is_json() {
-        return ctx
-            .out
-            .json(&json!({"version": 1, "task": task, "onboard": onboard}));
+        return ctx.out.json(&json!({"version": 1, "task": task, "onboard": onboard}));
     }
     let title = field(&task, "title");
-    ctx.out.line(
-        ctx.out
-            .paint(Style::Bold, &format!("{} — {title}", field(&task, "slug"))),
-    )?;
+    ctx.out.line(ctx.out.paint(Style::Bold, &format!("{} — {title}", field(&task, "slug"))))?;
     let mut rows: Vec<(&str, String)> = vec![
         ("id", field(&task, "id")),
         ("state", state(&task)),
@@ -43,20 +37,10 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
         .get("allowed_patch_paths")
         .and_then(Value::as_array)
         .map(|items| {
-            items
-                .iter()
-                .map(|p| p.as_str().map(one_line).unwrap_or_else(|| p.to_string()))
-                .collect()
+            items.iter().map(|p| p.as_str().map(one_line).unwrap_or_else(|| p.to_string())).collect()
         })
         .unwrap_or_default();
-    rows.push((
-        "allowed paths",
-        if allowed.is_empty() {
-            "(none)".to_string()
-        } else {
-            allowed.join(", ")
-        },
-    ));
+    rows.push(("allowed paths", if allowed.is_empty() { "(none)".to_string() } else { allowed.join(", ") }));
     rows.push(("max patch bytes", field(&task, "max_patch_bytes")));
     rows.push(("setup", field(&task, "setup_command")));
     rows.push(("benchmark", field(&task, "benchmark_command")));
@@ -69,18 +53,16 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
         },
     ));
     for (label, value) in rows {
-        ctx.out
-            .line(format!("  {:<17}{value}", format!("{label}:")))?;
+        ctx.out.line(format!("  {:<17}{value}", format!("{label}:")))?;
     }
     match onboard {
         Some(markdown) => {
             ctx.out.line("")?;
             ctx.out.line(printable(markdown.trim_end()))?;
         }
-        None => ctx.out.hint(format!(
-            "`git bitsota show {} --onboard` prints the onboarding notes",
-            args.task.trim()
-        )),
+        None => ctx
+            .out
+            .hint(format!("`git bitsota show {} --onboard` prints the onboarding notes", args.task.trim())),
     }
     Ok(())
 }
@@ -96,7 +78,5 @@ fn field(task: &Value, key: &str) -> String {
 /// Markdown from the server goes to a terminal: keep newlines and tabs, drop other control
 /// characters (escape sequences).
 fn printable(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect()
+    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
 }

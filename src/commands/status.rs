@@ -8,8 +8,8 @@ use crate::client::Coordinator;
 use crate::commands::submissions::metric_words;
 use crate::ctx::Ctx;
 use crate::error::{Kind, Result};
-use crate::state::State;
 use crate::output::Style;
+use crate::state::State;
 use crate::timefmt;
 
 /// Below this, the claim's time left is shown as a warning.
@@ -33,7 +33,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "changes  {allowed} allowed, {refused} refused; patch {} of {} bytes; check {}",
             report.patch_bytes(),
             task.max_patch_bytes,
-            if report.ok() { ctx.out.paint(Style::Green, "ok") } else { ctx.out.paint(Style::Red, "has problems") }
+            if report.ok() {
+                ctx.out.paint(Style::Green, "ok")
+            } else {
+                ctx.out.paint(Style::Red, "has problems")
+            }
         ))?;
     }
 
@@ -67,9 +71,12 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .or_else(|| state.claim.as_ref().map(|c| c.expires_at.clone()));
     if !ctx.out.is_json() {
         match (&state.claim, &claim_status, &claim_expires) {
-            (Some(claim), Some(status), Some(expires)) => {
-                ctx.out.line(format!("claim    {} {} ({})", claim.id, status, timefmt::time_left_words(expires)))?
-            }
+            (Some(claim), Some(status), Some(expires)) => ctx.out.line(format!(
+                "claim    {} {} ({})",
+                claim.id,
+                status,
+                timefmt::time_left_words(expires)
+            ))?,
             _ => ctx.out.line("claim    none (`git bitsota claim`)")?,
         }
     }
@@ -105,9 +112,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             }
         }
     }
-    let served_claim = live_claim.as_ref().filter(|c| {
-        c.get("id").and_then(Value::as_str) == fresh.claim.as_ref().map(|l| l.id.as_str())
-    });
+    let served_claim = live_claim
+        .as_ref()
+        .filter(|c| c.get("id").and_then(Value::as_str) == fresh.claim.as_ref().map(|l| l.id.as_str()));
     if let (Some(local), Some(served)) = (fresh.claim.as_mut(), served_claim) {
         for (field, value) in [("status", &mut local.status), ("expires_at", &mut local.expires_at)] {
             if let Some(text) = served.get(field).and_then(Value::as_str).filter(|t| *value != *t) {
@@ -122,7 +129,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     drop(lock);
 
     if ctx.out.is_json() {
-        let claim = live_claim.clone().or_else(|| fresh.claim.as_ref().and_then(|c| serde_json::to_value(c).ok()));
+        let claim =
+            live_claim.clone().or_else(|| fresh.claim.as_ref().and_then(|c| serde_json::to_value(c).ok()));
         ctx.out.json(&json!({
             "version": 1,
             "task": crate::task::snapshot_json(task),
@@ -157,7 +165,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 /// This task's submissions (only when the clone has made any) and this clone's claim as served.
 fn fetch_live(coordinator: &Coordinator, state: &State) -> Result<(Vec<Value>, Option<Value>)> {
     let task = &state.task;
-    let listed = if state.submissions.is_empty() { Vec::new() } else { coordinator.list_submissions(Some(&task.id), None)? };
+    let listed = if state.submissions.is_empty() {
+        Vec::new()
+    } else {
+        coordinator.list_submissions(Some(&task.id), None)?
+    };
     let live_claim = match &state.claim {
         Some(claim) => coordinator
             .list_claims(Some(&task.id), None)?

@@ -15,7 +15,9 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     let listed = coordinator.list_submissions(Some(&state.task.id), args.status.as_deref())?;
     let listed: Vec<Value> = listed
         .into_iter()
-        .filter(|s| mine.as_deref().is_none_or(|me| s.get("miner_hotkey").and_then(Value::as_str) == Some(me)))
+        .filter(|s| {
+            mine.as_deref().is_none_or(|me| s.get("miner_hotkey").and_then(Value::as_str) == Some(me))
+        })
         .collect();
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "submissions": listed}));
@@ -23,7 +25,10 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     if listed.is_empty() {
         return ctx.out.line("no submissions");
     }
-    ctx.out.line(format!("{:<38} {:<22} {:<12} {:<21} {}", "ID", "STATUS", "MINER", "CREATED", "METRIC (observed / claimed)"))?;
+    ctx.out.line(format!(
+        "{:<38} {:<22} {:<12} {:<21} {}",
+        "ID", "STATUS", "MINER", "CREATED", "METRIC (observed / claimed)"
+    ))?;
     for s in &listed {
         ctx.out.line(row(s, &state.task.metric_name))?;
     }
@@ -46,6 +51,11 @@ pub fn row(s: &Value, metric: &str) -> String {
 }
 
 pub fn metric_words(s: &Value, metric: &str) -> String {
-    let value = |k: &str| s.get(k).and_then(|m| m.get(metric)).filter(|v| !v.is_null()).map(|v| v.to_string());
-    format!("{} / {}", value("observed_metrics").unwrap_or_else(|| "-".into()), value("claimed_metrics").unwrap_or_else(|| "-".into()))
+    let value =
+        |k: &str| s.get(k).and_then(|m| m.get(metric)).filter(|v| !v.is_null()).map(|v| v.to_string());
+    format!(
+        "{} / {}",
+        value("observed_metrics").unwrap_or_else(|| "-".into()),
+        value("claimed_metrics").unwrap_or_else(|| "-".into())
+    )
 }

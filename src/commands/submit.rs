@@ -45,10 +45,14 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     // claim is `submitted` by now, which would otherwise read as a claim problem).
     if report.ok() && !args.force && !args.dry_run {
         let sha = sha256_hex(&report.built.patch);
-        if let Some(done) = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == sha) {
-            return Err(Error::usage(format!("claim {claim_id} already submitted this patch as submission {}", done.id))
-                .with_code("duplicate_submission")
-                .with_hint("change the patch or claim again; --force sends it anyway"));
+        if let Some(done) = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == sha)
+        {
+            return Err(Error::usage(format!(
+                "claim {claim_id} already submitted this patch as submission {}",
+                done.id
+            ))
+            .with_code("duplicate_submission")
+            .with_hint("change the patch or claim again; --force sends it anyway"));
         }
     }
     let claim_problem = claim_problem(&state);
@@ -75,7 +79,9 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         let canonical = to_canonical_string(&body)
             .map_err(|e| Error::usage("the submission body cannot be encoded").with_source(e))?;
         if ctx.out.is_json() {
-            return ctx.out.json(&json!({"version": 1, "dry_run": true, "body": body, "body_bytes": canonical.len()}));
+            return ctx
+                .out
+                .json(&json!({"version": 1, "dry_run": true, "body": body, "body_bytes": canonical.len()}));
         }
         let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
         ctx.out.line(pretty)?;
@@ -103,7 +109,8 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     // A previous attempt whose answer was lost: look before sending again.
     let pending = pending_attempt(&state);
     if pending.as_ref().is_some_and(|(c, p)| *c == claim_id && *p == patch_sha256) {
-        ctx.out.info("a previous submit of this patch lost its answer; looking it up on the coordinator first");
+        ctx.out
+            .info("a previous submit of this patch lost its answer; looking it up on the coordinator first");
         if let Some(found) = look_up(&coordinator, &state, &claim_id, &patch_sha256)? {
             return finish(ctx, &state_file, &state, found, &patch, &patch_sha256, true);
         }
@@ -155,7 +162,11 @@ fn claim_problem(state: &State) -> Option<Problem> {
     };
     let expired = timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s <= 0);
     if !matches!(claim.status.as_str(), "active" | "submitted") || expired {
-        let why = if expired { timefmt::time_left_words(&claim.expires_at) } else { format!("status {}", claim.status) };
+        let why = if expired {
+            timefmt::time_left_words(&claim.expires_at)
+        } else {
+            format!("status {}", claim.status)
+        };
         return Some(
             Problem::new("claim_expired", format!("claim {} can no longer be used ({why})", claim.id))
                 .with_hint("claim the task again: `git bitsota claim`"),
@@ -180,7 +191,10 @@ pub fn build_body(claim_id: &str, base_commit: &str, patch: &str, sidecar: &Side
     body.insert("base_ref".into(), json!(base_commit));
     body.insert("patch".into(), json!(patch));
     body.insert("summary".into(), json!(sidecar.summary().unwrap_or_default().trim()));
-    body.insert("claimed_metrics".into(), Value::Object(sidecar.claimed_metrics().cloned().unwrap_or_default()));
+    body.insert(
+        "claimed_metrics".into(),
+        Value::Object(sidecar.claimed_metrics().cloned().unwrap_or_default()),
+    );
     let mut optional = |key: &str, value: Option<String>| {
         if let Some(v) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
             body.insert(key.into(), json!(v));
@@ -226,13 +240,21 @@ fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &st
 }
 
 /// The coordinator's submission for this claim and patch, if it has one.
-fn look_up(coordinator: &Coordinator, state: &State, claim_id: &str, patch_sha256: &str) -> Result<Option<Value>> {
+fn look_up(
+    coordinator: &Coordinator,
+    state: &State,
+    claim_id: &str,
+    patch_sha256: &str,
+) -> Result<Option<Value>> {
     let listed = coordinator.list_submissions(Some(&state.task.id), None)?;
     // A submission already recorded here is an earlier one (sent again with --force).
-    let known = |s: &Value| state.submissions.iter().any(|r| s.get("id").and_then(Value::as_str) == Some(r.id.as_str()));
+    let known = |s: &Value| {
+        state.submissions.iter().any(|r| s.get("id").and_then(Value::as_str) == Some(r.id.as_str()))
+    };
     Ok(listed.into_iter().filter(|s| !known(s)).find(|s| {
         let same_claim = s.get("claim_id").and_then(Value::as_str) == Some(claim_id);
-        let same_patch = s.get("patch").and_then(Value::as_str).map(|p| sha256_hex(p.as_bytes())).as_deref() == Some(patch_sha256);
+        let same_patch = s.get("patch").and_then(Value::as_str).map(|p| sha256_hex(p.as_bytes())).as_deref()
+            == Some(patch_sha256);
         same_claim && same_patch
     }))
 }

@@ -9,11 +9,8 @@ use crate::error::Result;
 
 pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
     let coordinator = Coordinator::ambient(ctx)?;
-    let tasks: Vec<Value> = coordinator
-        .list_tasks()?
-        .into_iter()
-        .filter(|t| args.all || is_live(t))
-        .collect();
+    let tasks: Vec<Value> =
+        coordinator.list_tasks()?.into_iter().filter(|t| args.all || is_live(t)).collect();
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "tasks": tasks}));
     }
@@ -50,10 +47,7 @@ pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
     for line in table(&header, &rows) {
         ctx.out.line(line)?;
     }
-    ctx.out.info(format!(
-        "{} task(s); `git bitsota show SLUG` for details",
-        rows.len()
-    ));
+    ctx.out.info(format!("{} task(s); `git bitsota show SLUG` for details", rows.len()));
     Ok(())
 }
 
@@ -67,9 +61,7 @@ fn text(task: &Value, key: &str) -> String {
 
 /// Server text goes to a terminal: no control characters.
 pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// `heldout_ppl (minimize)`.
@@ -119,13 +111,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                if i == last {
-                    c.clone()
-                } else {
-                    format!("{c:<w$}", w = widths[i])
-                }
-            })
+            .map(|(i, c)| if i == last { c.clone() } else { format!("{c:<w$}", w = widths[i]) })
             .collect::<Vec<_>>()
             .join("  ")
     };

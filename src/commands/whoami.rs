@@ -20,16 +20,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }));
     }
     ctx.out.line(hotkey.ss58())?;
-    ctx.out
-        .info(format!("public key: 0x{}", hotkey.public_hex()));
+    ctx.out.info(format!("public key: 0x{}", hotkey.public_hex()));
     match path {
-        Some(path) => ctx
-            .out
-            .info(format!("loaded from: {} ({path})", origin.label())),
-        None => ctx.out.info(format!(
-            "loaded from: {} (BITSOTA_HOTKEY_MNEMONIC)",
-            origin.label()
-        )),
+        Some(path) => ctx.out.info(format!("loaded from: {} ({path})", origin.label())),
+        None => ctx.out.info(format!("loaded from: {} (BITSOTA_HOTKEY_MNEMONIC)", origin.label())),
     }
     Ok(())
 }

@@ -30,9 +30,7 @@ fn bench(env: &Env, repo: &Path, extra: &[&str]) -> Run {
 }
 
 fn state(repo: &Path) -> git_bitsota::state::State {
-    StateFile::new(repo.join(".git/bitsota.toml"))
-        .read_bound()
-        .unwrap()
+    StateFile::new(repo.join(".git/bitsota.toml")).read_bound().unwrap()
 }
 
 #[test]
@@ -97,13 +95,7 @@ fn result_path_has_no_fallback_to_output() {
     let v = bench(&env, &repo, &[]).expect(1).json();
     assert_eq!(v["status"], "error");
     assert!(v["value"].is_null());
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("result file not found: result.json"),
-        "{v}"
-    );
+    assert!(v["message"].as_str().unwrap().contains("result file not found: result.json"), "{v}");
 
     // A result file left over from an earlier run does not count as this run's result.
     write(&repo.join("result.json"), br#"{"score": 1}"#);
@@ -114,10 +106,7 @@ fn result_path_has_no_fallback_to_output() {
     // Invalid JSON and a missing key are errors too.
     let repo2 = {
         let env2 = &env;
-        let dir = env2.repo_with(
-            "task2",
-            &[("bench.sh", b"echo '{oops' > r.json; echo score=7\n")],
-        );
+        let dir = env2.repo_with("task2", &[("bench.sh", b"echo '{oops' > r.json; echo score=7\n")]);
         let mut record = task_record(dir.to_str().unwrap(), "main", &["x"]);
         record["benchmark_command"] = json!("sh bench.sh");
         record["result_path"] = json!("r.json");
@@ -125,25 +114,14 @@ fn result_path_has_no_fallback_to_output() {
         dir
     };
     let v = bench(&env, &repo2, &[]).expect(1).json();
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("result file is not valid JSON"),
-        "{v}"
-    );
+    assert!(v["message"].as_str().unwrap().contains("result file is not valid JSON"), "{v}");
 }
 
 #[test]
 fn metric_from_output_last_match_over_stdout_then_stderr() {
     let env = Env::new();
-    let script =
-        b"echo 'score: 1'\necho 'SCORE = 4.25'\necho 'Score=5e-1' >&2\necho 'best_score: 99'\n";
-    let repo = bound(
-        &env,
-        &[("bench.sh", script)],
-        json!({"benchmark_command": "sh bench.sh"}),
-    );
+    let script = b"echo 'score: 1'\necho 'SCORE = 4.25'\necho 'Score=5e-1' >&2\necho 'best_score: 99'\n";
+    let repo = bound(&env, &[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
     let v = bench(&env, &repo, &[]).expect(0).json();
     // stderr comes after stdout in the validator's combined text, so its match is the last.
     assert_eq!(v["value"].as_f64(), Some(5e-1));
@@ -153,13 +131,8 @@ fn metric_from_output_last_match_over_stdout_then_stderr() {
 #[test]
 fn rejection_line_makes_status_rejected() {
     let env = Env::new();
-    let script =
-        b"echo score=3\necho 'validator_rejection=quality_floor ppl too high' >&2\nexit 1\n";
-    let repo = bound(
-        &env,
-        &[("bench.sh", script)],
-        json!({"benchmark_command": "sh bench.sh"}),
-    );
+    let script = b"echo score=3\necho 'validator_rejection=quality_floor ppl too high' >&2\nexit 1\n";
+    let repo = bound(&env, &[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
     let v = bench(&env, &repo, &[]).expect(1).json();
     assert_eq!(v["status"], "rejected");
     assert_eq!(v["rejection"], "quality_floor");
@@ -170,18 +143,11 @@ fn rejection_line_makes_status_rejected() {
 #[test]
 fn non_zero_exit_is_an_error_even_with_a_metric() {
     let env = Env::new();
-    let repo = bound(
-        &env,
-        &[("bench.sh", b"echo score=3\nexit 2\n")],
-        json!({"benchmark_command": "sh bench.sh"}),
-    );
+    let repo =
+        bound(&env, &[("bench.sh", b"echo score=3\nexit 2\n")], json!({"benchmark_command": "sh bench.sh"}));
     let run = env.tool(&repo, &["bench", "--yes"]).expect(1);
     assert!(run.out().contains("no metric (error"), "{}", run.out());
-    assert!(
-        run.out().contains("validators do not count it"),
-        "{}",
-        run.out()
-    );
+    assert!(run.out().contains("validators do not count it"), "{}", run.out());
     // The command's output streams to stderr, never stdout.
     assert!(run.stderr.contains("score=3"), "{}", run.stderr);
     assert!(!run.out().contains("score=3"));
@@ -205,13 +171,7 @@ fn setup_failure_stops_before_the_benchmark() {
     );
     let v = bench(&env, &repo, &[]).expect(1).json();
     assert_eq!(v["status"], "error");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("setup failed (exited with 4"),
-        "{v}"
-    );
+    assert!(v["message"].as_str().unwrap().contains("setup failed (exited with 4"), "{v}");
     assert!(!repo.join("ran").exists());
     // --no-setup skips it.
     let v = bench(&env, &repo, &["--no-setup"]).expect(0).json();
@@ -234,13 +194,8 @@ fn timeout_kills_the_whole_process_group() {
     let took = started.elapsed();
     assert_eq!(v["status"], "timeout");
     assert!(took < Duration::from_secs(8), "took {took:?}");
-    std::thread::sleep(
-        Duration::from_secs(5).saturating_sub(started.elapsed()) + Duration::from_millis(800),
-    );
-    assert!(
-        !repo.join("late").exists(),
-        "the grandchild survived the time-out"
-    );
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(started.elapsed()) + Duration::from_millis(800));
+    assert!(!repo.join("late").exists(), "the grandchild survived the time-out");
 }
 
 #[test]
@@ -260,10 +215,7 @@ fn validator_environment_and_inherit_env() {
     bench(&env, &repo, &[]).expect(0);
     let seen = fs::read_to_string(repo.join("env.txt")).unwrap();
     let lines: Vec<&str> = seen.lines().collect();
-    assert!(
-        lines.contains(&"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-        "{seen}"
-    );
+    assert!(lines.contains(&"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "{seen}");
     assert!(
         lines.contains(&format!("HOME={}", fs::canonicalize(&repo).unwrap().display()).as_str()),
         "{seen}"
@@ -277,10 +229,7 @@ fn validator_environment_and_inherit_env() {
     ] {
         assert!(lines.contains(&expected), "{expected} missing in {seen}");
     }
-    assert!(
-        lines.contains(&"AUTORESEARCH_SUBMISSION_ARTIFACT_PATH=/tmp/artifact.zip"),
-        "{seen}"
-    );
+    assert!(lines.contains(&"AUTORESEARCH_SUBMISSION_ARTIFACT_PATH=/tmp/artifact.zip"), "{seen}");
     assert!(!seen.contains("MY_PRIVATE_VAR"), "{seen}");
     assert!(!seen.contains("GIT_CONFIG_GLOBAL"), "{seen}");
 
@@ -301,11 +250,7 @@ fn consent_is_asked_once_per_set_of_commands() {
     // Not interactive and no --yes: refuse, show the commands, run nothing.
     let run = env.tool(&repo, &["bench", "--json"]).expect(2);
     assert_eq!(run.json()["error"]["code"], "consent_required");
-    assert!(
-        run.stderr.contains("benchmark: sh bench.sh"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("benchmark: sh bench.sh"), "{}", run.stderr);
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
     assert!(!repo.join("ran").exists());
 
@@ -327,10 +272,7 @@ fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
     let repo = bound(
         &env,
         &[
-            (
-                "bench.sh",
-                b"echo \"score=$(cat solution.txt)\"\necho built > build.out\n",
-            ),
+            ("bench.sh", b"echo \"score=$(cat solution.txt)\"\necho built > build.out\n"),
             ("solution.txt", b"1\n"),
             ("notes.txt", b"a\n"),
         ],
@@ -344,10 +286,7 @@ fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
     write(&repo.join("untracked.txt"), b"u\n");
 
     let index_before = fs::read(repo.join(".git/index")).unwrap();
-    let refs_before = env.git(
-        &repo,
-        &["for-each-ref", "--format=%(refname) %(objectname)"],
-    );
+    let refs_before = env.git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]);
     let head_before = fs::read(repo.join(".git/HEAD")).unwrap();
 
     let v = bench(&env, &repo, &["--baseline"]).expect(0).json();
@@ -358,19 +297,9 @@ fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
     assert_eq!(v["improvement"].as_f64(), Some(2.0));
     assert_eq!(v["dirty"], true);
 
-    assert_eq!(
-        fs::read(repo.join(".git/index")).unwrap(),
-        index_before,
-        "index bytes changed"
-    );
+    assert_eq!(fs::read(repo.join(".git/index")).unwrap(), index_before, "index bytes changed");
     assert_eq!(fs::read(repo.join(".git/HEAD")).unwrap(), head_before);
-    assert_eq!(
-        env.git(
-            &repo,
-            &["for-each-ref", "--format=%(refname) %(objectname)"]
-        ),
-        refs_before
-    );
+    assert_eq!(env.git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]), refs_before);
     assert_eq!(fs::read(repo.join("solution.txt")).unwrap(), b"3\n");
     assert_eq!(fs::read(repo.join("notes.txt")).unwrap(), b"staged\n");
     assert!(repo.join("untracked.txt").exists());
@@ -378,10 +307,7 @@ fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
     assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
     assert!(
         !repo.join(".git/worktrees").exists()
-            || fs::read_dir(repo.join(".git/worktrees"))
-                .unwrap()
-                .next()
-                .is_none()
+            || fs::read_dir(repo.join(".git/worktrees")).unwrap().next().is_none()
     );
     let leftovers: Vec<_> = fs::read_dir(repo.join(".git/bitsota"))
         .unwrap()
@@ -403,10 +329,7 @@ fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
     let text = run.out();
     assert!(text.contains("baseline  score = 1"), "{text}");
     assert!(text.contains("candidate score = 3"), "{text}");
-    assert!(
-        text.contains("+2 (+200.00%), better (higher is better)"),
-        "{text}"
-    );
+    assert!(text.contains("+2 (+200.00%), better (higher is better)"), "{text}");
 
     // Without --baseline, the latest good baseline for the same base commit and commands is shown.
     let v = bench(&env, &repo, &[]).expect(0).json();
@@ -422,11 +345,7 @@ echo done
 "#;
     let repo = bound(
         &env,
-        &[
-            ("bench.sh", script),
-            ("solution.txt", b"1\n"),
-            (".gitignore", b"result.json\n"),
-        ],
+        &[("bench.sh", script), ("solution.txt", b"1\n"), (".gitignore", b"result.json\n")],
         json!({"benchmark_command": "sh bench.sh", "result_path": "result.json"}),
     );
     let v = bench(&env, &repo, &["--record"]).expect(0).json();
@@ -438,10 +357,7 @@ echo done
 
     let task = state(&repo).task;
     let loaded = sidecar::load(&path).unwrap().unwrap();
-    assert_eq!(
-        loaded.claimed_metrics().unwrap(),
-        json!({"score": 2.5, "params": 100}).as_object().unwrap()
-    );
+    assert_eq!(loaded.claimed_metrics().unwrap(), json!({"score": 2.5, "params": 100}).as_object().unwrap());
     let log = loaded.execution_log().unwrap();
     assert!(log.contains("benchmark: sh bench.sh"), "{log}");
     assert!(log.contains("score = 2.5"), "{log}");
@@ -452,10 +368,7 @@ echo done
 
     // The miner edits the summary: now the sidecar is accepted.
     let mut map = loaded.raw().clone();
-    map.insert(
-        "summary".into(),
-        json!("Tuned the solution; local score 2.5."),
-    );
+    map.insert("summary".into(), json!("Tuned the solution; local score 2.5."));
     map.insert("notes".into(), json!("kept"));
     fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
     let edited = sidecar::load(&path).unwrap().unwrap();
@@ -464,10 +377,7 @@ echo done
     // Recording again keeps the summary and unknown fields, replaces the metrics.
     bench(&env, &repo, &["--record"]).expect(0);
     let again = sidecar::load(&path).unwrap().unwrap();
-    assert_eq!(
-        again.summary(),
-        Some("Tuned the solution; local score 2.5.")
-    );
+    assert_eq!(again.summary(), Some("Tuned the solution; local score 2.5."));
     assert_eq!(again.raw()["notes"], "kept");
     // The sidecar is excluded from the patch by init, so the tree stays clean.
     assert_eq!(bench(&env, &repo, &[]).expect(0).json()["dirty"], false);
@@ -476,41 +386,17 @@ echo done
 #[test]
 fn record_to_a_relative_submission_file_and_refuses_a_broken_one() {
     let env = Env::new();
-    let repo = bound(
-        &env,
-        &[("bench.sh", b"echo score=4\n")],
-        json!({"benchmark_command": "sh bench.sh"}),
-    );
+    let repo = bound(&env, &[("bench.sh", b"echo score=4\n")], json!({"benchmark_command": "sh bench.sh"}));
     let sub = repo.join("sub");
     fs::create_dir_all(&sub).unwrap();
-    env.tool(
-        &sub,
-        &[
-            "bench",
-            "--yes",
-            "--record",
-            "--submission-file",
-            "../../side.json",
-        ],
-    )
-    .expect(0);
+    env.tool(&sub, &["bench", "--yes", "--record", "--submission-file", "../../side.json"]).expect(0);
     let side = sidecar::load(&env.path("side.json")).unwrap().unwrap();
     assert_eq!(side.claimed_metrics().unwrap()["score"], json!(4));
 
     // A sidecar that is not JSON is never overwritten, and nothing runs.
     write(&env.path("side.json"), b"{not json");
     let run = env
-        .tool(
-            &sub,
-            &[
-                "bench",
-                "--yes",
-                "--json",
-                "--record",
-                "--submission-file",
-                "../../side.json",
-            ],
-        )
+        .tool(&sub, &["bench", "--yes", "--json", "--record", "--submission-file", "../../side.json"])
         .expect(1);
     assert_eq!(run.json()["error"]["code"], "submission_invalid");
     assert_eq!(fs::read(env.path("side.json")).unwrap(), b"{not json");

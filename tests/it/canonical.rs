@@ -38,16 +38,21 @@ fn canonical_json_matches_python_vectors() {
         let (canonical, sha256) = (field(record, "canonical"), field(record, "sha256"));
         match canonicalize_str(input) {
             Err(e) => failures.push(format!("{name}: refused: {e}")),
-            Ok(got) if got != canonical => {
-                failures.push(format!("{name}:\n    input    {input}\n    python   {canonical}\n    rust     {got}"))
-            }
+            Ok(got) if got != canonical => failures
+                .push(format!("{name}:\n    input    {input}\n    python   {canonical}\n    rust     {got}")),
             Ok(got) if sha256_hex(got.as_bytes()) != sha256 => {
                 failures.push(format!("{name}: sha256 {} != {sha256}", sha256_hex(got.as_bytes())))
             }
             Ok(_) => {}
         }
     }
-    assert!(failures.is_empty(), "{} of {} vectors differ from Python:\n{}", failures.len(), vectors.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors differ from Python:\n{}",
+        failures.len(),
+        vectors.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -75,7 +75,10 @@ fn patch_replays_byte_for_byte_under_hostile_config() {
         ("src/run.sh", b"#!/bin/sh\necho run\n"),
         ("src/nonl.txt", b"no trailing newline"),
         ("src/crlf.txt", b"one\r\ntwo\r\n"),
-        ("src/old_name.py", b"def moved():\n    return 'this file is renamed, with enough content to be detected'\n"),
+        (
+            "src/old_name.py",
+            b"def moved():\n    return 'this file is renamed, with enough content to be detected'\n",
+        ),
         ("src/gone.py", b"x = 1\n"),
         ("README.md", b"# task\n"),
     ];
@@ -129,7 +132,13 @@ fn patch_replays_byte_for_byte_under_hostile_config() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["path"].as_str().unwrap().into(), f["change"].as_str().unwrap().into(), f["allowed"].as_bool().unwrap()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["change"].as_str().unwrap().into(),
+                f["allowed"].as_bool().unwrap(),
+            )
+        })
         .collect();
     let expect = |p: &str, c: &str, a: bool| (p.to_string(), c.to_string(), a);
     assert_eq!(
@@ -147,7 +156,8 @@ fn patch_replays_byte_for_byte_under_hostile_config() {
             expect("src/run.sh", "modified", true),
         ]
     );
-    let renamed = report["files"].as_array().unwrap().iter().find(|f| f["path"] == "src/new_name.py").unwrap();
+    let renamed =
+        report["files"].as_array().unwrap().iter().find(|f| f["path"] == "src/new_name.py").unwrap();
     assert_eq!(renamed["from"], "src/old_name.py");
 
     let diff = env.tool(&repo, &["diff", "--allow-outside"]).expect(0);
@@ -163,13 +173,16 @@ fn patch_replays_byte_for_byte_under_hostile_config() {
 
     // Replay as validators do, on fresh clones at the base commit: `git apply --index` and
     // `git apply -` (the validator's form).
-    for (name, apply_args) in [("fresh-index", vec!["apply", "--index", "-"]), ("fresh-plain", vec!["apply", "-"])] {
+    for (name, apply_args) in
+        [("fresh-index", vec!["apply", "--index", "-"]), ("fresh-plain", vec!["apply", "-"])]
+    {
         let fresh = env.path(name);
         env.git(env.root(), &["clone", "-q", repo.to_str().unwrap(), name]);
         env.git(&fresh, &["checkout", "-q", "--detach", &base]);
         env.git_stdin(&fresh, &apply_args, &patch).expect(0);
 
-        let mut expected: Vec<String> = files_under(&repo).into_iter().filter(|p| p.starts_with("src/")).collect();
+        let mut expected: Vec<String> =
+            files_under(&repo).into_iter().filter(|p| p.starts_with("src/")).collect();
         expected.push("README.md".into());
         expected.sort();
         assert_eq!(files_under(&fresh), expected, "{name}: same set of files");
@@ -180,7 +193,11 @@ fn patch_replays_byte_for_byte_under_hostile_config() {
                 continue;
             }
             assert_eq!(got, fs::read(repo.join(path)).unwrap(), "{name}: {path} bytes");
-            assert_eq!(is_executable(&fresh.join(path)), is_executable(&repo.join(path)), "{name}: {path} mode");
+            assert_eq!(
+                is_executable(&fresh.join(path)),
+                is_executable(&repo.join(path)),
+                "{name}: {path} mode"
+            );
         }
     }
 }
@@ -209,7 +226,8 @@ fn clean_change_passes_with_exit_zero() {
 fn every_offline_problem_code_from_a_real_repo() {
     // empty_patch
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/train.py", b"x\n"), ("src/q.sql", b"-- comment\nselect 1;\n")], &["src/*"]);
+    let repo =
+        bound_repo(&env, &[("src/train.py", b"x\n"), ("src/q.sql", b"-- comment\nselect 1;\n")], &["src/*"]);
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!((code, problem_codes(&report)), (1, vec!["empty_patch".to_string()]));
 
@@ -227,7 +245,8 @@ fn every_offline_problem_code_from_a_real_repo() {
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 1);
     assert_eq!(problem_codes(&report), vec!["unquotable_path"]);
-    let listed = report["files"].as_array().unwrap().iter().find(|f| f["path"] == "src/tab\there.py").unwrap();
+    let listed =
+        report["files"].as_array().unwrap().iter().find(|f| f["path"] == "src/tab\there.py").unwrap();
     assert_eq!(listed["allowed"], false);
     fs::remove_file(repo.join("src/tab\there.py")).unwrap();
 
@@ -262,7 +281,10 @@ fn every_offline_problem_code_from_a_real_repo() {
     assert_eq!(code, 1);
     assert_eq!(problem_codes(&report), vec!["outside_allowed_paths"]);
     let entry = &report["files"][0];
-    assert_eq!((entry["change"].as_str(), entry["from"].as_str(), entry["allowed"].as_bool()), (Some("renamed"), Some("src/q.sql"), Some(false)));
+    assert_eq!(
+        (entry["change"].as_str(), entry["from"].as_str(), entry["allowed"].as_bool()),
+        (Some("renamed"), Some("src/q.sql"), Some(false))
+    );
     // With --allow-outside the rename is left out whole and the rest passes.
     let (code, report) = check_json(&env, &repo, &["--allow-outside"]);
     assert_eq!(code, 0, "{report}");
@@ -423,4 +445,46 @@ fn user_index_env_and_intent_to_add_do_not_leak() {
     assert_eq!(report["files"][0]["change"], "added");
     assert_eq!(fs::read(repo.join(".git/index")).unwrap(), before);
     assert!(!env.path("bogus-index").exists());
+}
+
+#[test]
+fn honours_git_dir_and_work_tree_and_refuses_bare_repos() {
+    let env = Env::new();
+    let repo = bound_repo(&env, &[("src/train.py", b"x\n")], &["src/*"]);
+    write(&repo.join("src/train.py"), b"y\n");
+    // From an unrelated directory, pointed at the clone by the environment.
+    let elsewhere = env.path("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let mut cmd = env.command(crate::common::BIN, &elsewhere);
+    cmd.args(["check", "--json"]).env("GIT_DIR", repo.join(".git")).env("GIT_WORK_TREE", &repo);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["files"][0]["path"], "src/train.py");
+
+    let bare = env.path("bare.git");
+    env.git(env.root(), &["init", "-q", "--bare", bare.to_str().unwrap()]);
+    let run = env.tool(&bare, &["check", "--json"]).expect(2);
+    assert_eq!(run.json()["error"]["code"], "bare_repository");
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let env = Env::new();
+    let repo = bound_repo(&env, &[("src/big.txt", b"start\n")], &["src/*"]);
+    // A patch far larger than a pipe buffer.
+    let big: Vec<u8> = (0..200_000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+    write(&repo.join("src/big.txt"), &big);
+    let mut cmd = env.command(crate::common::BIN, &repo);
+    cmd.arg("diff").stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is dropped here, like `git bitsota diff | head -c 10`.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(&first, b"diff --git");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -44,24 +44,9 @@ const LIVE_ID: &str = "c54218ce-9ffd-4389-b97d-2d952adb4a1a";
 fn setup() -> (Fake, Env) {
     let fake = Fake::start();
     fake.add_task(task(LIVE_ID, "qwen3-27b-binary-frontier", "live", true));
-    fake.add_task(task(
-        "802f6eba-874e-43c4-b097-33a204684bf4",
-        "qwen3-27b-ternary-frontier",
-        "live",
-        true,
-    ));
-    fake.add_task(task(
-        "11111111-2222-4333-8444-555555555555",
-        "old-paused-task",
-        "paused",
-        true,
-    ));
-    fake.add_task(task(
-        "11111111-2222-4333-8444-666666666666",
-        "inactive-task",
-        "live",
-        false,
-    ));
+    fake.add_task(task("802f6eba-874e-43c4-b097-33a204684bf4", "qwen3-27b-ternary-frontier", "live", true));
+    fake.add_task(task("11111111-2222-4333-8444-555555555555", "old-paused-task", "paused", true));
+    fake.add_task(task("11111111-2222-4333-8444-666666666666", "inactive-task", "live", false));
     let mut env = Env::new();
     env.set("BITSOTA_COORDINATOR_URL", fake.url());
     env.set("BITSOTA_HOTKEY_MNEMONIC", PHRASE);
@@ -77,10 +62,7 @@ fn error_of(run: &Run) -> (String, String) {
     let v = run.json();
     (
         v["error"]["code"].as_str().unwrap_or_default().to_string(),
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        v["error"]["message"].as_str().unwrap_or_default().to_string(),
     )
 }
 
@@ -90,25 +72,16 @@ fn tasks_lists_live_and_active_by_default() {
     let run = tool(&env, &["tasks", "--json"]).expect(0);
     let v = run.json();
     assert_eq!(v["version"], 1);
-    let slugs: Vec<&str> = v["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["slug"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        slugs,
-        ["qwen3-27b-binary-frontier", "qwen3-27b-ternary-frontier"]
-    );
+    let slugs: Vec<&str> =
+        v["tasks"].as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs, ["qwen3-27b-binary-frontier", "qwen3-27b-ternary-frontier"]);
     // Records as served: numbers keep their text.
     assert!(run.out().contains("\"score_scale\":1.50"), "{}", run.out());
     let all = tool(&env, &["tasks", "--all", "--json"]).expect(0).json();
     assert_eq!(all["tasks"].as_array().unwrap().len(), 4);
     // The listing is unsigned and carries our user agent.
     let log = fake.requests();
-    assert!(log
-        .iter()
-        .all(|r| r.path == "/api/v1/tasks" && r.header("X-Signature").is_none()));
+    assert!(log.iter().all(|r| r.path == "/api/v1/tasks" && r.header("X-Signature").is_none()));
     let agent = log[0].header("User-Agent").unwrap();
     assert!(agent.starts_with("git-bitsota/"), "{agent}");
 }
@@ -123,44 +96,26 @@ fn tasks_human_table() {
         lines[0].starts_with("SLUG") && lines[0].contains("METRIC") && lines[0].contains("BUDGET"),
         "{out}"
     );
-    assert!(
-        lines[1].contains("qwen3-27b-binary-frontier")
-            && lines[1].contains("heldout_ppl (minimize)")
-    );
-    assert!(
-        lines[1].contains("standard") && lines[1].ends_with("6h"),
-        "{out}"
-    );
+    assert!(lines[1].contains("qwen3-27b-binary-frontier") && lines[1].contains("heldout_ppl (minimize)"));
+    assert!(lines[1].contains("standard") && lines[1].ends_with("6h"), "{out}");
     assert_eq!(lines.len(), 3, "{out}");
     let all = tool(&env, &["tasks", "--all"]).expect(0).out();
-    assert!(
-        all.contains("paused") && all.contains("live, inactive"),
-        "{all}"
-    );
+    assert!(all.contains("paused") && all.contains("live, inactive"), "{all}");
 }
 
 #[test]
 fn show_by_slug_or_id_and_onboard() {
     let (fake, env) = setup();
     fake.set_onboard(LIVE_ID, "# onboard.md\n\nEdit `pack/train.py` only.\n");
-    let v = tool(&env, &["show", "QWEN3-27B-binary-frontier", "--json"])
-        .expect(0)
-        .json();
+    let v = tool(&env, &["show", "QWEN3-27B-binary-frontier", "--json"]).expect(0).json();
     assert_eq!(v["version"], 1);
     assert_eq!(v["task"]["id"], LIVE_ID);
     assert_eq!(v["onboard"], Value::Null);
-    let v = tool(&env, &["show", LIVE_ID, "--onboard", "--json"])
-        .expect(0)
-        .json();
+    let v = tool(&env, &["show", LIVE_ID, "--onboard", "--json"]).expect(0).json();
     assert_eq!(v["task"]["slug"], "qwen3-27b-binary-frontier");
     assert_eq!(v["onboard"], "# onboard.md\n\nEdit `pack/train.py` only.\n");
-    let human = tool(&env, &["show", "qwen3-27b-binary-frontier", "--onboard"])
-        .expect(0)
-        .out();
-    assert!(
-        human.contains("pack/train.py") && human.contains("heldout_ppl (minimize)"),
-        "{human}"
-    );
+    let human = tool(&env, &["show", "qwen3-27b-binary-frontier", "--onboard"]).expect(0).out();
+    assert!(human.contains("pack/train.py") && human.contains("heldout_ppl (minimize)"), "{human}");
     assert!(human.contains("Edit `pack/train.py` only."), "{human}");
     // Paused tasks can still be shown.
     tool(&env, &["show", "old-paused-task"]).expect(0);
@@ -172,8 +127,7 @@ fn unknown_task_is_exit_2_listing_live_slugs() {
     let run = tool(&env, &["show", "nope", "--json"]).expect(2);
     assert_eq!(error_of(&run).0, "unknown_task");
     assert!(
-        run.stderr
-            .contains("live tasks: qwen3-27b-binary-frontier, qwen3-27b-ternary-frontier"),
+        run.stderr.contains("live tasks: qwen3-27b-binary-frontier, qwen3-27b-ternary-frontier"),
         "{}",
         run.stderr
     );
@@ -183,14 +137,10 @@ fn unknown_task_is_exit_2_listing_live_slugs() {
 #[test]
 fn resolve_task_for_init() {
     let (fake, _env) = setup();
-    let coordinator = git_bitsota::client::Coordinator::new(
-        &fake.url(),
-        &git_bitsota::output::Output::plain(true),
-    )
-    .unwrap();
-    let record = coordinator
-        .resolve_task(" qwen3-27b-ternary-frontier ")
-        .unwrap();
+    let coordinator =
+        git_bitsota::client::Coordinator::new(&fake.url(), &git_bitsota::output::Output::plain(true))
+            .unwrap();
+    let record = coordinator.resolve_task(" qwen3-27b-ternary-frontier ").unwrap();
     assert_eq!(record["id"], "802f6eba-874e-43c4-b097-33a204684bf4");
     let err = coordinator.resolve_task("missing").unwrap_err();
     assert_eq!(err.exit_code(), 2);
@@ -202,9 +152,7 @@ fn workflow_calls_are_signed_and_verified() {
     let out = git_bitsota::output::Output::plain(true);
     let coordinator = git_bitsota::client::Coordinator::new(&fake.url(), &out).unwrap();
     let key = Hotkey::from_phrase_for_tests(PHRASE).unwrap();
-    let claim = coordinator
-        .claim_task(LIVE_ID, "git bitsota claim", &key)
-        .unwrap();
+    let claim = coordinator.claim_task(LIVE_ID, "git bitsota claim", &key).unwrap();
     assert_eq!(claim["miner_hotkey"], SS58);
     assert_eq!(claim["status"], "active");
     let claim_id = claim["id"].as_str().unwrap().to_string();
@@ -220,33 +168,17 @@ fn workflow_calls_are_signed_and_verified() {
     let submission = coordinator.create_submission(&body, &key).unwrap();
     assert_eq!(submission["status"], "pending_verification");
     assert_eq!(submission["claimed_metrics"]["tiny"].to_string(), "1e-05");
-    let listed = coordinator
-        .list_submissions(Some(LIVE_ID), Some("pending_verification"))
-        .unwrap();
+    let listed = coordinator.list_submissions(Some(LIVE_ID), Some("pending_verification")).unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(
-        coordinator
-            .list_claims(Some(LIVE_ID), Some("submitted"))
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(coordinator.list_claims(Some(LIVE_ID), Some("submitted")).unwrap().len(), 1);
     // Cancel: signed, no body; the claim is no longer active → 409 → exit 5.
     let err = coordinator.cancel_claim(&claim_id, &key).unwrap_err();
     assert_eq!(err.exit_code(), 5);
-    assert!(
-        err.message().contains("HTTP 409") && err.message().contains("not active"),
-        "{err:?}"
-    );
+    assert!(err.message().contains("HTTP 409") && err.message().contains("not active"), "{err:?}");
     // Missing fields → 422 detail list.
-    let err = coordinator
-        .create_submission(&json!({"claim_id": claim_id}), &key)
-        .unwrap_err();
+    let err = coordinator.create_submission(&json!({"claim_id": claim_id}), &key).unwrap_err();
     assert_eq!(err.exit_code(), 5);
-    assert!(
-        err.message().contains("body.summary: Field required"),
-        "{err:?}"
-    );
+    assert!(err.message().contains("body.summary: Field required"), "{err:?}");
 
     let log = fake.requests();
     let posts: Vec<_> = log.iter().filter(|r| r.method == "POST").collect();
@@ -258,16 +190,10 @@ fn workflow_calls_are_signed_and_verified() {
     // The wire body is exactly the canonical bytes that were signed.
     let sent = String::from_utf8(posts[2].body.clone()).unwrap();
     assert!(sent.starts_with(r#"{"base_ref":"#), "{sent}");
-    assert!(
-        sent.contains(r#""summary":"h\u00e9llo \u2713 \ud83d\ude00""#),
-        "{sent}"
-    );
+    assert!(sent.contains(r#""summary":"h\u00e9llo \u2713 \ud83d\ude00""#), "{sent}");
     assert_eq!(posts[2].header("Content-Type"), Some("application/json"));
     let cancel = posts[3];
-    assert!(
-        cancel.body.is_empty() && cancel.header("Content-Type").is_none(),
-        "{cancel:?}"
-    );
+    assert!(cancel.body.is_empty() && cancel.header("Content-Type").is_none(), "{cancel:?}");
     assert_eq!(cancel.header("Content-Length"), Some("0"));
 }
 
@@ -281,9 +207,7 @@ fn claims_expire_and_cancel_works() {
     let expires = claim["expires_at"].as_str().unwrap();
     let created = claim["created_at"].as_str().unwrap();
     assert!(expires > created);
-    let cancelled = coordinator
-        .cancel_claim(claim["id"].as_str().unwrap(), &key)
-        .unwrap();
+    let cancelled = coordinator.cancel_claim(claim["id"].as_str().unwrap(), &key).unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     let second = coordinator.claim_task(LIVE_ID, "second", &key).unwrap();
     fake.expire_claims();
@@ -315,11 +239,7 @@ fn request_signed_get_with_query_is_verified() {
     assert_eq!(log[0].query, "task_id=a+b%2F%C3%BC&status=active");
     assert_eq!(log[0].signer.as_deref(), Some(SS58), "{:?}", log[0]);
     // --unsigned sends no signing headers.
-    tool(
-        &env,
-        &["request", "get", "api/v1/tasks", "--unsigned", "--json"],
-    )
-    .expect(0);
+    tool(&env, &["request", "get", "api/v1/tasks", "--unsigned", "--json"]).expect(0);
     let last = fake.requests().pop().unwrap();
     assert_eq!(last.path, "/api/v1/tasks");
     assert!(last.header("X-Hotkey").is_none() && last.signer.is_none());
@@ -331,54 +251,24 @@ fn request_post_claim_and_human_output() {
     let path = format!("/api/v1/tasks/{LIVE_ID}/claim");
     let run = tool(
         &env,
-        &[
-            "request",
-            "POST",
-            &path,
-            "--body-json",
-            r#"{"claim_description": "manual miner run"}"#,
-        ],
+        &["request", "POST", &path, "--body-json", r#"{"claim_description": "manual miner run"}"#],
     )
     .expect(0);
     // Human output: the JSON answer, indented.
-    assert!(
-        run.out().contains("\n  \"status\": \"active\""),
-        "{}",
-        run.out()
-    );
+    assert!(run.out().contains("\n  \"status\": \"active\""), "{}", run.out());
     let log = fake.requests();
     assert_eq!(log[0].body, br#"{"claim_description":"manual miner run"}"#);
     assert_eq!(log[0].signer.as_deref(), Some(SS58));
     // Body from a file; a missing field is the server's 422, shown.
     let file = env.path("body.json");
     std::fs::write(&file, "{}").unwrap();
-    let run = tool(
-        &env,
-        &[
-            "request",
-            "POST",
-            &path,
-            "--body-file",
-            file.to_str().unwrap(),
-        ],
-    )
-    .expect(5);
-    assert!(
-        run.stderr.contains("HTTP 422") && run.stderr.contains("claim_description"),
-        "{}",
-        run.stderr
-    );
+    let run = tool(&env, &["request", "POST", &path, "--body-file", file.to_str().unwrap()]).expect(5);
+    assert!(run.stderr.contains("HTTP 422") && run.stderr.contains("claim_description"), "{}", run.stderr);
     // Non-JSON answers are printed as text.
     fake.set_onboard(LIVE_ID, "# hello");
     let run = tool(
         &env,
-        &[
-            "request",
-            "GET",
-            &format!("/api/v1/tasks/{LIVE_ID}/onboard.md"),
-            "--unsigned",
-            "--json",
-        ],
+        &["request", "GET", &format!("/api/v1/tasks/{LIVE_ID}/onboard.md"), "--unsigned", "--json"],
     )
     .expect(0);
     assert_eq!(run.json(), json!({"version": 1, "text": "# hello"}));
@@ -415,44 +305,20 @@ fn request_dry_run_shows_the_exact_signed_message() {
     let message = v["message"].as_str().unwrap();
     assert_eq!(
         message,
-        format!(
-            "BT-AUTH-V1\nPOST\n/api/v1/submissions\nx=1\n{ts}\n{}",
-            sha256_hex(body.as_bytes())
-        )
+        format!("BT-AUTH-V1\nPOST\n/api/v1/submissions\nx=1\n{ts}\n{}", sha256_hex(body.as_bytes()))
     );
-    let sig: [u8; 64] = hex::decode(headers["X-Signature"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let sig: [u8; 64] = hex::decode(headers["X-Signature"].as_str().unwrap()).unwrap().try_into().unwrap();
     let public = keys::ss58_to_public(SS58).unwrap();
     assert!(keys::verify(&public, message.as_bytes(), &sig));
     // Nothing was sent.
     assert!(fake.requests().is_empty());
     // Human form escapes the message on one line.
-    let human = tool(
-        &env,
-        &["request", "POST", "/api/v1/claims/x/cancel", "--dry-run"],
-    )
-    .expect(0)
-    .out();
-    assert!(
-        human.contains(r#"signed message: "BT-AUTH-V1\nPOST\n/api/v1/claims/x/cancel\n\n"#),
-        "{human}"
-    );
+    let human = tool(&env, &["request", "POST", "/api/v1/claims/x/cancel", "--dry-run"]).expect(0).out();
+    assert!(human.contains(r#"signed message: "BT-AUTH-V1\nPOST\n/api/v1/claims/x/cancel\n\n"#), "{human}");
     assert!(human.contains(auth::EMPTY_BODY_SHA256), "{human}");
-    let unsigned = tool(
-        &env,
-        &[
-            "request",
-            "GET",
-            "/api/v1/tasks",
-            "--dry-run",
-            "--unsigned",
-            "--json",
-        ],
-    )
-    .expect(0)
-    .json();
+    let unsigned = tool(&env, &["request", "GET", "/api/v1/tasks", "--dry-run", "--unsigned", "--json"])
+        .expect(0)
+        .json();
     assert_eq!(unsigned["message"], Value::Null);
     assert_eq!(unsigned["headers"], json!({}));
 }
@@ -460,29 +326,13 @@ fn request_dry_run_shows_the_exact_signed_message() {
 #[test]
 fn request_usage_errors() {
     let (_fake, env) = setup();
-    let run = tool(
-        &env,
-        &["request", "POST", "/x", "--body-json", "{bad", "--json"],
-    )
-    .expect(2);
+    let run = tool(&env, &["request", "POST", "/x", "--body-json", "{bad", "--json"]).expect(2);
     assert_eq!(error_of(&run).0, "bad_body");
-    let run = tool(
-        &env,
-        &["request", "GET", "/api/v1/claims?status=active", "--json"],
-    )
-    .expect(2);
+    let run = tool(&env, &["request", "GET", "/api/v1/claims?status=active", "--json"]).expect(2);
     assert_eq!(error_of(&run).0, "bad_request");
-    let run = tool(
-        &env,
-        &["request", "GET", "/x", "--query", "novalue", "--json"],
-    )
-    .expect(2);
+    let run = tool(&env, &["request", "GET", "/x", "--query", "novalue", "--json"]).expect(2);
     assert_eq!(error_of(&run).0, "bad_query");
-    let run = tool(
-        &env,
-        &["request", "POST", "/x", "--body-json", "NaN", "--json"],
-    )
-    .expect(2);
+    let run = tool(&env, &["request", "POST", "/x", "--body-json", "NaN", "--json"]).expect(2);
     assert_eq!(error_of(&run).0, "bad_body");
 }
 
@@ -500,20 +350,10 @@ fn server_checks_recanonicalise_and_reject_forgeries() {
         ("X-Signature", h.signature.as_str()),
     ];
     // What Python `requests` would put on the wire: spaces, insertion order. Still valid.
-    let (status, _) = fake.raw_request(
-        "POST",
-        &path,
-        &headers,
-        br#"{"z": 1.0, "claim_description": "x"}"#,
-    );
+    let (status, _) = fake.raw_request("POST", &path, &headers, br#"{"z": 1.0, "claim_description": "x"}"#);
     assert_eq!(status, 200);
     // A changed value is not.
-    let (status, body) = fake.raw_request(
-        "POST",
-        &path,
-        &headers,
-        br#"{"claim_description":"y","z":1.0}"#,
-    );
+    let (status, body) = fake.raw_request("POST", &path, &headers, br#"{"claim_description":"y","z":1.0}"#);
     assert_eq!(status, 401, "{body}");
     // Unsigned claims are refused.
     let (status, _) = fake.raw_request("POST", &path, &[], canonical);
@@ -538,16 +378,9 @@ fn stale_timestamp_is_rejected_as_exit_4() {
     .expect(4);
     let (code, message) = error_of(&run);
     assert_eq!(code, "unauthorized");
-    assert!(
-        message.contains("HTTP 401") && message.contains("stale timestamp"),
-        "{message}"
-    );
+    assert!(message.contains("HTTP 401") && message.contains("stale timestamp"), "{message}");
     assert!(run.stderr.contains("clock"), "{}", run.stderr);
-    assert!(fake.requests()[0]
-        .auth_error
-        .as_deref()
-        .unwrap()
-        .contains("stale"));
+    assert!(fake.requests()[0].auth_error.as_deref().unwrap().contains("stale"));
 }
 
 // --- faults ------------------------------------------------------------------------------------
@@ -555,17 +388,11 @@ fn stale_timestamp_is_rejected_as_exit_4() {
 #[test]
 fn server_error_with_detail_is_exit_5() {
     let (fake, env) = setup();
-    fake.set_fault(Some(Fault::Status(
-        500,
-        json!({"detail": "database is on fire"}),
-    )));
+    fake.set_fault(Some(Fault::Status(500, json!({"detail": "database is on fire"}))));
     let run = tool(&env, &["tasks", "--json"]).expect(5);
     let (code, message) = error_of(&run);
     assert_eq!(code, "server_error");
-    assert!(
-        message.contains("HTTP 500") && message.contains("database is on fire"),
-        "{message}"
-    );
+    assert!(message.contains("HTTP 500") && message.contains("database is on fire"), "{message}");
     assert!(run.stderr.contains("database is on fire"), "{}", run.stderr);
     // 500 is not retried.
     assert_eq!(fake.requests().len(), 1);
@@ -574,64 +401,27 @@ fn server_error_with_detail_is_exit_5() {
 #[test]
 fn forbidden_is_exit_4() {
     let (fake, env) = setup();
-    fake.push_fault(Fault::Status(
-        403,
-        json!({"detail": "hotkey is not registered on netuid 94"}),
-    ));
-    let run = tool(
-        &env,
-        &[
-            "request",
-            "POST",
-            "/api/v1/submissions",
-            "--body-json",
-            "{}",
-        ],
-    )
-    .expect(4);
-    assert!(
-        run.stderr
-            .contains("HTTP 403: hotkey is not registered on netuid 94"),
-        "{}",
-        run.stderr
-    );
+    fake.push_fault(Fault::Status(403, json!({"detail": "hotkey is not registered on netuid 94"})));
+    let run = tool(&env, &["request", "POST", "/api/v1/submissions", "--body-json", "{}"]).expect(4);
+    assert!(run.stderr.contains("HTTP 403: hotkey is not registered on netuid 94"), "{}", run.stderr);
 }
 
 #[test]
 fn non_json_200_is_exit_5() {
     let (fake, env) = setup();
-    fake.set_fault(Some(Fault::Raw(
-        200,
-        "text/html",
-        b"<html>maintenance</html>".to_vec(),
-    )));
+    fake.set_fault(Some(Fault::Raw(200, "text/html", b"<html>maintenance</html>".to_vec())));
     let run = tool(&env, &["tasks", "--json"]).expect(5);
     let (code, message) = error_of(&run);
     assert_eq!(code, "bad_response");
-    assert!(
-        message.contains("not JSON") && message.contains("<html>maintenance</html>"),
-        "{message}"
-    );
+    assert!(message.contains("not JSON") && message.contains("<html>maintenance</html>"), "{message}");
     // A JSON answer of the wrong shape as well.
-    fake.set_fault(Some(Fault::Raw(
-        200,
-        "application/json",
-        br#"{"tasks": []}"#.to_vec(),
-    )));
+    fake.set_fault(Some(Fault::Raw(200, "application/json", br#"{"tasks": []}"#.to_vec())));
     let run = tool(&env, &["tasks", "--json"]).expect(5);
     assert_eq!(error_of(&run).0, "bad_response");
     // Non-JSON error bodies are quoted too.
-    fake.set_fault(Some(Fault::Raw(
-        502,
-        "text/plain",
-        b"upstream\nbroke".to_vec(),
-    )));
+    fake.set_fault(Some(Fault::Raw(502, "text/plain", b"upstream\nbroke".to_vec())));
     let run = tool(&env, &["tasks"]).expect(5);
-    assert!(
-        run.stderr.contains("HTTP 502: upstream broke"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("HTTP 502: upstream broke"), "{}", run.stderr);
 }
 
 #[test]
@@ -654,11 +444,7 @@ fn slow_answer_times_out_exit_3() {
     fake.push_fault(Fault::Slow(Duration::from_secs(4)));
     let started = std::time::Instant::now();
     let run = tool(&env, &["tasks", "--json"]).expect(3);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
     let (code, message) = error_of(&run);
     assert_eq!(code, "timeout");
     assert!(message.contains("did not answer"), "{message}");
@@ -679,22 +465,8 @@ fn reset_connection_is_retried_then_exit_3() {
     assert_eq!(error_of(&run).0, "network");
     assert_eq!(fake.requests().len(), 2 + 4);
     // POSTs are never retried.
-    let run = tool(
-        &env,
-        &[
-            "request",
-            "POST",
-            "/api/v1/submissions",
-            "--body-json",
-            "{}",
-        ],
-    )
-    .expect(3);
-    assert!(
-        run.stderr.contains("cannot reach the coordinator"),
-        "{}",
-        run.stderr
-    );
+    let run = tool(&env, &["request", "POST", "/api/v1/submissions", "--body-json", "{}"]).expect(3);
+    assert!(run.stderr.contains("cannot reach the coordinator"), "{}", run.stderr);
     assert_eq!(fake.requests().len(), 2 + 4 + 1);
 }
 
@@ -705,10 +477,7 @@ fn gateway_errors_and_429_are_retried_for_gets_only() {
     fake.push_fault(Fault::RetryAfter(1));
     let started = std::time::Instant::now();
     tool(&env, &["tasks", "--json"]).expect(0);
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured"
-    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
     assert_eq!(fake.requests().len(), 3);
     // Retry-After beyond 30 s is not waited for.
     fake.push_fault(Fault::RetryAfter(120));
@@ -717,17 +486,7 @@ fn gateway_errors_and_429_are_retried_for_gets_only() {
     // A POST gets its 503 reported at once.
     fake.push_fault(Fault::Status(503, json!({"detail": "busy"})));
     let before = fake.requests().len();
-    tool(
-        &env,
-        &[
-            "request",
-            "POST",
-            "/api/v1/submissions",
-            "--body-json",
-            "{}",
-        ],
-    )
-    .expect(5);
+    tool(&env, &["request", "POST", "/api/v1/submissions", "--body-json", "{}"]).expect(5);
     assert_eq!(fake.requests().len(), before + 1);
 }
 
@@ -739,10 +498,7 @@ fn unreachable_coordinator_is_exit_3() {
     let run = tool(&env, &["tasks", "--json"]).expect(3);
     let (code, message) = error_of(&run);
     assert_eq!(code, "network");
-    assert!(
-        message.contains("cannot reach the coordinator at http://127.0.0.1:9"),
-        "{message}"
-    );
+    assert!(message.contains("cannot reach the coordinator at http://127.0.0.1:9"), "{message}");
 }
 
 #[test]
@@ -759,25 +515,11 @@ fn base_url_prefix_is_not_signed() {
     let (fake, env) = setup();
     // The fake serves at the root, so a prefixed URL gets a 404, but the dry run shows both.
     let url = format!("{}/prefix/", fake.url());
-    let v = tool(
-        &env,
-        &[
-            "request",
-            "POST",
-            "/api/v1/x",
-            "--coordinator-url",
-            &url,
-            "--dry-run",
-            "--json",
-        ],
-    )
-    .expect(0)
-    .json();
+    let v = tool(&env, &["request", "POST", "/api/v1/x", "--coordinator-url", &url, "--dry-run", "--json"])
+        .expect(0)
+        .json();
     assert_eq!(v["url"], format!("{}/prefix/api/v1/x", fake.url()));
-    assert!(v["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("BT-AUTH-V1\nPOST\n/api/v1/x\n"));
+    assert!(v["message"].as_str().unwrap().starts_with("BT-AUTH-V1\nPOST\n/api/v1/x\n"));
 }
 
 #[test]

@@ -74,10 +74,7 @@ pub struct Logged {
 
 impl Logged {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
@@ -194,9 +191,7 @@ impl Fake {
     }
 
     pub fn set_onboard(&self, task_id: &str, markdown: &str) {
-        self.state()
-            .onboard
-            .insert(task_id.to_string(), markdown.to_string());
+        self.state().onboard.insert(task_id.to_string(), markdown.to_string());
     }
 
     /// A fault for the next request (queued faults are used in order).
@@ -207,9 +202,7 @@ impl Fake {
     /// A fault for the next request with this method and path (e.g. `POST`,
     /// `/api/v1/submissions`), whatever other requests come before it.
     pub fn push_route_fault(&self, method: &str, path: &str, fault: Fault) {
-        self.state()
-            .route_faults
-            .push((method.to_string(), path.to_string(), fault));
+        self.state().route_faults.push((method.to_string(), path.to_string(), fault));
     }
 
     /// What a validator decided about a submission: its status and observed metrics.
@@ -277,15 +270,8 @@ impl Fake {
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer);
         let text = String::from_utf8_lossy(&answer).into_owned();
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
+        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
         (status, body)
     }
 }
@@ -310,10 +296,7 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     }
 }
 
@@ -323,9 +306,7 @@ enum Answer {
 }
 
 fn read_request(stream: &TcpStream) -> Option<Request> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -356,13 +337,7 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (target, String::new()),
     };
-    Some(Request {
-        method,
-        path,
-        query,
-        headers,
-        body,
-    })
+    Some(Request { method, path, query, headers, body })
 }
 
 fn handle_connection(mut stream: TcpStream, shared: &Shared) {
@@ -371,16 +346,11 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     };
     let (fault, index) = {
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let targeted = state
-            .route_faults
-            .iter()
-            .position(|(m, p, _)| *m == request.method && *p == request.path);
+        let targeted =
+            state.route_faults.iter().position(|(m, p, _)| *m == request.method && *p == request.path);
         let fault = match targeted {
             Some(i) => Some(state.route_faults.remove(i).2),
-            None => state
-                .faults
-                .pop_front()
-                .or_else(|| state.sticky_fault.clone()),
+            None => state.faults.pop_front().or_else(|| state.sticky_fault.clone()),
         };
         state.log.push(Logged {
             method: request.method.clone(),
@@ -422,8 +392,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
         }
         Some(Fault::HugeStreamed) => {
             set_status(200);
-            let head =
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
             let _ = stream.write_all(head.as_bytes());
             stream_filler(&mut stream, b"[", HUGE_BYTES);
             let _ = stream.write_all(b"0]");
@@ -480,10 +449,7 @@ fn stream_filler(stream: &mut TcpStream, prefix: &[u8], total: usize) {
 /// Close with RST instead of FIN (SO_LINGER with a zero timeout).
 fn reset(stream: TcpStream) {
     use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: a valid socket descriptor and a correctly sized linger struct.
     unsafe {
         libc::setsockopt(
@@ -499,11 +465,7 @@ fn reset(stream: TcpStream) {
 
 fn write_answer(stream: &mut TcpStream, answer: Answer, extra: &[(&str, String)]) {
     let (status, content_type, body) = match answer {
-        Answer::Json(status, value) => (
-            status,
-            "application/json",
-            serde_json::to_vec(&value).unwrap(),
-        ),
+        Answer::Json(status, value) => (status, "application/json", serde_json::to_vec(&value).unwrap()),
         Answer::Text(status, content_type, body) => (status, content_type, body),
     };
     let mut head = format!(
@@ -556,9 +518,7 @@ fn route(state: &mut State, req: &Request, index: usize) -> Answer {
                 | ["api", "v1", "submissions", _, "peer-evaluate"]
         );
     // Every request that carries signing headers is checked, signed route or not.
-    let carries_auth = ["X-Hotkey", "X-Timestamp", "X-Signature"]
-        .iter()
-        .any(|h| req.header(h).is_some());
+    let carries_auth = ["X-Hotkey", "X-Timestamp", "X-Signature"].iter().any(|h| req.header(h).is_some());
     let mut signer = None;
     if signed_route || carries_auth {
         let now = u64::try_from(state.now()).unwrap_or(0);
@@ -627,20 +587,12 @@ fn route(state: &mut State, req: &Request, index: usize) -> Answer {
         ("POST", ["api", "v1", "claims", id, "cancel"]) => {
             cancel_claim(state, id, signer.unwrap_or_default())
         }
-        ("POST", ["api", "v1", "submissions"]) => {
-            create_submission(state, &body, signer.unwrap_or_default())
-        }
+        ("POST", ["api", "v1", "submissions"]) => create_submission(state, &body, signer.unwrap_or_default()),
         ("GET", ["api", "v1", "submissions"]) => {
             let items = state
                 .submissions
                 .iter()
-                .filter(|s| {
-                    matches_filters(
-                        s,
-                        &query,
-                        &["task_id", "status", "claim_id", "miner_hotkey"],
-                    )
-                })
+                .filter(|s| matches_filters(s, &query, &["task_id", "status", "claim_id", "miner_hotkey"]))
                 .cloned()
                 .collect();
             Answer::Json(200, Value::Array(items))
@@ -660,9 +612,9 @@ fn find_task(state: &State, id: &str) -> Option<Value> {
 }
 
 fn matches_filters(item: &Value, query: &[(String, String)], keys: &[&str]) -> bool {
-    query.iter().all(|(k, v)| {
-        !keys.contains(&k.as_str()) || item.get(k).and_then(Value::as_str) == Some(v.as_str())
-    })
+    query
+        .iter()
+        .all(|(k, v)| !keys.contains(&k.as_str()) || item.get(k).and_then(Value::as_str) == Some(v.as_str()))
 }
 
 fn missing(fields: &[&str]) -> Answer {
@@ -680,10 +632,7 @@ fn claim_task(state: &mut State, task_id: &str, body: &Value, hotkey: String) ->
     if task["task_state"] != "live" || task["is_active"] != true {
         return detail(409, "Task is not accepting claims");
     }
-    let description = body
-        .get("claim_description")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let description = body.get("claim_description").and_then(Value::as_str).unwrap_or("");
     if description.trim().is_empty() {
         return missing(&["claim_description"]);
     }
@@ -712,10 +661,7 @@ fn claim_task(state: &mut State, task_id: &str, body: &Value, hotkey: String) ->
     if let Some(base) = body.get("base_submission_id").and_then(Value::as_str) {
         claim["base_submission_id"] = json!(base);
     }
-    state.claims.push(Claim {
-        value: claim.clone(),
-        expires_unix: expires,
-    });
+    state.claims.push(Claim { value: claim.clone(), expires_unix: expires });
     Answer::Json(200, claim)
 }
 
@@ -730,10 +676,7 @@ fn cancel_claim(state: &mut State, claim_id: &str, hotkey: String) -> Answer {
     if claim.value["status"] != "active" {
         return detail(
             409,
-            format!(
-                "Claim is not active (status: {})",
-                claim.value["status"].as_str().unwrap_or("?")
-            ),
+            format!("Claim is not active (status: {})", claim.value["status"].as_str().unwrap_or("?")),
         );
     }
     claim.value["status"] = json!("cancelled");
@@ -762,18 +705,11 @@ fn create_submission(state: &mut State, body: &Value, hotkey: String) -> Answer 
         return missing(&absent);
     }
     if text("patch") == Some("") && text("artifact_uri").is_none_or(str::is_empty) {
-        return detail(
-            422,
-            "A submission needs a non-empty patch or an artifact_uri",
-        );
+        return detail(422, "A submission needs a non-empty patch or an artifact_uri");
     }
     let claim_id = text("claim_id").unwrap().to_string();
     let now = state.now();
-    let Some(claim) = state
-        .claims
-        .iter_mut()
-        .find(|c| c.value["id"] == claim_id.as_str())
-    else {
+    let Some(claim) = state.claims.iter_mut().find(|c| c.value["id"] == claim_id.as_str()) else {
         return detail(404, "Claim not found");
     };
     if claim.value["miner_hotkey"] != hotkey.as_str() {
@@ -782,10 +718,7 @@ fn create_submission(state: &mut State, body: &Value, hotkey: String) -> Answer 
     if claim.value["status"] != "active" {
         return detail(
             409,
-            format!(
-                "Claim is not active (status: {})",
-                claim.value["status"].as_str().unwrap_or("?")
-            ),
+            format!("Claim is not active (status: {})", claim.value["status"].as_str().unwrap_or("?")),
         );
     }
     claim.value["status"] = json!("submitted");
@@ -814,16 +747,12 @@ fn create_submission(state: &mut State, body: &Value, hotkey: String) -> Answer 
 // --- small helpers ----------------------------------------------------------------------------
 
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// `2026-06-24T19:34:03.000000Z`, the coordinator's format.
 pub fn iso(unix: i64) -> String {
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000000Z",
         t.year(),

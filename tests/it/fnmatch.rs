@@ -10,9 +10,7 @@ const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fnmatch_cas
 fn load_cases() -> Vec<(String, String, bool)> {
     let text = std::fs::read_to_string(CASES).unwrap_or_else(|e| panic!("reading {CASES}: {e}"));
     let doc: Value = serde_json::from_str(&text).expect("fnmatch_cases.json is not valid JSON");
-    let cases = doc["cases"]
-        .as_array()
-        .expect("fnmatch_cases.json has no \"cases\" array");
+    let cases = doc["cases"].as_array().expect("fnmatch_cases.json has no \"cases\" array");
     cases
         .iter()
         .enumerate()

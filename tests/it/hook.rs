@@ -34,11 +34,7 @@ impl Fixture {
         let env = Env::new();
         let repo = env.repo_with(
             "work",
-            &[
-                ("train.py", b"x = 1\n"),
-                ("README.md", b"readme\n"),
-                ("src/model.py", b"m = 0\n"),
-            ],
+            &[("train.py", b"x = 1\n"), ("README.md", b"readme\n"), ("src/model.py", b"m = 0\n")],
         );
         let mut record = task_record(repo.to_str().unwrap(), "main", &["train.py", "src/*"]);
         record["max_patch_bytes"] = max_patch_bytes.into();
@@ -80,9 +76,7 @@ impl Fixture {
     }
 
     fn remote_ref(&self, name: &str) -> Option<String> {
-        let run = self
-            .env
-            .git_run(&self.remote, &["rev-parse", "--verify", "-q", name]);
+        let run = self.env.git_run(&self.remote, &["rev-parse", "--verify", "-q", name]);
         (run.code == 0).then(|| run.out().trim().to_string())
     }
 
@@ -107,10 +101,7 @@ fn installed_hook_is_marked_executable_and_status_says_so() {
     let fx = Fixture::new();
     let hook = fx.hooks_dir().join("pre-push");
     let body = fs::read_to_string(&hook).unwrap();
-    assert!(
-        body.starts_with("#!/bin/sh\n# installed by git-bitsota v"),
-        "{body}"
-    );
+    assert!(body.starts_with("#!/bin/sh\n# installed by git-bitsota v"), "{body}");
     assert!(body.contains("command -v git-bitsota"));
     assert!(body.contains("exec git bitsota check --pre-push \"$@\""));
     assert_eq!(mode(&hook), 0o755);
@@ -133,10 +124,7 @@ fn installed_hook_is_marked_executable_and_status_says_so() {
 fn push_of_allowed_changes_passes() {
     let fx = Fixture::new();
     fx.commit(&[("train.py", b"x = 2\n")], "tune");
-    fx.commit(
-        &[("src/model.py", b"m = 1\n"), ("src/new.py", b"n = 1\n")],
-        "model",
-    );
+    fx.commit(&[("src/model.py", b"m = 1\n"), ("src/new.py", b"n = 1\n")], "model");
     fx.push(&["origin", "main"]).expect(0);
     assert_eq!(fx.remote_ref("refs/heads/main"), Some(fx.head(&fx.repo)));
 }
@@ -145,18 +133,11 @@ fn push_of_allowed_changes_passes() {
 fn push_touching_a_disallowed_path_is_rejected_naming_it() {
     let fx = Fixture::new();
     let before = fx.remote_ref("refs/heads/main");
-    fx.commit(
-        &[("train.py", b"x = 2\n"), ("README.md", b"changed\n")],
-        "oops",
-    );
+    fx.commit(&[("train.py", b"x = 2\n"), ("README.md", b"changed\n")], "oops");
     let run = fx.push(&["origin", "main"]);
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("README.md"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("outside_allowed_paths"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("outside_allowed_paths"), "{}", run.stderr);
     assert!(run.stderr.contains("BITSOTA_SKIP_CHECK"), "{}", run.stderr);
     assert_eq!(fx.remote_ref("refs/heads/main"), before);
 
@@ -165,11 +146,7 @@ fn push_touching_a_disallowed_path_is_rejected_naming_it() {
     fx.commit(&[("src/model.pyc", b"\x00\x01bytecode")], "pyc");
     let run = fx.push(&["origin", "main"]);
     assert_ne!(run.code, 0);
-    assert!(
-        run.stderr.contains("src/model.pyc") && run.stderr.contains("bytecode_path"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("src/model.pyc") && run.stderr.contains("bytecode_path"), "{}", run.stderr);
 }
 
 #[test]
@@ -205,8 +182,7 @@ fn skip_variable_lets_a_refused_push_through_with_a_notice() {
     let fx = Fixture::new();
     fx.commit(&[("README.md", b"changed\n")], "readme");
     let mut cmd = fx.env.command("git", &fx.repo);
-    cmd.args(["push", "-q", "origin", "main"])
-        .env("BITSOTA_SKIP_CHECK", "1");
+    cmd.args(["push", "-q", "origin", "main"]).env("BITSOTA_SKIP_CHECK", "1");
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -217,17 +193,12 @@ fn skip_variable_lets_a_refused_push_through_with_a_notice() {
 #[test]
 fn commit_not_descended_from_base_is_refused() {
     let fx = Fixture::new();
-    fx.env
-        .git(&fx.repo, &["checkout", "-q", "--orphan", "elsewhere"]);
+    fx.env.git(&fx.repo, &["checkout", "-q", "--orphan", "elsewhere"]);
     fx.env.git(&fx.repo, &["rm", "-q", "-r", "--cached", "."]);
     fx.commit(&[("train.py", b"x = 9\n")], "unrelated history");
     let run = fx.push(&["origin", "elsewhere"]);
     assert_ne!(run.code, 0);
-    assert!(
-        run.stderr.contains("not_descended_from_base"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("not_descended_from_base"), "{}", run.stderr);
     assert_eq!(fx.remote_ref("refs/heads/elsewhere"), None);
 }
 
@@ -247,16 +218,8 @@ fn foreign_hook_survives_install_without_force() {
     write(&hook, FOREIGN.as_bytes());
     set_mode(&hook, 0o755);
     let run = fx.tool(&["hook", "install"]).expect(2);
-    assert!(
-        run.stderr.contains("echo foreign-hook-ran"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("--force") && run.stderr.contains("--print"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("echo foreign-hook-ran"), "{}", run.stderr);
+    assert!(run.stderr.contains("--force") && run.stderr.contains("--print"), "{}", run.stderr);
     assert_eq!(fs::read_to_string(&hook).unwrap(), FOREIGN);
     assert_eq!(fx.status(), "foreign");
     // `uninstall` leaves it alone too.
@@ -267,8 +230,7 @@ fn foreign_hook_survives_install_without_force() {
     assert!(print.out().starts_with("#!/bin/sh\n"), "{}", print.out());
     assert!(print.out().contains("git bitsota check --pre-push \"$@\""));
     assert_eq!(fs::read_to_string(&hook).unwrap(), FOREIGN);
-    fx.tool(&["hook", "install", "--print", "--force"])
-        .expect(2);
+    fx.tool(&["hook", "install", "--print", "--force"]).expect(2);
 }
 
 #[test]
@@ -279,11 +241,7 @@ fn force_backs_up_a_foreign_hook_and_uninstall_restores_it() {
     write(&hook, FOREIGN.as_bytes());
     set_mode(&hook, 0o755);
     let run = fx.tool(&["hook", "install", "--force"]).expect(0);
-    assert!(
-        run.stderr.contains("pre-push.bitsota-backup"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("pre-push.bitsota-backup"), "{}", run.stderr);
     assert_eq!(fs::read_to_string(&backup).unwrap(), FOREIGN);
     assert_eq!(fx.status(), "installed");
 
@@ -333,8 +291,7 @@ fn outdated_or_emptied_hooks_are_upgraded_in_place() {
 #[test]
 fn hooks_path_inside_the_repository_is_used() {
     let fx = Fixture::bare(262_144);
-    fx.env
-        .git(&fx.repo, &["config", "core.hooksPath", ".githooks"]);
+    fx.env.git(&fx.repo, &["config", "core.hooksPath", ".githooks"]);
     fx.tool(&["hook", "install"]).expect(0);
     let hook = fx.repo.join(".githooks/pre-push");
     assert_eq!(mode(&hook), 0o755);
@@ -345,11 +302,7 @@ fn hooks_path_inside_the_repository_is_used() {
 
     // Run from a subdirectory too.
     let sub = fx.repo.join("src");
-    let json = fx
-        .env
-        .tool(&sub, &["hook", "status", "--json"])
-        .expect(0)
-        .json();
+    let json = fx.env.tool(&sub, &["hook", "status", "--json"]).expect(0).json();
     assert_eq!(json["status"], "installed");
     assert_eq!(json["hooks_path"], ".githooks");
 
@@ -363,16 +316,9 @@ fn hooks_path_inside_the_repository_is_used() {
 fn hooks_path_outside_the_repository_or_managed_is_refused_by_default() {
     let fx = Fixture::bare(262_144);
     let shared = fx.env.path("shared-hooks");
-    fx.env.git(
-        &fx.repo,
-        &["config", "core.hooksPath", shared.to_str().unwrap()],
-    );
+    fx.env.git(&fx.repo, &["config", "core.hooksPath", shared.to_str().unwrap()]);
     let run = fx.tool(&["hook", "install"]).expect(2);
-    assert!(
-        run.stderr.contains("core.hooksPath") && run.stderr.contains("outside"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("core.hooksPath") && run.stderr.contains("outside"), "{}", run.stderr);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
     assert!(!shared.join("pre-push").exists());
     assert_eq!(fx.status(), "redirected");
@@ -386,8 +332,7 @@ fn hooks_path_outside_the_repository_or_managed_is_refused_by_default() {
     assert_ne!(fx.push(&["origin", "main"]).code, 0);
 
     // A hook manager's directory inside the repository.
-    fx.env
-        .git(&fx.repo, &["config", "core.hooksPath", ".husky/_"]);
+    fx.env.git(&fx.repo, &["config", "core.hooksPath", ".husky/_"]);
     let run = fx.tool(&["hook", "install"]).expect(2);
     assert!(run.stderr.contains("husky"), "{}", run.stderr);
     assert!(!fx.repo.join(".husky/_/pre-push").exists());
@@ -398,25 +343,9 @@ fn hooks_path_outside_the_repository_or_managed_is_refused_by_default() {
 fn pushing_from_a_linked_worktree_runs_the_check() {
     let fx = Fixture::new();
     let wt = fx.env.path("wt");
-    fx.env.git(
-        &fx.repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "feature",
-            wt.to_str().unwrap(),
-        ],
-    );
+    fx.env.git(&fx.repo, &["worktree", "add", "-q", "-b", "feature", wt.to_str().unwrap()]);
     // The worktree shares the hooks directory and the state file.
-    assert_eq!(
-        fx.env
-            .tool(&wt, &["hook", "status", "--json"])
-            .expect(0)
-            .json()["status"],
-        "installed"
-    );
+    assert_eq!(fx.env.tool(&wt, &["hook", "status", "--json"]).expect(0).json()["status"], "installed");
 
     fx.commit_in(&wt, &[("README.md", b"from the worktree\n")], "readme");
     let run = fx.push_in(&wt, &["origin", "feature"]);
@@ -434,10 +363,7 @@ fn pushing_from_a_linked_worktree_runs_the_check() {
 fn hook_without_git_bitsota_on_path_fails_with_instructions() {
     let fx = Fixture::new();
     let path = "/usr/local/bin:/usr/bin:/bin";
-    if path
-        .split(':')
-        .any(|dir| Path::new(dir).join("git-bitsota").exists())
-    {
+    if path.split(':').any(|dir| Path::new(dir).join("git-bitsota").exists()) {
         eprintln!("skipped: a git-bitsota is installed system-wide");
         return;
     }
@@ -447,14 +373,8 @@ fn hook_without_git_bitsota_on_path_fails_with_instructions() {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("'git-bitsota' was not found on your PATH"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("delete the hook file") && stderr.contains("pre-push"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("'git-bitsota' was not found on your PATH"), "{stderr}");
+    assert!(stderr.contains("delete the hook file") && stderr.contains("pre-push"), "{stderr}");
     assert_ne!(fx.remote_ref("refs/heads/main"), Some(fx.head(&fx.repo)));
 }
 
@@ -466,15 +386,9 @@ fn status_and_install_edge_cases() {
     env.tool(env.root(), &["hook", "install"]).expect(2);
 
     let repo = env.repo_with("plain", &[("a.txt", b"a\n")]);
-    let json = env
-        .tool(&repo, &["hook", "status", "--json"])
-        .expect(0)
-        .json();
+    let json = env.tool(&repo, &["hook", "status", "--json"]).expect(0).json();
     assert_eq!(json["status"], "absent");
-    assert!(json["path"]
-        .as_str()
-        .unwrap()
-        .ends_with(".git/hooks/pre-push"));
+    assert!(json["path"].as_str().unwrap().ends_with(".git/hooks/pre-push"));
     // Installing in an unbound clone works but warns that pushes will be refused.
     let run = env.tool(&repo, &["hook", "install"]).expect(0);
     assert!(run.stderr.contains("not bound"), "{}", run.stderr);
@@ -488,47 +402,25 @@ fn status_and_install_edge_cases() {
 fn pre_push_check_by_hand() {
     let fx = Fixture::bare(262_144);
     // Empty stdin (what git sends for an up-to-date push): pass.
-    fx.env
-        .tool_stdin(
-            &fx.repo,
-            &["check", "--pre-push", "origin", "../remote.git"],
-            b"",
-        )
-        .expect(0);
+    fx.env.tool_stdin(&fx.repo, &["check", "--pre-push", "origin", "../remote.git"], b"").expect(0);
     // A delete line only: pass.
     let zero = "0".repeat(40);
     let head = fx.head(&fx.repo);
     let delete = format!("(delete) {zero} refs/heads/x {head}\n");
-    fx.env
-        .tool_stdin(
-            &fx.repo,
-            &["check", "--pre-push", "origin", "u"],
-            delete.as_bytes(),
-        )
-        .expect(0);
+    fx.env.tool_stdin(&fx.repo, &["check", "--pre-push", "origin", "u"], delete.as_bytes()).expect(0);
     // A refused commit, with --json.
     fx.commit(&[("README.md", b"changed\n")], "readme");
     let head = fx.head(&fx.repo);
     let line = format!("refs/heads/main {head} refs/heads/main {zero}\n");
     let run = fx
         .env
-        .tool_stdin(
-            &fx.repo,
-            &["check", "--pre-push", "--json", "origin", "u"],
-            line.as_bytes(),
-        )
+        .tool_stdin(&fx.repo, &["check", "--pre-push", "--json", "origin", "u"], line.as_bytes())
         .expect(1);
     let json = run.json();
     assert_eq!(json["ok"], false);
     assert_eq!(json["refs"][0]["commit"], head.as_str());
     // Garbage input is a usage error, not a crash.
-    fx.env
-        .tool_stdin(
-            &fx.repo,
-            &["check", "--pre-push", "origin", "u"],
-            b"not a ref line\n",
-        )
-        .expect(2);
+    fx.env.tool_stdin(&fx.repo, &["check", "--pre-push", "origin", "u"], b"not a ref line\n").expect(2);
 }
 
 fn set_mode(path: &Path, mode: u32) {

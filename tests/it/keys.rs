@@ -11,8 +11,7 @@ use crate::common::{Env, Run, DATA};
 
 const HK1_SS58: &str = "5H1cuWW6GMGRfsmrEuCspSt1aZg6TRD2wM1fuVoHLV3njATc";
 const HK1_PUBLIC: &str = "dad2c3b1626a106708dc14527fef05cdd720cb3b298c6b7caee28efef38ca836";
-const HK1_PHRASE: &str =
-    "quick monitor wasp inflict margin route rule among beach cave uncover pave";
+const HK1_PHRASE: &str = "quick monitor wasp inflict margin route rule among beach cave uncover pave";
 const HK1_SEED: &str = "0xfb92668ffd82817710f85a08ab5d4c8f2f711880e98f2e4e709b1819d5756c81";
 const HK1_PRIVATE: &str = "0x4d8385f272aa4b8f41822fc09568580db7f83f6b41c31ec4be68528b7bfc750bca57e218a2484a4b0cae4c8dc99452f33ca07d51db74f14b835adc4cd457de40";
 const OTHER_SS58: &str = "5CMfHUi3MnBgEuQWEAT1FDmPYrRbsBofBihym4g32jPWZ4Zz";
@@ -48,10 +47,7 @@ fn whoami(env: &Env) -> Run {
 }
 
 fn error_code(run: &Run) -> String {
-    run.json()["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    run.json()["error"]["code"].as_str().unwrap_or_default().to_string()
 }
 
 /// Nothing secret appears anywhere in what the tool printed.
@@ -66,10 +62,7 @@ fn assert_no_secret(run: &Run) {
         NACL_PASSWORD,
         "wrong-password",
     ] {
-        assert!(
-            !all.contains(secret),
-            "output leaks a secret ({secret}):\n{all}"
-        );
+        assert!(!all.contains(secret), "output leaks a secret ({secret}):\n{all}");
     }
 }
 
@@ -85,18 +78,8 @@ fn plain_wallet_loads() {
     assert_eq!(out["path"], keyfile.to_str().unwrap());
     assert_no_secret(&run);
     // Flags override the environment, with both spellings.
-    let run = env
-        .tool(
-            env.root(),
-            &[
-                "whoami",
-                "--wallet.name",
-                "example",
-                "--wallet-hotkey",
-                "hk1",
-            ],
-        )
-        .expect(0);
+    let run =
+        env.tool(env.root(), &["whoami", "--wallet.name", "example", "--wallet-hotkey", "hk1"]).expect(0);
     assert_eq!(run.out().trim(), HK1_SS58);
     assert!(run.stderr.contains("wallet-file"), "{}", run.stderr);
 }
@@ -141,11 +124,7 @@ fn nacl_wallet_without_password_is_exit_4() {
     // stdin is not a terminal in tests, so there is nobody to ask.
     let run = whoami(&env).expect(4);
     assert_eq!(error_code(&run), "password_required");
-    assert!(
-        run.stderr.contains("BITSOTA_HOTKEY_PASSWORD"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("BITSOTA_HOTKEY_PASSWORD"), "{}", run.stderr);
 }
 
 #[test]
@@ -154,12 +133,7 @@ fn group_readable_keyfile_is_refused_with_chmod_hint() {
     fs::set_permissions(&keyfile, fs::Permissions::from_mode(0o640)).unwrap();
     let run = whoami(&env).expect(4);
     assert_eq!(error_code(&run), "insecure_keyfile");
-    assert!(
-        run.stderr
-            .contains(&format!("chmod 600 {}", keyfile.display())),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(&format!("chmod 600 {}", keyfile.display())), "{}", run.stderr);
     assert!(run.stderr.contains("0640"), "{}", run.stderr);
     assert_no_secret(&run);
     // World-readable too.
@@ -186,11 +160,7 @@ fn mismatched_address_is_refused() {
     write_keyfile(&keyfile, doc.to_string().as_bytes(), 0o600);
     let run = whoami(&env).expect(4);
     assert_eq!(error_code(&run), "key_mismatch");
-    assert!(
-        run.stderr.contains(OTHER_SS58) && run.stderr.contains(HK1_SS58),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(OTHER_SS58) && run.stderr.contains(HK1_SS58), "{}", run.stderr);
     assert_no_secret(&run);
     // A wrong publicKey as well.
     let doc = json!({"secretSeed": HK1_SEED, "publicKey": format!("0x{}", "00".repeat(32))});
@@ -208,11 +178,7 @@ fn lenient_keyfile_json() {
         json!({"ss58Address": HK1_SS58, "secretPhrase": HK1_PHRASE, "cryptoType": 1}),
     ];
     for doc in cases {
-        write_keyfile(
-            &keyfile,
-            serde_json::to_string_pretty(&doc).unwrap().as_bytes(),
-            0o600,
-        );
+        write_keyfile(&keyfile, serde_json::to_string_pretty(&doc).unwrap().as_bytes(), 0o600);
         let run = whoami(&env).expect(0);
         assert_eq!(run.json()["ss58"], HK1_SS58, "{doc}");
         assert_no_secret(&run);
@@ -235,13 +201,7 @@ fn unsupported_and_broken_keyfiles() {
     for (bytes, code) in cases {
         write_keyfile(&keyfile, bytes, 0o600);
         let run = whoami(&env);
-        assert_eq!(
-            run.code,
-            4,
-            "{}: {}",
-            String::from_utf8_lossy(bytes),
-            run.stderr
-        );
+        assert_eq!(run.code, 4, "{}: {}", String::from_utf8_lossy(bytes), run.stderr);
         assert_eq!(error_code(&run), code, "{}", String::from_utf8_lossy(bytes));
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         assert_no_secret(&run);
@@ -270,8 +230,7 @@ fn wallet_names_cannot_escape_the_wallet() {
 #[test]
 fn mnemonic_sources_take_precedence() {
     let (mut env, _) = wallet_env("plain");
-    let other =
-        "submit brain any offer garlic mix pet sweet rack layer rebel only spot duck someone";
+    let other = "submit brain any offer garlic mix pet sweet rack layer rebel only spot duck someone";
     // Mnemonic file beats the wallet.
     let file = env.path("mnemonic.txt");
     write_keyfile(&file, format!("  {other}\n").as_bytes(), 0o600);
@@ -321,27 +280,13 @@ fn bad_mnemonics_are_exit_4_without_echo() {
 fn library_loading_matches_the_binary() {
     use git_bitsota::keys::{load_hotkey, NoUi, Secrets, WalletSelector};
     let (_env, keyfile) = wallet_env("plain");
-    let wallets = keyfile
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let selector = WalletSelector {
-        path: wallets,
-        name: "example".into(),
-        hotkey: "hk1".into(),
-    };
+    let wallets = keyfile.parent().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let selector = WalletSelector { path: wallets, name: "example".into(), hotkey: "hk1".into() };
     let key = load_hotkey(&Secrets::from_lookup(|_| None), &selector, &NoUi).unwrap();
     assert_eq!(key.ss58(), HK1_SS58);
     assert_eq!(key.origin().label(), "wallet-file");
     assert_eq!(key.origin().path(), Some(keyfile.as_path()));
     // Debug output shows only the address.
     let debug = format!("{key:?}");
-    assert!(
-        debug.contains(HK1_SS58) && !debug.contains("quick"),
-        "{debug}"
-    );
+    assert!(debug.contains(HK1_SS58) && !debug.contains("quick"), "{debug}");
 }

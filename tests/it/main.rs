@@ -2,16 +2,16 @@
 
 mod common;
 
-mod canonical;
-mod fnmatch;
-mod keys;
-mod check;
 mod bench;
-mod sidecar;
+mod canonical;
+mod check;
 mod client;
 mod fake_coordinator;
-mod signing;
+mod fnmatch;
 mod hook;
+mod keys;
 mod man;
-mod workflow;
+mod sidecar;
+mod signing;
 mod walkthrough;
+mod workflow;

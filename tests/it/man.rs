@@ -22,37 +22,23 @@ fn committed_man_page_is_current() {
         fs::write(PAGE, &rendered).unwrap();
         return;
     }
-    panic!(
-        "{PAGE} is stale or missing; regenerate it with `BITSOTA_BLESS=1 cargo test --test it man`"
-    );
+    panic!("{PAGE} is stale or missing; regenerate it with `BITSOTA_BLESS=1 cargo test --test it man`");
 }
 
 #[test]
 fn page_documents_every_command_and_section() {
     let page = String::from_utf8(git_bitsota::manpage::render()).unwrap();
-    for section in [
-        "NAME",
-        "SYNOPSIS",
-        "OPTIONS",
-        "COMMANDS",
-        "FILES",
-        "ENVIRONMENT",
-        "EXIT STATUS",
-        "SUBMISSION FILE",
-    ] {
+    for section in
+        ["NAME", "SYNOPSIS", "OPTIONS", "COMMANDS", "FILES", "ENVIRONMENT", "EXIT STATUS", "SUBMISSION FILE"]
+    {
         assert!(
-            page.contains(&format!(".SH \"{section}\""))
-                || page.contains(&format!(".SH {section}\n")),
+            page.contains(&format!(".SH \"{section}\"")) || page.contains(&format!(".SH {section}\n")),
             "{section}"
         );
     }
     let cmd = git_bitsota::cli::command();
     for sub in cmd.get_subcommands() {
-        assert!(
-            page.contains(&format!(".SS \"git bitsota {}\"", sub.get_name())),
-            "{}",
-            sub.get_name()
-        );
+        assert!(page.contains(&format!(".SS \"git bitsota {}\"", sub.get_name())), "{}", sub.get_name());
         for arg in sub.get_arguments().filter_map(|a| a.get_long()) {
             assert!(
                 page.contains(&format!("\\-\\-{}", arg.replace('-', "\\-"))),
@@ -90,29 +76,17 @@ fn man_prints_roff() {
 fn man_install_writes_under_prefix() {
     let env = Env::new();
     let prefix = env.path("prefix");
-    let run = env
-        .tool(env.root(), &["man", "--install", prefix.to_str().unwrap()])
-        .expect(0);
+    let run = env.tool(env.root(), &["man", "--install", prefix.to_str().unwrap()]).expect(0);
     let page = prefix.join("share/man/man1/git-bitsota.1");
     assert_eq!(fs::read(&page).unwrap(), git_bitsota::manpage::render());
     assert!(run.out().contains(page.to_str().unwrap()), "{}", run.out());
 
     // man(1) can render it, when it is there to try.
-    if std::process::Command::new("man")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if std::process::Command::new("man").arg("--version").output().is_ok_and(|o| o.status.success()) {
         let mut cmd = env.command("man", env.root());
-        cmd.args(["-l", page.to_str().unwrap()])
-            .env("MANPAGER", "cat")
-            .env("PAGER", "cat");
+        cmd.args(["-l", page.to_str().unwrap()]).env("MANPAGER", "cat").env("PAGER", "cat");
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("EXIT STATUS"));
     }
 }
@@ -122,10 +96,7 @@ fn man_install_writes_under_prefix() {
 fn man_install_defaults_to_home_local() {
     let env = Env::new();
     env.tool(env.root(), &["man", "--install"]).expect(0);
-    assert!(env
-        .home()
-        .join(".local/share/man/man1/git-bitsota.1")
-        .is_file());
+    assert!(env.home().join(".local/share/man/man1/git-bitsota.1").is_file());
 }
 
 #[test]
@@ -135,10 +106,6 @@ fn completions_print_scripts() {
     assert!(bash.out().contains("complete -F"), "{}", bash.out());
     assert!(bash.out().contains("git-bitsota"));
     let zsh = env.tool(env.root(), &["completions", "zsh"]).expect(0);
-    assert!(
-        zsh.out().starts_with("#compdef git-bitsota"),
-        "{}",
-        &zsh.out()[..80.min(zsh.out().len())]
-    );
+    assert!(zsh.out().starts_with("#compdef git-bitsota"), "{}", &zsh.out()[..80.min(zsh.out().len())]);
     env.tool(env.root(), &["completions", "tcsh"]).expect(2);
 }

@@ -16,15 +16,11 @@ fn task(overrides: Value) -> TaskSnapshot {
     for (key, value) in overrides.as_object().unwrap() {
         record[key] = value.clone();
     }
-    parse_record(&record, Strictness::WarnOnly, "2026-01-01T00:00:00Z")
-        .unwrap()
-        .snapshot
+    parse_record(&record, Strictness::WarnOnly, "2026-01-01T00:00:00Z").unwrap().snapshot
 }
 
 fn car(value: Value) -> Sidecar {
-    let Value::Object(map) = value else {
-        panic!("not an object")
-    };
+    let Value::Object(map) = value else { panic!("not an object") };
     Sidecar::from_map("submission.json".into(), map)
 }
 
@@ -55,11 +51,7 @@ fn problems_with(changes: Value, task: &TaskSnapshot) -> Vec<String> {
 #[track_caller]
 fn assert_one_problem(problems: Vec<String>, needle: &str) {
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(
-        problems[0].contains(needle),
-        "{:?} does not mention {needle:?}",
-        problems[0]
-    );
+    assert!(problems[0].contains(needle), "{:?} does not mention {needle:?}", problems[0]);
 }
 
 #[test]
@@ -76,23 +68,11 @@ fn a_good_sidecar_has_no_problems_and_keeps_unknown_fields() {
 #[test]
 fn summary_problems() {
     let t = task(json!({}));
-    assert_one_problem(
-        problems_with(json!({"summary": "<remove>"}), &t),
-        "`summary` is missing",
-    );
-    assert_one_problem(
-        problems_with(json!({"summary": null}), &t),
-        "`summary` is missing",
-    );
-    assert_one_problem(
-        problems_with(json!({"summary": "  \n"}), &t),
-        "`summary` is empty",
-    );
+    assert_one_problem(problems_with(json!({"summary": "<remove>"}), &t), "`summary` is missing");
+    assert_one_problem(problems_with(json!({"summary": null}), &t), "`summary` is missing");
+    assert_one_problem(problems_with(json!({"summary": "  \n"}), &t), "`summary` is empty");
     assert_one_problem(problems_with(json!({"summary": 5}), &t), "must be a string");
-    assert_one_problem(
-        problems_with(json!({"summary": PLACEHOLDER_SUMMARY}), &t),
-        "placeholder",
-    );
+    assert_one_problem(problems_with(json!({"summary": PLACEHOLDER_SUMMARY}), &t), "placeholder");
 }
 
 #[test]
@@ -106,22 +86,10 @@ fn claimed_metrics_problems() {
         problems_with(json!({"claimed_metrics": {}}), &t),
         "no value for the task metric `score`",
     );
-    assert_one_problem(
-        problems_with(json!({"claimed_metrics": {"other": 1}}), &t),
-        "task metric `score`",
-    );
-    assert_one_problem(
-        problems_with(json!({"claimed_metrics": {"score": "2.5"}}), &t),
-        "finite number",
-    );
-    assert_one_problem(
-        problems_with(json!({"claimed_metrics": {"score": true}}), &t),
-        "finite number",
-    );
-    assert_one_problem(
-        problems_with(json!({"claimed_metrics": [1]}), &t),
-        "JSON object",
-    );
+    assert_one_problem(problems_with(json!({"claimed_metrics": {"other": 1}}), &t), "task metric `score`");
+    assert_one_problem(problems_with(json!({"claimed_metrics": {"score": "2.5"}}), &t), "finite number");
+    assert_one_problem(problems_with(json!({"claimed_metrics": {"score": true}}), &t), "finite number");
+    assert_one_problem(problems_with(json!({"claimed_metrics": [1]}), &t), "JSON object");
     assert!(problems_with(json!({"claimed_metrics": {"score": 3}}), &t).is_empty());
 }
 
@@ -129,10 +97,7 @@ fn claimed_metrics_problems() {
 fn centerless_needs_a_proposed_idea() {
     let t = task(json!({"competition_mode": "centerless"}));
     assert_one_problem(problems_with(json!({}), &t), "proposed_idea");
-    assert_one_problem(
-        problems_with(json!({"proposed_idea": "   "}), &t),
-        "proposed_idea",
-    );
+    assert_one_problem(problems_with(json!({"proposed_idea": "   "}), &t), "proposed_idea");
     assert!(problems_with(json!({"proposed_idea": "Use a cosine schedule."}), &t).is_empty());
     // Standard tasks do not need one, but a wrong type is still wrong.
     let standard = task(json!({}));
@@ -186,10 +151,7 @@ fn artifact_fields() {
     assert!(problems_with(json!({"artifact_uri": "", "artifact_sha256": null}), &t).is_empty());
 
     let artifact_task = task(json!({"requires_submission_artifact": true}));
-    assert_one_problem(
-        problems_with(json!({}), &artifact_task),
-        "scores a submission artifact",
-    );
+    assert_one_problem(problems_with(json!({}), &artifact_task), "scores a submission artifact");
     assert!(problems_with(full, &artifact_task).is_empty());
 }
 
@@ -203,17 +165,10 @@ fn loading() {
     let err = sidecar::load(&path).unwrap_err();
     assert_eq!(err.code(), "submission_invalid");
     assert_eq!(err.kind(), Kind::Problems);
-    assert!(
-        err.message().contains("not valid JSON"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().contains("not valid JSON"), "{}", err.message());
 
     fs::write(&path, b"[1, 2]").unwrap();
-    assert_eq!(
-        sidecar::load(&path).unwrap_err().code(),
-        "submission_invalid"
-    );
+    assert_eq!(sidecar::load(&path).unwrap_err().code(), "submission_invalid");
 
     // A directory where the file should be is a bad path (usage), not a bad sidecar.
     let dir = env.path("dir.json");
@@ -229,19 +184,13 @@ fn loading() {
 #[test]
 fn paths_resolve_against_the_current_directory() {
     let work = Path::new("/work/tree");
-    assert_eq!(
-        sidecar::resolve_path(work, None).unwrap(),
-        work.join("submission.json")
-    );
+    assert_eq!(sidecar::resolve_path(work, None).unwrap(), work.join("submission.json"));
     assert_eq!(
         sidecar::resolve_path(work, Some(Path::new("/abs/s.json"))).unwrap(),
         Path::new("/abs/s.json")
     );
     let cwd = std::env::current_dir().unwrap();
-    assert_eq!(
-        sidecar::resolve_path(work, Some(Path::new("rel.json"))).unwrap(),
-        cwd.join("rel.json")
-    );
+    assert_eq!(sidecar::resolve_path(work, Some(Path::new("rel.json"))).unwrap(), cwd.join("rel.json"));
     assert!(sidecar::resolve_path(work, Some(Path::new(""))).is_err());
 }
 
@@ -267,10 +216,7 @@ fn record_bench_creates_with_placeholder_and_merges() {
     let s = sidecar::load(&path).unwrap().unwrap();
     assert_eq!(s.summary(), Some("mine"));
     assert_eq!(s.proposed_idea(), Some("idea"));
-    assert_eq!(
-        s.claimed_metrics().unwrap(),
-        json!({"score": 2.0}).as_object().unwrap()
-    );
+    assert_eq!(s.claimed_metrics().unwrap(), json!({"score": 2.0}).as_object().unwrap());
     assert_eq!(s.execution_log(), Some("score = 2"));
     assert!(fs::read_to_string(&path).unwrap().ends_with("}\n"));
     // No temporary files left next to it.

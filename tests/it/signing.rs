@@ -29,24 +29,13 @@ fn addresses_and_public_keys_match_python() {
     let anchor = &doc["dev_phrase_anchor"];
     let key = Hotkey::from_phrase_for_tests(anchor["mnemonic"].as_str().unwrap()).unwrap();
     assert_eq!(key.ss58(), anchor["ss58_address"].as_str().unwrap());
-    assert_eq!(
-        format!("0x{}", key.public_hex()),
-        anchor["public_key"].as_str().unwrap()
-    );
+    assert_eq!(format!("0x{}", key.public_hex()), anchor["public_key"].as_str().unwrap());
     let vectors = doc["vectors"].as_array().unwrap();
     assert_eq!(vectors.len(), 3);
     for v in vectors {
         let key = Hotkey::from_phrase_for_tests(v["mnemonic"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            key.ss58(),
-            v["ss58_address"].as_str().unwrap(),
-            "{}",
-            v["words"]
-        );
-        assert_eq!(
-            format!("0x{}", key.public_hex()),
-            v["public_key"].as_str().unwrap()
-        );
+        assert_eq!(key.ss58(), v["ss58_address"].as_str().unwrap(), "{}", v["words"]);
+        assert_eq!(format!("0x{}", key.public_hex()), v["public_key"].as_str().unwrap());
         assert_eq!(keys::ss58_to_public(key.ss58()), Some(*key.public()));
     }
 }
@@ -57,16 +46,9 @@ fn python_signatures_verify_with_sp_core() {
         let public: [u8; 32] = unhex(v["public_key"].as_str().unwrap()).try_into().unwrap();
         let message = v["message_utf8"].as_str().unwrap().as_bytes();
         assert_eq!(message, &unhex(v["message_hex"].as_str().unwrap())[..]);
-        for lib in [
-            "signature_substrate_interface",
-            "signature_bittensor_wallet",
-        ] {
+        for lib in ["signature_substrate_interface", "signature_bittensor_wallet"] {
             let sig = sig64(v[lib].as_str().unwrap());
-            assert!(
-                keys::verify(&public, message, &sig),
-                "{lib} for {}",
-                v["ss58_address"]
-            );
+            assert!(keys::verify(&public, message, &sig), "{lib} for {}", v["ss58_address"]);
             // A different message must not verify with the same signature.
             let mut other = message.to_vec();
             other.push(b'x');
@@ -94,14 +76,8 @@ fn our_signatures_verify_and_are_randomized() {
 #[test]
 fn protocol_claim_vector() {
     let key = Hotkey::from_phrase_for_tests(DEV_PHRASE).unwrap();
-    assert_eq!(
-        key.ss58(),
-        "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV"
-    );
-    assert_eq!(
-        key.public_hex(),
-        "46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a"
-    );
+    assert_eq!(key.ss58(), "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV");
+    assert_eq!(key.public_hex(), "46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a");
     let body = canonicalize_str(r#"{"claim_description": "manual miner run"}"#).unwrap();
     assert_eq!(body, r#"{"claim_description":"manual miner run"}"#);
     let path = "/api/v1/tasks/c54218ce-9ffd-4389-b97d-2d952adb4a1a/claim";
@@ -111,16 +87,8 @@ fn protocol_claim_vector() {
     assert_eq!(signed.headers.hotkey, key.ss58());
     assert_eq!(signed.headers.timestamp, "1750000000");
     assert_eq!(signed.headers.signature.len(), 128);
-    assert!(signed
-        .headers
-        .signature
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
-    assert!(keys::verify(
-        key.public(),
-        expected.as_bytes(),
-        &sig64(&signed.headers.signature)
-    ));
+    assert!(signed.headers.signature.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert!(keys::verify(key.public(), expected.as_bytes(), &sig64(&signed.headers.signature)));
     // The signature the Python library made for this message (protocol.md §3.7).
     let python = sig64("d4db4c0291b297cabe353bea3a574c38abe168d962818b5d5bfba687e98c244b978da9c826a494fd85ed814fa4ac297ba6b1b4d7513e96877c336b289c97f089");
     assert!(keys::verify(key.public(), expected.as_bytes(), &python));
@@ -129,10 +97,7 @@ fn protocol_claim_vector() {
 #[test]
 fn protocol_other_vectors() {
     let key = Hotkey::from_phrase_for_tests(DEV_PHRASE).unwrap();
-    assert_eq!(
-        sha256_hex(b"{}"),
-        "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-    );
+    assert_eq!(sha256_hex(b"{}"), "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
     let cancel = auth::sign_request(
         &key,
         "POST",
@@ -146,10 +111,7 @@ fn protocol_other_vectors() {
         "BT-AUTH-V1\nPOST\n/api/v1/claims/d0de5770-fa6c-42bf-87f9-3259d149aacc/cancel\n\n1750000000\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     );
     let query = auth::encode_query(&[
-        (
-            "task_id".into(),
-            "c54218ce-9ffd-4389-b97d-2d952adb4a1a".into(),
-        ),
+        ("task_id".into(), "c54218ce-9ffd-4389-b97d-2d952adb4a1a".into()),
         ("status".into(), "active".into()),
     ]);
     let get = auth::sign_request(&key, "get", "/api/v1/claims", &query, None, 1_750_000_000);
@@ -170,14 +132,7 @@ fn protocol_other_vectors() {
 fn server_side_verification() {
     let key = Hotkey::from_phrase_for_tests(DEV_PHRASE).unwrap();
     let body = br#"{"a":1.0,"b":"x"}"#;
-    let signed = auth::sign_request(
-        &key,
-        "POST",
-        "/api/v1/submissions",
-        "",
-        Some(body),
-        1_000_000,
-    );
+    let signed = auth::sign_request(&key, "POST", "/api/v1/submissions", "", Some(body), 1_000_000);
     let headers = signed.headers.clone();
     let lookup = |h: &str| match h {
         auth::HEADER_HOTKEY => Some(headers.hotkey.clone()),
@@ -185,40 +140,15 @@ fn server_side_verification() {
         auth::HEADER_SIGNATURE => Some(headers.signature.clone()),
         _ => None,
     };
-    let ok = auth::verify_request(
-        "POST",
-        "/api/v1/submissions",
-        "",
-        body,
-        lookup,
-        1_000_010,
-        300,
-    );
+    let ok = auth::verify_request("POST", "/api/v1/submissions", "", body, lookup, 1_000_010, 300);
     assert_eq!(ok, Ok(*key.public()));
     // The same JSON with other spacing and key order still verifies (re-canonicalised).
     let wire = br#"{"b": "x", "a": 1.0}"#;
-    assert!(auth::verify_request(
-        "POST",
-        "/api/v1/submissions",
-        "",
-        wire,
-        lookup,
-        1_000_000,
-        300
-    )
-    .is_ok());
+    assert!(auth::verify_request("POST", "/api/v1/submissions", "", wire, lookup, 1_000_000, 300).is_ok());
     // But 1.0 → 1 is another body.
     let changed = br#"{"a":1,"b":"x"}"#;
     assert_eq!(
-        auth::verify_request(
-            "POST",
-            "/api/v1/submissions",
-            "",
-            changed,
-            lookup,
-            1_000_000,
-            300
-        ),
+        auth::verify_request("POST", "/api/v1/submissions", "", changed, lookup, 1_000_000, 300),
         Err(VerifyError::BadSignature)
     );
     assert_eq!(
@@ -226,15 +156,7 @@ fn server_side_verification() {
         Err(VerifyError::BadSignature)
     );
     assert!(matches!(
-        auth::verify_request(
-            "POST",
-            "/api/v1/submissions",
-            "",
-            body,
-            lookup,
-            1_000_301,
-            300
-        ),
+        auth::verify_request("POST", "/api/v1/submissions", "", body, lookup, 1_000_301, 300),
         Err(VerifyError::StaleTimestamp { skew: 301, .. })
     ));
     let upper = |h: &str| {
@@ -245,28 +167,12 @@ fn server_side_verification() {
         }
     };
     assert_eq!(
-        auth::verify_request(
-            "POST",
-            "/api/v1/submissions",
-            "",
-            body,
-            upper,
-            1_000_000,
-            300
-        ),
+        auth::verify_request("POST", "/api/v1/submissions", "", body, upper, 1_000_000, 300),
         Err(VerifyError::BadSignatureEncoding)
     );
     let none = |_: &str| None;
     assert_eq!(
-        auth::verify_request(
-            "POST",
-            "/api/v1/submissions",
-            "",
-            body,
-            none,
-            1_000_000,
-            300
-        ),
+        auth::verify_request("POST", "/api/v1/submissions", "", body, none, 1_000_000, 300),
         Err(VerifyError::MissingHeader(auth::HEADER_HOTKEY))
     );
 }
