@@ -187,7 +187,10 @@ impl TempIndex {
         let _ = std::fs::remove_file(&path);
         let temp = TempIndex { path };
         match std::fs::copy(repo.index_path(), &temp.path) {
-            Ok(_) => {}
+            // Keep the index's mtime: git trusts an entry's stat data only when the entry is
+            // older than the index file ("racy git"), so a fresh mtime on the copy would hide
+            // same-size edits made in the second the index was written.
+            Ok(_) => keep_mtime(repo.index_path(), &temp.path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 repo.git().index_file(&temp.path).args(["read-tree", base_commit]).output()?;
             }
@@ -198,6 +201,13 @@ impl TempIndex {
         }
         Ok(temp)
     }
+}
+
+fn keep_mtime(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    let fail = |e: std::io::Error| Error::usage(format!("cannot copy the index {}", from.display())).with_source(e);
+    let modified = std::fs::metadata(from).and_then(|m| m.modified()).map_err(fail)?;
+    let file = std::fs::OpenOptions::new().write(true).open(to).map_err(fail)?;
+    file.set_modified(modified).map_err(fail)
 }
 
 impl Drop for TempIndex {

@@ -488,3 +488,20 @@ fn a_closed_stdout_pipe_is_not_an_error() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// "Racy git": an edit of the same size in the same second as the index was written has the
+/// stat data the index recorded; only the index's own mtime tells git to look at the content.
+/// The private index copy must keep that mtime. Each round has a good chance of landing in
+/// one second; without the fix, 6 rounds caught the bug in one run of three.
+#[test]
+fn same_second_same_size_edits_are_seen() {
+    for round in 0..20 {
+        let env = Env::new();
+        let repo = env.repo_with("repo", &[("src/train.py", b"x\n")]);
+        write(&repo.join("src/train.py"), b"y\n");
+        env.bind(&repo, &task_record("https://example.invalid/t.git", "main", &["src/*"]));
+        let (code, report) = check_json(&env, &repo, &[]);
+        assert_eq!(code, 0, "round {round}: {report}");
+        assert_eq!(report["files"][0]["path"], "src/train.py", "round {round}");
+    }
+}
