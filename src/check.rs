@@ -55,6 +55,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report on `built` for `task`, with no problem yet.
+    pub fn new(task: &TaskSnapshot, built: Built) -> Report {
+        Report {
+            task_slug: task.slug.clone(),
+            base_commit: task.base_commit.clone(),
+            max_patch_bytes: task.max_patch_bytes,
+            built,
+            left_out: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
@@ -186,14 +198,7 @@ pub struct Options {
 pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Result<Report> {
     let patterns = task.patterns();
     let built = patch::from_worktree(repo, &task.base_commit, &patterns)?;
-    let mut report = Report {
-        task_slug: task.slug.clone(),
-        base_commit: task.base_commit.clone(),
-        max_patch_bytes: task.max_patch_bytes,
-        built,
-        left_out: Vec::new(),
-        problems: Vec::new(),
-    };
+    let mut report = Report::new(task, built);
     if options.allow_outside {
         report.left_out =
             report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
@@ -231,59 +236,46 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
 pub fn check_commit(repo: &Repo, task: &TaskSnapshot, commit: &str) -> Result<Report> {
     let patterns = task.patterns();
     let built = patch::from_commit(repo, &task.base_commit, commit, &patterns)?;
-    let mut report = Report {
-        task_slug: task.slug.clone(),
-        base_commit: task.base_commit.clone(),
-        max_patch_bytes: task.max_patch_bytes,
-        built,
-        left_out: Vec::new(),
-        problems: Vec::new(),
-    };
+    let mut report = Report::new(task, built);
     file_problems(&mut report);
     patch_problems(&mut report, &patterns);
     Ok(report)
 }
 
-/// Problems for refused paths.
+/// Problems for refused paths: one per reason, listing the paths.
 fn file_problems(report: &mut Report) {
-    let files = &report.built.files;
-    let outside = paths_with(files, Reason::Outside);
-    let bytecode = paths_with(files, Reason::Bytecode);
-    let unquotable = paths_with(files, Reason::Unquotable);
-    let nested = paths_with(files, Reason::NestedRepository);
-    if !outside.is_empty() {
-        report.push(
-            Problem::new(
-                "outside_allowed_paths",
-                format!("{} changed path(s) outside allowed_patch_paths; validators reject the whole patch", outside.len()),
-            )
-            .with_paths(outside)
-            .with_hint("revert them (git restore / git rm --cached), or submit with --allow-outside to leave them out"),
-        );
-    }
-    if !bytecode.is_empty() {
-        report.push(
-            Problem::new("bytecode_path", "Python bytecode (.pyc/.pyo) is never accepted")
-                .with_paths(bytecode)
-                .with_hint("delete the files or add `__pycache__/` and `*.py[co]` to .gitignore"),
-        );
-    }
-    if !unquotable.is_empty() {
-        report.push(
-            Problem::new(
-                "unquotable_path",
-                "path(s) git would quote (control characters, quotes, backslashes, edge spaces or non-UTF-8); validators cannot read them",
-            )
-            .with_paths(unquotable)
-            .with_hint("rename the files to plain names"),
-        );
-    }
-    if !nested.is_empty() {
-        report.push(
-            Problem::new("nested_repository", "untracked nested git repositories cannot be part of a patch")
-                .with_paths(nested)
-                .with_hint("move them out of the work tree or add them to .git/info/exclude"),
-        );
+    const RULES: [(Reason, &str, &str, &str); 4] = [
+        (
+            Reason::Outside,
+            "outside_allowed_paths",
+            "changed path(s) outside allowed_patch_paths; validators reject the whole patch",
+            "revert them (git restore / git rm --cached), or submit with --allow-outside to leave them out",
+        ),
+        (
+            Reason::Bytecode,
+            "bytecode_path",
+            "Python bytecode (.pyc/.pyo) path(s); validators never accept them",
+            "delete the files or add `__pycache__/` and `*.py[co]` to .gitignore",
+        ),
+        (
+            Reason::Unquotable,
+            "unquotable_path",
+            "path(s) git would quote (control characters, quotes, backslashes, edge spaces or non-UTF-8); validators cannot read them",
+            "rename the files to plain names",
+        ),
+        (
+            Reason::NestedRepository,
+            "nested_repository",
+            "untracked nested git repositories cannot be part of a patch",
+            "move them out of the work tree or add them to .git/info/exclude",
+        ),
+    ];
+    for (reason, code, what, hint) in RULES {
+        let paths = paths_with(&report.built.files, reason);
+        if !paths.is_empty() {
+            let message = format!("{} {what}", paths.len());
+            report.push(Problem::new(code, message).with_paths(paths).with_hint(hint));
+        }
     }
 }
 

@@ -204,7 +204,8 @@ impl TempIndex {
 }
 
 fn keep_mtime(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    let fail = |e: std::io::Error| Error::usage(format!("cannot copy the index {}", from.display())).with_source(e);
+    let fail =
+        |e: std::io::Error| Error::usage(format!("cannot copy the index {}", from.display())).with_source(e);
     let modified = std::fs::metadata(from).and_then(|m| m.modified()).map_err(fail)?;
     let file = std::fs::OpenOptions::new().write(true).open(to).map_err(fail)?;
     file.set_modified(modified).map_err(fail)

@@ -118,14 +118,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
 
 /// A report whose only content is the `not_descended_from_base` problem.
 fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
-    let mut report = Report {
-        task_slug: task.slug.clone(),
-        base_commit: task.base_commit.clone(),
-        max_patch_bytes: task.max_patch_bytes,
-        built: crate::patch::Built { files: Vec::new(), patch: Vec::new() },
-        left_out: Vec::new(),
-        problems: Vec::new(),
-    };
+    let mut report = Report::new(task, crate::patch::Built { files: Vec::new(), patch: Vec::new() });
     report.push(
         check::Problem::new(
             "not_descended_from_base",
