@@ -317,6 +317,12 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
             misread.push(path.clone());
         }
     }
+    // And every submitted path must be among what they read, or the patch is not what we think.
+    for path in &expected {
+        if !extracted.contains(path) && !misread.contains(path) {
+            misread.push(path.clone());
+        }
+    }
     // Paths refused for other reasons are already reported; do not double-report them here.
     let refused: Vec<String> =
         report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();

@@ -393,6 +393,9 @@ fn init_binds_resolves_and_excludes_once() {
 
     // A tag, a full sha and an unknown ref.
     let mut record = task_record("https://example.invalid/t.git", "v1", &["src/*", "../escape", "/abs"]);
+    // Fields this version does not know are kept in the snapshot.
+    record["secondary_metric"] = json!({"name": "latency_ms", "direction": "minimize"});
+    record["min_peer_evaluations"] = json!(3);
     let file = env.path("record.json");
     fs::write(&file, record.to_string()).unwrap();
     let run = env.tool(&repo, &["init", "demo-task", "--task-file", file.to_str().unwrap()]).expect(0);
@@ -400,6 +403,9 @@ fn init_binds_resolves_and_excludes_once() {
     let state = fs::read_to_string(repo.join(".git/bitsota.toml")).unwrap();
     assert!(state.contains(&format!("base_commit = \"{base}\"")), "{state}");
     assert!(state.contains("base_ref = \"v1\""));
+    let parsed: toml::Table = toml::from_str(&state).unwrap();
+    assert_eq!(parsed["task"]["min_peer_evaluations"].as_integer(), Some(3), "{state}");
+    assert_eq!(parsed["task"]["secondary_metric"]["name"].as_str(), Some("latency_ms"), "{state}");
 
     record["base_ref"] = json!(base);
     fs::write(&file, record.to_string()).unwrap();

@@ -119,6 +119,10 @@ fn the_whole_flow_from_clone_to_status() {
     sidecar["summary"] = json!("Learning rate 0.3 instead of 0.1.");
     fs::write(&sidecar_path, serde_json::to_vec_pretty(&sidecar).unwrap()).unwrap();
 
+    // What --record wrote, with the summary edited, is a body `submit` accepts.
+    let dry = env.tool(&repo, &["submit", "--dry-run", "--json"]).expect(0);
+    assert_eq!(dry.json()["body"]["claimed_metrics"]["score"].as_f64(), Some(1.0), "{}", dry.out());
+
     t.note("Claim, submit, follow:");
     run(&mut t, &repo, label, &["whoami"]);
     run(&mut t, &repo, label, &["claim", "-m", "learning-rate sweep"]);

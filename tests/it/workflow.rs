@@ -830,3 +830,20 @@ fn artifact_first_task_submits_an_empty_patch_with_the_artifact() {
     assert_eq!(received["artifact_sha256"], "ab".repeat(32).as_str());
     assert_eq!(received["artifact_size_bytes"], 1234);
 }
+
+/// `init TASK` without `--task-file` fetches the record from the coordinator (by slug or id)
+/// and binds a plain `git clone` of the task repository.
+#[test]
+fn init_fetches_the_record_from_the_coordinator() {
+    let w = world();
+    let plain = w.env.path("plain");
+    w.env.git(w.env.root(), &["clone", "-q", w.upstream.to_str().unwrap(), "plain"]);
+    w.env.tool(&plain, &["init", "DEMO-TASK"]).expect(0);
+    let state = state_of(&plain);
+    assert_eq!(state["task"]["base_commit"].as_str(), Some(w.base_commit.as_str()));
+    assert_eq!(state["task"]["id"].as_str(), w.record["id"].as_str());
+    assert!(w.fake.requests().iter().any(|r| r.method == "GET" && r.path == "/api/v1/tasks"));
+    // An unknown task is a usage error naming the live ones.
+    let run = w.env.tool(&plain, &["init", "no-such-task"]).expect(2);
+    assert!(run.stderr.contains("demo-task"), "{}", run.stderr);
+}
