@@ -168,6 +168,10 @@ fn reason_words(file: &ChangedFile) -> String {
             Reason::Bytecode => "Python bytecode",
             Reason::Unquotable => "name validators cannot read",
             Reason::NestedRepository => "nested repository",
+            Reason::Unmerged => "unresolved merge conflict",
+            Reason::Submodule => "submodule commit",
+            Reason::NeedsRefused => "needs a refused change",
+            Reason::Converted => "line endings or filters change its bytes",
         })
         .collect();
     words.join(", ")
@@ -244,7 +248,7 @@ pub fn check_commit(repo: &Repo, task: &TaskSnapshot, commit: &str) -> Result<Re
 
 /// Problems for refused paths: one per reason, listing the paths.
 fn file_problems(report: &mut Report) {
-    const RULES: [(Reason, &str, &str, &str); 4] = [
+    const RULES: [(Reason, &str, &str, &str); 8] = [
         (
             Reason::Outside,
             "outside_allowed_paths",
@@ -268,6 +272,30 @@ fn file_problems(report: &mut Report) {
             "nested_repository",
             "untracked nested git repositories cannot be part of a patch",
             "move them out of the work tree or add them to .git/info/exclude",
+        ),
+        (
+            Reason::Unmerged,
+            "unmerged_path",
+            "path(s) with an unresolved merge conflict; the files hold conflict markers",
+            "resolve the conflict and `git add` the files, or `git merge --abort`",
+        ),
+        (
+            Reason::Submodule,
+            "submodule_change",
+            "submodule (gitlink) change(s); validators clone without submodules, so the change would replay as nothing",
+            "restore the submodule to its base commit (git submodule update), or copy the files into the repository",
+        ),
+        (
+            Reason::NeedsRefused,
+            "needs_refused_change",
+            "allowed change(s) that cannot apply without a refused change (a file and a directory of the same name)",
+            "make the other change allowed too, or undo these",
+        ),
+        (
+            Reason::Converted,
+            "converted_by_attributes",
+            "file(s) that .gitattributes (text, eol, filter) convert: validators would get other bytes than your work tree",
+            "give each file the bytes git checks out (`git add F && rm F && git checkout -- F`; for `text=auto` that is LF line endings), then benchmark again",
         ),
     ];
     for (reason, code, what, hint) in RULES {
@@ -330,15 +358,19 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
     misread.sort();
     misread.dedup();
     if !misread.is_empty() {
+        // Validators split `diff --git a/X b/X` at the first ` b/`, so such a name is misread.
+        let hint = if expected.iter().any(|p| p.contains(" b/")) {
+            "a file name containing ` b/` is misread from the `diff --git` line; rename it"
+        } else {
+            "a changed line starting with `-- ` or `++ ` reads like a file header; reword that line"
+        };
         report.push(
             Problem::new(
                 "patch_misread",
                 "validators would read path(s) from this patch that are not the changed files, and reject it",
             )
             .with_paths(misread)
-            .with_hint(
-                "a changed line starting with `-- ` or `++ ` reads like a file header; reword that line",
-            ),
+            .with_hint(hint),
         );
     }
 }

@@ -15,7 +15,7 @@
 //! 4. `diff-index --cached --raw -M -p --binary --full-index` with fixed prefixes: the precise
 //!    change of each path and the patch, in one run;
 //! 5. if a change cannot be submitted, put it back to its base state in the private index and
-//!    take the patch again.
+//!    take the patch again (repeated while that drags an allowed change out with it).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -58,6 +58,17 @@ pub enum Reason {
     Unquotable,
     /// An untracked nested repository: it cannot travel in a patch.
     NestedRepository,
+    /// A merge conflict in progress (unmerged index entries): the file holds conflict markers.
+    Unmerged,
+    /// A submodule (gitlink) change: validators clone without submodules, so `git apply`
+    /// replays it as nothing.
+    Submodule,
+    /// An allowed change that cannot apply without a refused one: a file replaced by a
+    /// directory of the same name (or the reverse) where the other side is refused.
+    NeedsRefused,
+    /// `.gitattributes` conversion (`text`, `eol`, `filter`, …) means a checkout of what git
+    /// stores does not give the work tree's bytes back: validators would run other bytes.
+    Converted,
 }
 
 /// One changed path, as `check` lists it.
@@ -113,7 +124,9 @@ pub fn reasons_for(path: &[u8], patterns: &[Pattern]) -> Vec<Reason> {
 #[derive(Debug)]
 struct RawChange {
     src_mode: String,
+    dst_mode: String,
     src_oid: String,
+    dst_oid: String,
     status: u8,
     src_path: Vec<u8>,
     dst_path: Option<Vec<u8>>,
@@ -139,7 +152,9 @@ fn parse_raw(bytes: &[u8]) -> Result<Vec<RawChange>> {
             if matches!(status, b'R' | b'C') { Some(fields.next().ok_or_else(bad)?.to_vec()) } else { None };
         changes.push(RawChange {
             src_mode: parts[0].to_string(),
+            dst_mode: parts[1].to_string(),
             src_oid: parts[2].to_string(),
+            dst_oid: parts[3].to_string(),
             status,
             src_path,
             dst_path,
@@ -148,7 +163,19 @@ fn parse_raw(bytes: &[u8]) -> Result<Vec<RawChange>> {
     Ok(changes)
 }
 
+/// The mode of a gitlink (submodule commit) entry.
+const GITLINK: &str = "160000";
+
 fn to_changed(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
+    let mut file = to_changed_paths(raw, patterns);
+    if raw.src_mode == GITLINK || raw.dst_mode == GITLINK {
+        file.reasons.push(Reason::Submodule);
+        file.reasons.sort();
+    }
+    file
+}
+
+fn to_changed_paths(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
     let change = match raw.status {
         b'A' => Change::Added,
         b'D' => Change::Deleted,
@@ -225,15 +252,24 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
 
     // What differs from the (copied) index: tracked files changed or removed in the work tree
     // (`diff-files`, which stats in parallel like `git status`) and untracked files. Committed
-    // and staged work is already in the index. The two walks run at the same time.
-    let (tracked, untracked) = std::thread::scope(|scope| {
+    // and staged work is already in the index. The walks, and the list of unmerged paths, run at
+    // the same time.
+    let (tracked, untracked, unmerged) = std::thread::scope(|scope| {
         let tracked =
             scope.spawn(|| git().args(["diff-files", "-z", "--name-only", "--no-renames"]).output());
+        let unmerged = scope.spawn(|| git().args(["ls-files", "-z", "--unmerged"]).output());
         let untracked = git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output();
         let tracked = tracked.join().unwrap_or_else(|_| Err(Error::usage("`git diff-files` did not finish")));
-        (tracked, untracked)
+        let unmerged = unmerged.join().unwrap_or_else(|_| Err(Error::usage("`git ls-files` did not finish")));
+        (tracked, untracked, unmerged)
     });
     let (tracked, untracked) = (tracked?, untracked?);
+    // `update-index` below resolves a conflict with whatever the file holds (markers and all):
+    // remember which paths were unmerged first. Records are `mode oid stage\tpath`.
+    let unmerged = unmerged?;
+    let unmerged: BTreeSet<&[u8]> = split_nul(&unmerged)
+        .filter_map(|record| record.iter().position(|b| *b == b'\t').map(|tab| &record[tab + 1..]))
+        .collect();
     let mut to_update: BTreeSet<&[u8]> = split_nul(&tracked).collect();
     let mut untracked_outside: Vec<ChangedFile> = Vec::new();
     for path in split_nul(&untracked) {
@@ -288,22 +324,41 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     let mut files: Vec<ChangedFile> = Vec::new();
     let mut revert = Vec::new();
     for change in &raw {
-        let file = to_changed(change, patterns);
-        if !file.allowed() {
-            revert_lines(change, &mut revert);
+        let mut file = to_changed(change, patterns);
+        let sides = std::iter::once(&change.src_path).chain(change.dst_path.as_ref());
+        if sides.into_iter().any(|p| unmerged.contains(p.as_slice())) {
+            file.reasons.push(Reason::Unmerged);
+            file.reasons.sort();
         }
         files.push(file);
     }
-    if !revert.is_empty() {
-        // Put refused changes back to base in the private index, then diff again.
-        git().args(["update-index", "-z", "--index-info"]).stdin(revert).output()?;
-        patch = git()
-            .args(PATCH_OPTIONS)
-            .arg("diff-index")
-            .arg("--cached")
-            .args(&RAW_AND_PATCH[3..])
-            .arg(base_commit)
-            .output()?;
+    for i in converted(repo, &git, &raw, &files)? {
+        files[i].reasons.push(Reason::Converted);
+    }
+    for (file, change) in files.iter().zip(&raw) {
+        if !file.allowed() {
+            revert_lines(change, &mut revert);
+        }
+    }
+    // Put refused changes back to base in the private index, then diff again. Restoring a
+    // base path evicts entries it collides with (a file `d` and a directory `d/`), so an
+    // allowed change can vanish with it: such a change needs the refused one, and is refused
+    // too. Each round refuses at least one more change, so this ends.
+    while !revert.is_empty() {
+        git().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
+        let (left, left_patch) = split_raw_and_patch(&raw_and_patch()?)?;
+        patch = left_patch;
+        let present: BTreeSet<&[u8]> = left
+            .iter()
+            .flat_map(|c| std::iter::once(c.src_path.as_slice()).chain(c.dst_path.as_deref()))
+            .collect();
+        for (file, change) in files.iter_mut().zip(&raw) {
+            let sides = std::iter::once(&file.path).chain(file.from.as_ref());
+            if file.allowed() && !sides.into_iter().all(|p| present.contains(p.as_slice())) {
+                file.reasons.push(Reason::NeedsRefused);
+                revert_lines(change, &mut revert);
+            }
+        }
     }
 
     files.extend(untracked_outside);
@@ -311,8 +366,68 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     Ok(Built { files, patch })
 }
 
-/// `--raw -z` records, then the patch with every option that fixes its bytes. The slice from
-/// index 3 on is the patch options alone.
+/// Allowed changes (indices into `raw`/`files`) whose work-tree bytes a validator would not
+/// get back. Git stores a file through its clean conversion (`text=auto` turns CRLF into LF)
+/// and validators check the blob out through the smudge one, so compare that round trip with
+/// the file. Only paths with a conversion attribute are read; checkout is pinned to a Linux
+/// validator's defaults (`core.eol=lf`, no autocrlf).
+fn converted(
+    repo: &Repo,
+    git: &dyn Fn() -> crate::repo::Git,
+    raw: &[RawChange],
+    files: &[ChangedFile],
+) -> Result<Vec<usize>> {
+    let candidates: Vec<usize> = (0..raw.len())
+        .filter(|&i| {
+            files[i].allowed()
+                && raw[i].status != b'D'
+                && matches!(raw[i].dst_mode.as_str(), "100644" | "100755")
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    const ATTRIBUTES: [&str; 6] = ["text", "eol", "crlf", "filter", "ident", "working-tree-encoding"];
+    let mut input = Vec::new();
+    for &i in &candidates {
+        input.extend_from_slice(&files[i].path);
+        input.push(0);
+    }
+    let output = git().args(["check-attr", "-z", "--stdin"]).args(ATTRIBUTES).stdin(input).output()?;
+    // Records: path NUL attribute NUL value NUL.
+    let fields: Vec<&[u8]> = output.split(|b| *b == 0).collect();
+    let mut attributed: BTreeSet<&[u8]> = BTreeSet::new();
+    for record in fields.chunks(3) {
+        if let [path, _, value] = record {
+            if !matches!(*value, b"unspecified" | b"unset") {
+                attributed.insert(path);
+            }
+        }
+    }
+    let checked: Vec<usize> =
+        candidates.into_iter().filter(|&i| attributed.contains(files[i].path.as_slice())).collect();
+    if checked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut differ = Vec::new();
+    for i in checked {
+        // Allowed paths are UTF-8 (others are unquotable).
+        let Ok(name) = std::str::from_utf8(&files[i].path) else { continue };
+        // One run per file: `--batch --filters` prints the unfiltered size in its header.
+        let checkout = git()
+            .args(["-c", "core.eol=lf", "cat-file", "--filters"])
+            .arg(format!("--path={name}"))
+            .arg(&raw[i].dst_oid)
+            .output()?;
+        // A file that cannot be read is left to the patch as git saw it.
+        if std::fs::read(repo.work_tree().join(name)).is_ok_and(|bytes| bytes != checkout) {
+            differ.push(i);
+        }
+    }
+    Ok(differ)
+}
+
+/// `--raw -z` records, then the patch with every option that fixes its bytes.
 const RAW_AND_PATCH: [&str; 12] = [
     "-z",
     "--raw",

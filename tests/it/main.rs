@@ -6,6 +6,7 @@ mod bench;
 mod canonical;
 mod check;
 mod client;
+mod edge;
 mod fake_coordinator;
 mod fnmatch;
 mod hook;
