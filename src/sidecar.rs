@@ -5,7 +5,7 @@
 //! The file is kept as a raw JSON object so fields this version does not know are never lost.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -15,6 +15,10 @@ use crate::task::TaskSnapshot;
 
 /// File name at the worktree root when `--submission-file` is not given.
 pub const DEFAULT_FILE_NAME: &str = "submission.json";
+
+/// A sidecar holds a summary and a short log; a file this big is a mistake, and is not read
+/// whole into memory.
+const MAX_BYTES: u64 = 4 << 20;
 
 /// The summary `bench --record` writes into a new sidecar. Validation refuses it, so a
 /// submission never goes out with it.
@@ -48,21 +52,36 @@ pub struct Sidecar {
 /// Read the sidecar. `Ok(None)` when the file does not exist; an unreadable path is a usage
 /// error (exit 2); a file that is not a JSON object is `submission_invalid` (exit 1).
 pub fn load(path: &Path) -> Result<Option<Sidecar>> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::usage(format!("cannot read the submission sidecar {}", path.display()))
-                .with_code("submission_path")
-                .with_source(e));
-        }
+    let unreadable = |e: std::io::Error| {
+        Error::usage(format!("cannot read the submission sidecar {}", path.display()))
+            .with_code("submission_path")
+            .with_source(e)
     };
+    // Look before opening: reading a FIFO or a device would block or never end.
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(unreadable(std::io::Error::new(ErrorKind::InvalidInput, "not a regular file")));
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e)),
+    }
     let invalid = |why: String| {
         Error::problems(format!("the submission sidecar {} {why}", path.display()))
             .with_code("submission_invalid")
             .with_hint("it must be a JSON object like {\"summary\": \"…\", \"claimed_metrics\": {\"<metric>\": 1.0}}")
     };
-    let text = std::str::from_utf8(&bytes).map_err(|_| invalid("is not UTF-8".into()))?;
+    let mut bytes = Vec::new();
+    File::open(path).and_then(|file| file.take(MAX_BYTES + 1).read_to_end(&mut bytes)).map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(invalid(format!(
+            "is larger than {} MiB; it only describes a submission",
+            MAX_BYTES >> 20
+        )));
+    }
+    // Editors on Windows start UTF-8 files with a byte-order mark; it is not content.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid("is not UTF-8".into()))?;
     let value: Value = serde_json::from_str(text).map_err(|e| invalid(format!("is not valid JSON: {e}")))?;
     match value {
         Value::Object(map) => Ok(Some(Sidecar { path: path.to_path_buf(), map })),

@@ -36,6 +36,28 @@ const ARTIFACT_VARS: [&str; 3] = [
     "AUTORESEARCH_SUBMISSION_ARTIFACT_URI",
     "AUTORESEARCH_SUBMISSION_ARTIFACT_BYTES",
 ];
+/// Variables holding (or naming files that hold) the hotkey secret: `BITSOTA_HOTKEY_MNEMONIC`,
+/// `…_MNEMONIC_FILE`, `…_PASSWORD`, `…_PASSWORD_FILE`.
+const SECRET_PREFIX: &str = "BITSOTA_HOTKEY_";
+/// `git rev-parse --local-env-vars`: they describe the miner's invocation, not the checkout the
+/// benchmark runs in.
+const GIT_LOCAL_VARS: [&str; 15] = [
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+];
 /// The marker a task benchmark prints when its own gates refuse a candidate.
 const REJECTION_MARKER: &str = "validator_rejection=";
 /// How long a timed-out process group gets between SIGTERM and SIGKILL.
@@ -513,7 +535,16 @@ enum Chunk {
 }
 
 fn apply_env(cmd: &mut Command, settings: &RunSettings, dir: &Path) {
-    if !settings.inherit_env {
+    if settings.inherit_env {
+        // Even an inherited environment never hands the hotkey secrets to the task's code, nor
+        // git's repository variables, which would point the benchmark's own git commands at
+        // the miner's repository instead of the checkout it runs in.
+        for (key, _) in std::env::vars_os() {
+            if key.to_str().is_some_and(|k| k.starts_with(SECRET_PREFIX) || GIT_LOCAL_VARS.contains(&k)) {
+                cmd.env_remove(&key);
+            }
+        }
+    } else {
         let passthrough: Vec<(&str, std::ffi::OsString)> =
             ARTIFACT_VARS.iter().filter_map(|k| std::env::var_os(k).map(|v| (*k, v))).collect();
         cmd.env_clear();
@@ -550,6 +581,8 @@ fn run_command(
     apply_env(&mut cmd, settings, dir);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let started = Instant::now();
+    // Before the spawn, so even a process that escapes the group at once is caught.
+    let mut reaper = escaped::Subreaper::enable();
     let mut child = cmd.spawn().map_err(|e| {
         Error::usage(format!("could not start the {name} command with /bin/sh")).with_source(e)
     })?;
@@ -579,7 +612,9 @@ fn run_command(
             break;
         }
         if INTERRUPTED.load(Ordering::SeqCst) {
-            kill_group(pgid, &mut child);
+            kill_group(pgid, &mut child, &mut reaper);
+            let _ = child.wait();
+            reaper.sweep(pgid);
             tee.clear();
             log.line("# interrupted");
             return Err(interrupted_error());
@@ -587,7 +622,7 @@ fn run_command(
         let now = Instant::now();
         if now >= deadline {
             timed_out = true;
-            kill_group(pgid, &mut child);
+            kill_group(pgid, &mut child, &mut reaper);
             break;
         }
         match rx.recv_timeout((deadline - now).min(Duration::from_millis(200))) {
@@ -601,10 +636,18 @@ fn run_command(
             Err(mpsc::RecvTimeoutError::Disconnected) => readers = 0,
         }
         tee.tick();
+        reaper.reap_exited(pgid);
     }
     // Daemons the command left behind are part of its run; validators' containers end them too.
     // SAFETY: signals only the process group created for this command.
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let status = match exit {
+        Some(status) => Some(status),
+        None => child.wait().ok(),
+    };
+    // Then those that left the group (`setsid`, double forks), which may hold our pipes.
+    reaper.sweep(pgid);
+    drop(reaper);
     if timed_out {
         // Collect what the killed group wrote last, without waiting on a pipe held elsewhere.
         let until = Instant::now() + Duration::from_secs(1);
@@ -622,10 +665,6 @@ fn run_command(
         }
     }
     tee.clear();
-    let status = match exit {
-        Some(status) => Some(status),
-        None => child.wait().ok(),
-    };
     use std::os::unix::process::ExitStatusExt;
     let step = Step {
         name,
@@ -659,8 +698,144 @@ fn spawn_reader(mut pipe: impl Read + Send + 'static, stream: usize, tx: mpsc::S
     });
 }
 
+/// Processes that leave the command's process group (`setsid`, a daemon's double fork) are
+/// out of reach of a group kill. On Linux we become a child subreaper while the command runs:
+/// its orphaned descendants are re-parented to us instead of to init, so they can be found (by
+/// parent pid in `/proc`) and killed with their own process groups. Not covered: processes
+/// handed to another service (systemd-run, a container runtime, at/cron), and non-Linux systems.
+mod escaped {
+    #[cfg(target_os = "linux")]
+    use std::time::{Duration, Instant};
+
+    pub struct Subreaper {
+        active: bool,
+        #[cfg(target_os = "linux")]
+        last_reap: Instant,
+    }
+
+    impl Subreaper {
+        pub fn enable() -> Subreaper {
+            #[cfg(target_os = "linux")]
+            {
+                // SAFETY: sets a flag of this process; integer arguments only.
+                let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+                Subreaper { active: rc == 0, last_reap: Instant::now() }
+            }
+            #[cfg(not(target_os = "linux"))]
+            Subreaper { active: false }
+        }
+
+        /// Reap orphans that already exited, so a long run does not pile up zombies; `keep` is
+        /// the command itself, which `Child` waits for.
+        pub fn reap_exited(&mut self, keep: libc::pid_t) {
+            #[cfg(target_os = "linux")]
+            if self.last_reap.elapsed() >= Duration::from_secs(1) {
+                self.reap_now(keep);
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = keep;
+        }
+
+        /// As [`Self::reap_exited`], without the rate limit: while a killed group winds down,
+        /// its zombies re-parented to us would otherwise keep the group looking alive.
+        pub fn reap_now(&mut self, keep: libc::pid_t) {
+            #[cfg(target_os = "linux")]
+            {
+                if !self.active {
+                    return;
+                }
+                self.last_reap = Instant::now();
+                for (pid, zombie) in children() {
+                    if zombie && pid != keep {
+                        // SAFETY: reaps one specific child of ours, without blocking.
+                        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                    }
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = keep;
+        }
+
+        /// Kill every process re-parented to us, with its process group, until none is left
+        /// and the command's (killed) group `pgid` is gone: its members re-parent their
+        /// children to us only as they finish exiting. Call it once the command itself has
+        /// been waited for.
+        pub fn sweep(&self, pgid: libc::pid_t) {
+            #[cfg(not(target_os = "linux"))]
+            let _ = pgid;
+            #[cfg(target_os = "linux")]
+            {
+                if !self.active {
+                    return;
+                }
+                let until = Instant::now() + Duration::from_secs(2);
+                loop {
+                    let found = children();
+                    // SAFETY: signal 0 only asks whether the group still has members.
+                    let group_left = unsafe { libc::kill(-pgid, 0) } == 0;
+                    if (found.is_empty() && !group_left) || Instant::now() >= until {
+                        return;
+                    }
+                    for (pid, zombie) in &found {
+                        if !zombie {
+                            // SAFETY: `pid` is our child; `-pid` is only the group it leads.
+                            unsafe {
+                                libc::kill(-*pid, libc::SIGKILL);
+                                libc::kill(*pid, libc::SIGKILL);
+                            }
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    for (pid, _) in found {
+                        // SAFETY: reaps one specific child of ours, without blocking.
+                        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                    }
+                }
+            }
+        }
+    }
+
+    impl Drop for Subreaper {
+        fn drop(&mut self) {
+            #[cfg(target_os = "linux")]
+            if self.active {
+                // SAFETY: clears the flag set in `enable`.
+                unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
+            }
+        }
+    }
+
+    /// Our child processes, with whether each is a zombie, from `/proc/<pid>/stat`.
+    #[cfg(target_os = "linux")]
+    fn children() -> Vec<(libc::pid_t, bool)> {
+        let me = std::process::id() as libc::pid_t;
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<libc::pid_t>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                continue;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next().unwrap_or("");
+            if fields.next().and_then(|p| p.parse::<libc::pid_t>().ok()) == Some(me) {
+                out.push((pid, state == "Z"));
+            }
+        }
+        out
+    }
+}
+
 /// SIGTERM to the group, a short grace, then SIGKILL to whatever is left.
-fn kill_group(pgid: libc::pid_t, child: &mut Child) {
+fn kill_group(pgid: libc::pid_t, child: &mut Child, reaper: &mut escaped::Subreaper) {
     // SAFETY: signals only the process group created for the command.
     unsafe { libc::kill(-pgid, libc::SIGTERM) };
     let until = Instant::now() + KILL_GRACE;
@@ -669,6 +844,7 @@ fn kill_group(pgid: libc::pid_t, child: &mut Child) {
         if !reaped {
             reaped = matches!(child.try_wait(), Ok(Some(_)));
         }
+        reaper.reap_now(pgid);
         // SAFETY: signal 0 only asks whether any process of the group is left.
         if reaped && unsafe { libc::kill(-pgid, 0) } != 0 {
             return;
@@ -920,9 +1096,23 @@ fn python_float(value: &Value) -> Option<f64> {
     }
 }
 
-/// Python's `float(str)`: surrounding whitespace, `_` between digits, inf/nan spellings.
+/// Python's `float(str)`: surrounding whitespace, `_` between digits, inf/nan spellings, and
+/// any Unicode decimal digit (validators' `\d` matches `٣`, and `float("٣")` is 3.0).
 fn python_float_str(text: &str) -> Option<f64> {
-    let t = text.trim();
+    // As CPython does first: Unicode whitespace becomes ' ', decimal digits become ASCII.
+    let ascii: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c
+            } else if c.is_whitespace() {
+                ' '
+            } else {
+                unicode_decimal(c).map_or('?', |d| char::from(b'0' + d))
+            }
+        })
+        .collect();
+    let t = ascii.trim_matches(|c: char| matches!(c, ' ' | '\t'..='\r'));
     let cleaned: String = if t.contains('_') {
         let chars: Vec<char> = t.chars().collect();
         for (i, c) in chars.iter().enumerate() {
@@ -939,6 +1129,27 @@ fn python_float_str(text: &str) -> Option<f64> {
         t.to_string()
     };
     cleaned.parse::<f64>().ok()
+}
+
+/// The value of a Unicode decimal digit (general category Nd). Unicode assigns them only in
+/// runs of ten, 0 to 9 in order, so the value is the count of Nd code points before it, mod 10.
+fn unicode_decimal(c: char) -> Option<u8> {
+    static ND: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let nd = ND.get_or_init(|| Regex::new(r"^\p{Nd}$").expect("valid regex"));
+    let is_nd = |c: char| nd.is_match(c.encode_utf8(&mut [0u8; 4]));
+    if !is_nd(c) {
+        return None;
+    }
+    let mut before = 0u32;
+    let mut code = u32::from(c);
+    while let Some(prev) = code.checked_sub(1).and_then(char::from_u32) {
+        if !is_nd(prev) {
+            break;
+        }
+        before += 1;
+        code -= 1;
+    }
+    Some((before % 10) as u8)
 }
 
 /// `validator_rejection=<reason>` as printed last.
@@ -1297,6 +1508,34 @@ mod tests {
         assert_eq!(python_float_str("abc"), None);
         assert_eq!(python_float(&json!(true)), Some(1.0));
         assert_eq!(python_float(&Value::Null), None);
+        // Cases checked against CPython 3's float().
+        for (text, want) in [
+            ("٣", 3.0),
+            ("١٢.٥", 12.5),
+            ("١_٢", 12.0),
+            ("\u{1D7D1}", 3.0),
+            ("\u{1D7D8}", 0.0),
+            ("\u{1D7E1}", 9.0),
+            ("\u{a0}3.5\u{2003}", 3.5),
+            ("\x0b4\x0c", 4.0),
+            ("\u{85}5\u{85}", 5.0),
+            ("1e5", 1e5),
+            ("1.e5", 1e5),
+            ("-iNF", f64::NEG_INFINITY),
+        ] {
+            assert_eq!(python_float_str(text), Some(want), "{text:?}");
+        }
+        for text in ["²", "1_", "1e5_", "in_f", "\x1f2", "\x005", "infinity_", "", " "] {
+            assert_eq!(python_float_str(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn output_search_reads_unicode_digits_as_validators_do() {
+        // Python's `\d` matches any Nd digit and float() reads it.
+        assert_eq!(metric_from_output("score: ١٢.٥", "score").unwrap().value, 12.5);
+        let found = metric_from_output("score=٣", "score").unwrap();
+        assert_eq!(found.number.map(|n| n.to_string()), Some("3.0".to_string()));
     }
 
     #[test]
@@ -1306,6 +1545,13 @@ mod tests {
         assert_eq!(found.value, 25.0);
         assert!(metric_from_output("scores: 3", "score").is_err());
         assert_eq!(metric_from_output("a.b=4", "a.b").unwrap().value, 4.0);
+        // Metacharacters are literal, and `\b` keeps Python's meaning (checked against `re`).
+        assert!(metric_from_output("axb=4", "a.b").is_err());
+        assert_eq!(metric_from_output("a+b: 3", "a+b").unwrap().value, 3.0);
+        assert!(metric_from_output("loss(val)=2", "loss(val)").is_err());
+        assert!(metric_from_output("y[x]=1", "[x]").is_err());
+        assert_eq!(metric_from_output("score=\n5", "score").unwrap().value, 5.0);
+        assert_eq!(metric_from_output("score =  -1.5e-3x", "score").unwrap().value, -1.5e-3);
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 
 pub const SKIP_VAR: &str = "BITSOTA_SKIP_CHECK";
 
+const BY_HAND_HINT: &str =
+    "`check --pre-push` is run by git's pre-push hook; install it with `git bitsota hook install`";
+
 /// One ref line git feeds the hook.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RefLine {
@@ -27,11 +30,14 @@ fn is_zero(oid: &str) -> bool {
 }
 
 /// Parse stdin leniently: blank lines skipped; a line with fewer than four fields is an error.
+/// The fields are split from the right: the local ref is what the user typed when git cannot
+/// expand it, so it may hold spaces (`HEAD^{/fix bug}:refs/heads/x`); the other three cannot.
 pub fn parse_lines(input: &str) -> Result<Vec<RefLine>> {
     let mut lines = Vec::new();
     for line in input.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        if parts.len() != 4 {
+        let mut parts: Vec<&str> = line.rsplitn(4, ' ').collect();
+        parts.reverse();
+        if parts.len() != 4 || parts.iter().any(|p| p.is_empty()) {
             return Err(Error::usage(format!("unexpected pre-push input line: {line:?}"))
                 .with_hint("git feeds `<local ref> <local oid> <remote ref> <remote oid>` lines"));
         }
@@ -57,10 +63,10 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
         return Ok(());
     }
     let stdin = std::io::stdin();
-    if args.remote.is_none() && stdin.is_terminal() {
-        ctx.out.info(
-            "`check --pre-push` is run by git's pre-push hook; install it with `git bitsota hook install`",
-        );
+    // Git always feeds the hook through a pipe: a terminal means someone typed the command,
+    // with or without arguments, and would otherwise wait on a silent read.
+    if stdin.is_terminal() {
+        ctx.out.info(BY_HAND_HINT);
         return Ok(());
     }
     let mut input = String::new();
@@ -71,6 +77,10 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     let lines = parse_lines(&input)?;
     let pushed: Vec<&RefLine> = lines.iter().filter(|l| !is_zero(&l.local_oid)).collect();
     if pushed.is_empty() {
+        // Git always passes REMOTE and URL; without them this is a person, not the hook.
+        if args.remote.is_none() {
+            ctx.out.info(BY_HAND_HINT);
+        }
         if ctx.out.is_json() {
             ctx.out.json(&json!({"version": 1, "ok": true, "refs": []}))?;
         }

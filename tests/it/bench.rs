@@ -199,6 +199,33 @@ fn timeout_kills_the_whole_process_group() {
 }
 
 #[test]
+fn processes_that_leave_the_group_with_setsid_are_killed_too() {
+    if !Path::new("/proc/self/stat").exists() || !Path::new("/usr/bin/setsid").exists() {
+        eprintln!("skipped: needs Linux /proc and setsid");
+        return;
+    }
+    let env = Env::new();
+    // A daemon in its own session (out of reach of a group kill) that would write `escaped`
+    // after 5 s, started by a benchmark that times out and by one that finishes normally.
+    let daemon = "setsid sh -c 'sleep 5; echo x > escaped' </dev/null >/dev/null 2>&1 &";
+    for (script, status) in
+        [(format!("{daemon}\nsleep 30\n"), "timeout"), (format!("{daemon}\necho score=1\n"), "ok")]
+    {
+        let repo = bound(
+            &env,
+            &[("bench.sh", script.as_bytes())],
+            json!({"benchmark_command": "sh bench.sh", "time_budget_seconds": 1}),
+        );
+        let started = Instant::now();
+        let v = bench(&env, &repo, &[]).json();
+        assert_eq!(v["status"], status, "{v}");
+        std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
+        assert!(!repo.join("escaped").exists(), "the setsid daemon survived ({status})");
+        fs::remove_dir_all(&repo).unwrap();
+    }
+}
+
+#[test]
 fn validator_environment_and_inherit_env() {
     let env = {
         let mut env = Env::new();
@@ -237,6 +264,32 @@ fn validator_environment_and_inherit_env() {
     let seen = fs::read_to_string(repo.join("env.txt")).unwrap();
     assert!(seen.contains("MY_PRIVATE_VAR=leak"), "{seen}");
     assert!(seen.contains("LC_ALL=C.UTF-8"), "{seen}");
+}
+
+#[test]
+fn hotkey_secrets_and_git_repository_variables_never_reach_the_benchmark() {
+    let mut env = Env::new();
+    let repo = bound(
+        &env,
+        &[("bench.sh", b"env | sort > env.txt\necho score=1\n")],
+        json!({"benchmark_command": "sh bench.sh"}),
+    );
+    env.set("BITSOTA_HOTKEY_MNEMONIC", "abandon abandon secret words");
+    env.set("BITSOTA_HOTKEY_MNEMONIC_FILE", "/tmp/mnemonic.txt");
+    env.set("BITSOTA_HOTKEY_PASSWORD", "hunter2-secret");
+    env.set("BITSOTA_HOTKEY_PASSWORD_FILE", "/tmp/password.txt");
+    // As `git --git-dir=… bitsota bench` exports it.
+    env.set("GIT_DIR", repo.join(".git").to_str().unwrap());
+    env.set("GIT_INDEX_FILE", repo.join(".git/index").to_str().unwrap());
+    env.set("MY_PRIVATE_VAR", "kept");
+    for extra in [&[][..], &["--inherit-env"][..]] {
+        bench(&env, &repo, extra).expect(0);
+        let seen = fs::read_to_string(repo.join("env.txt")).unwrap();
+        assert!(!seen.contains("BITSOTA_HOTKEY"), "{extra:?}: {seen}");
+        assert!(!seen.contains("secret"), "{extra:?}: {seen}");
+        assert!(!seen.contains("GIT_DIR") && !seen.contains("GIT_INDEX_FILE"), "{extra:?}: {seen}");
+        assert_eq!(seen.contains("MY_PRIVATE_VAR=kept"), !extra.is_empty(), "{extra:?}: {seen}");
+    }
 }
 
 #[test]
@@ -338,6 +391,48 @@ fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
 }
 
 #[test]
+fn baseline_that_writes_files_and_fails_still_touches_nothing() {
+    let env = Env::new();
+    // At the base commit the benchmark scribbles over tracked files, its HOME and the index
+    // of its checkout, then fails; the candidate (with the fix) passes.
+    let script = b"echo scribble > solution.txt\necho x > \"$HOME/home-file\"\necho new > new.txt\ngit add -A 2>/dev/null\n[ -f fixed ] || { echo 'validator_rejection=broken' >&2; exit 3; }\necho score=2\n";
+    let repo = bound(
+        &env,
+        &[("bench.sh", script), ("solution.txt", b"1\n")],
+        json!({"benchmark_command": "sh bench.sh"}),
+    );
+    env.git(&repo, &["branch", "experiment"]);
+    write(&repo.join("fixed"), b"");
+    env.git(&repo, &["add", "fixed"]);
+    env.git(&repo, &["commit", "-q", "-m", "fix"]);
+    let refs_before = env.git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]);
+    let head_before = fs::read(repo.join(".git/HEAD")).unwrap();
+
+    let v = bench(&env, &repo, &["--baseline"]).json();
+    assert_eq!(v["baseline_status"], "rejected", "{v}");
+    assert!(v["baseline"].is_null());
+    // The candidate ran in the miner's tree, as validators would run it.
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(fs::read(repo.join("solution.txt")).unwrap(), b"scribble\n");
+    // HOME is the checkout's root, as for validators.
+    assert!(repo.join("home-file").exists());
+    // Undo the candidate's own scribbles (staged by its `git add -A`).
+    env.git(&repo, &["reset", "-q", "--hard"]);
+
+    // Nothing of the baseline run is left in the miner's repository.
+    assert_eq!(env.git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]), refs_before);
+    assert_eq!(fs::read(repo.join(".git/HEAD")).unwrap(), head_before);
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(env.git(&repo, &["worktree", "list", "--porcelain"]).matches("worktree ").count(), 1);
+    let leftovers: Vec<_> = fs::read_dir(repo.join(".git/bitsota"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("baseline-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary worktree left behind");
+}
+
+#[test]
 fn record_writes_a_sidecar_accepted_once_the_summary_is_edited() {
     let env = Env::new();
     let script = br#"printf '{"metric_name": "score", "metric_value": 2.5, "metrics": {"score": 2.5, "params": 100, "flag": true, "label": "x"}}' > result.json
@@ -365,6 +460,10 @@ echo done
     let problems = sidecar::problems(&loaded, &task);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("placeholder"));
+    // `submit --dry-run` refuses the placeholder, and accepts the same file once it is edited.
+    write(&repo.join("solution.txt"), b"2\n");
+    let dry = env.tool(&repo, &["submit", "--dry-run", "--json"]).expect(1);
+    assert!(dry.out().contains("placeholder"), "{}\n{}", dry.out(), dry.stderr);
 
     // The miner edits the summary: now the sidecar is accepted.
     let mut map = loaded.raw().clone();
@@ -373,6 +472,10 @@ echo done
     fs::write(&path, serde_json::to_vec_pretty(&map).unwrap()).unwrap();
     let edited = sidecar::load(&path).unwrap().unwrap();
     assert!(sidecar::problems(&edited, &task).is_empty());
+    let dry = env.tool(&repo, &["submit", "--dry-run", "--json"]).expect(0).json();
+    assert_eq!(dry["body"]["claimed_metrics"], json!({"score": 2.5, "params": 100}));
+    assert_eq!(dry["body"]["summary"], "Tuned the solution; local score 2.5.");
+    write(&repo.join("solution.txt"), b"1\n");
 
     // Recording again keeps the summary and unknown fields, replaces the metrics.
     bench(&env, &repo, &["--record"]).expect(0);

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::common::{task_record, write, Env, Run};
+use crate::common::{self, task_record, write, Env, Run};
 
 const FOREIGN: &str = "#!/bin/sh\necho foreign-hook-ran >&2\nexit 0\n";
 
@@ -446,4 +446,86 @@ fn annotated_tags_are_checked_through_the_commit_they_name() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("README.md"), "{}", run.stderr);
     assert_eq!(fx.remote_ref("refs/tags/bad"), None);
+}
+
+#[test]
+fn a_local_ref_with_spaces_is_parsed_from_the_right() {
+    // git passes what the user typed when it cannot expand it: `HEAD^{/fix bug}` has a space.
+    let fx = Fixture::new();
+    fx.commit(&[("train.py", b"x = 2\n")], "fix bug");
+    fx.push(&["origin", "HEAD^{/fix bug}:refs/heads/good"]).expect(0);
+    assert_eq!(fx.remote_ref("refs/heads/good"), Some(fx.head(&fx.repo)));
+    fx.commit(&[("README.md", b"changed\n")], "bad readme");
+    let run = fx.push(&["origin", "HEAD^{/bad readme}:refs/heads/bad"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("README.md"), "{}", run.stderr);
+    assert_eq!(fx.remote_ref("refs/heads/bad"), None);
+}
+
+#[test]
+fn ref_lines_parse_sha256_ids_and_refuse_garbage() {
+    use git_bitsota::commands::prepush::parse_lines;
+    let (zero, oid) = ("0".repeat(64), "ab".repeat(32));
+    let lines = parse_lines(&format!(
+        "\n(delete) {zero} refs/heads/x {oid}\nHEAD^{{/a b}} {oid} refs/heads/y {zero}\n"
+    ))
+    .unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].local_ref, "(delete)");
+    assert_eq!(lines[1].local_ref, "HEAD^{/a b}");
+    assert_eq!(lines[1].remote_ref, "refs/heads/y");
+    assert_eq!(lines[1].remote_oid, zero);
+    for bad in [format!("refs/heads/a {oid} refs/heads/a"), format!("a {oid} b {}", "0".repeat(50))] {
+        assert!(parse_lines(&bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn pre_push_by_hand_prints_a_hint_instead_of_waiting() {
+    let fx = Fixture::bare(262_144);
+    // No arguments (a person, not git) and empty stdin: a one-line hint, exit 0.
+    let run = fx.env.tool_stdin(&fx.repo, &["check", "--pre-push"], b"").expect(0);
+    assert!(run.stderr.contains("git bitsota hook install"), "{}", run.stderr);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+
+    // On a terminal, with or without arguments: the hint at once, stdin is not read.
+    let mut master = 0;
+    let mut slave = 0;
+    // SAFETY: openpty fills in two new descriptors; the others are optional (null).
+    let rc = unsafe {
+        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    if rc != 0 {
+        eprintln!("skipped: no pseudo-terminal available");
+        return;
+    }
+    for args in [&["check", "--pre-push"][..], &["check", "--pre-push", "origin", "../remote.git"][..]] {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: `dup` returns a fresh descriptor that the OwnedFd then owns.
+        let tty = unsafe { OwnedFd::from_raw_fd(libc::dup(slave)) };
+        let mut cmd = fx.env.command(common::BIN, &fx.repo);
+        cmd.args(args).stdin(std::process::Stdio::from(tty));
+        let mut child =
+            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("{args:?} waited on the terminal");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("pre-push hook"), "{args:?}: {stderr}");
+    }
+    // SAFETY: closes the two descriptors openpty gave us.
+    unsafe {
+        libc::close(master);
+        libc::close(slave);
+    }
 }

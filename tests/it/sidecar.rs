@@ -226,3 +226,41 @@ fn record_bench_creates_with_placeholder_and_merges() {
         .collect();
     assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
 }
+
+#[test]
+fn loading_edge_cases_bom_non_objects_huge_and_fifo() {
+    let env = Env::new();
+    let path = env.path("submission.json");
+    // A UTF-8 byte-order mark (Windows editors) is not content.
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend(serde_json::to_vec(&good()).unwrap());
+    fs::write(&path, &bytes).unwrap();
+    assert_eq!(sidecar::load(&path).unwrap().unwrap().raw(), &good());
+
+    for text in ["\"summary\"", "3", "null", "true", "", "\u{feff}", "{} {}"] {
+        fs::write(&path, text).unwrap();
+        let err = sidecar::load(&path).unwrap_err();
+        assert_eq!(err.code(), "submission_invalid", "{text:?}");
+        assert_eq!(err.kind(), Kind::Problems, "{text:?}");
+    }
+    fs::write(&path, b"{\"summary\": \"\xff\"}").unwrap();
+    assert!(sidecar::load(&path).unwrap_err().message().contains("not UTF-8"));
+
+    // Far bigger than any description: refused without parsing it.
+    let mut huge = b"{\"summary\": \"".to_vec();
+    huge.resize(5 << 20, b'a');
+    huge.extend_from_slice(b"\"}");
+    fs::write(&path, &huge).unwrap();
+    let err = sidecar::load(&path).unwrap_err();
+    assert_eq!(err.code(), "submission_invalid");
+    assert!(err.message().contains("larger than"), "{}", err.message());
+
+    // A FIFO would block a reader forever: a bad path, reported at once.
+    let fifo = env.path("fifo.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let err = sidecar::load(&fifo).unwrap_err();
+    assert_eq!(err.kind(), Kind::Usage);
+    assert_eq!(err.code(), "submission_path");
+}
