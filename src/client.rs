@@ -3,12 +3,13 @@
 //!
 //! * Base URL: `https://`, or `http://` for loopback hosts only (exit 2 otherwise). A path
 //!   prefix in the base URL goes into the request URL but never into the signed path
-//!   (protocol.md §2).
+//!   (protocol.md §2). Plain http never goes through a proxy from the environment.
 //! * Timeouts: connect 10 s; a whole request 60 s (GET) or what the caller asks (submit: 120 s).
 //! * Responses over 16 MiB are refused (exit 5): by `Content-Length` before reading, else by
 //!   a capped read.
-//! * Only GETs are retried (up to 3 times, backoff 0.5/1/2 s) on connect errors, resets,
-//!   502/503/504, and 429 honouring `Retry-After` up to 30 s. POSTs are never retried here.
+//! * Only GETs are retried (up to 3 times, backoff 0.5/1/2 s) on connect errors (a connect
+//!   timeout included), resets, 502/503/504, and 429 honouring `Retry-After` up to 30 s.
+//!   POSTs are never retried here.
 //! * Redirects are not followed: a signed request must not be replayed elsewhere, and the
 //!   coordinator's routes do not redirect. A 3xx is reported as a refused request (exit 5).
 //! * Exit codes: unreachable or timed out → 3; 401/403 → 4; other 4xx/5xx, or an answer that
@@ -153,7 +154,16 @@ impl Coordinator {
     /// `--verbose` request lines and the spinner.
     pub fn new(base_url: &str, out: &Output) -> Result<Coordinator> {
         let base = check_base_url(base_url)?;
-        let config = Agent::config_builder()
+        // http:// is allowed only for loopback, i.e. because the request stays on this
+        // machine; a proxy from the environment (HTTP_PROXY, ALL_PROXY, …) would carry the
+        // signed request off it in clear. https keeps the environment's proxy (a CONNECT
+        // tunnel: TLS stays end to end).
+        let direct = base.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        let mut config = Agent::config_builder();
+        if direct {
+            config = config.proxy(None);
+        }
+        let config = config
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(GET_TIMEOUT))
             .http_status_as_error(false)
@@ -475,6 +485,19 @@ pub fn check_base_url(url: &str) -> Result<String> {
     if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
         return Err(bad("credentials in the URL are not supported"));
     }
+    // `http::Uri` accepts any digits after the `:` (and then has no port), so `:99999` would
+    // only fail later, as a puzzling request error.
+    if let Some(authority) = uri.authority().map(|a| a.as_str()) {
+        let host_end = match authority.strip_prefix('[') {
+            Some(rest) => rest.find(']').map_or(authority.len(), |i| i + 2),
+            None => authority.find(':').unwrap_or(authority.len()),
+        };
+        if let Some(port) = authority[host_end..].strip_prefix(':') {
+            if !port.parse::<u16>().is_ok_and(|p| p != 0) {
+                return Err(bad("the port must be a number from 1 to 65535"));
+            }
+        }
+    }
     match scheme.as_deref() {
         Some("https") => Ok(trimmed.to_string()),
         Some("http") if is_loopback(host) => Ok(trimmed.to_string()),
@@ -523,6 +546,12 @@ fn transport_error(e: ureq::Error, what: &str, base: &str, timeout: Duration) ->
             .with_hint("check the network and --coordinator-url / BITSOTA_COORDINATOR_URL")
     };
     match e {
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => Error::network(format!(
+            "cannot connect to the coordinator at {base} within {} s ({what})",
+            CONNECT_TIMEOUT.as_secs()
+        ))
+        .with_code("timeout")
+        .with_hint("check the network and --coordinator-url / BITSOTA_COORDINATOR_URL"),
         ureq::Error::Timeout(_) => Error::network(format!(
             "the coordinator at {base} did not answer {what} within {:.0} s",
             timeout.as_secs_f64().max(1.0)
@@ -550,10 +579,11 @@ fn transport_error(e: ureq::Error, what: &str, base: &str, timeout: Duration) ->
     }
 }
 
-/// Connect errors and resets are worth another try; timeouts are not (60 s each).
+/// Connect errors (a connect timeout too: 10 s) and resets are worth another try; other
+/// timeouts are not (60 s each).
 fn is_transient(e: &ureq::Error) -> bool {
     match e {
-        ureq::Error::ConnectionFailed => true,
+        ureq::Error::ConnectionFailed | ureq::Error::Timeout(ureq::Timeout::Connect) => true,
         ureq::Error::Io(io) => matches!(
             io.kind(),
             ErrorKind::ConnectionRefused
@@ -714,6 +744,19 @@ mod tests {
             let err = check_base_url(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
+    }
+
+    #[test]
+    fn connect_timeouts_say_so_and_are_retried() {
+        let connect = || ureq::Error::Timeout(ureq::Timeout::Connect);
+        let err = transport_error(connect(), "GET /x", "https://h.example", GET_TIMEOUT);
+        assert_eq!((err.exit_code(), err.code()), (3, "timeout"));
+        assert!(err.message().contains("cannot connect") && err.message().contains("10 s"), "{err:?}");
+        assert!(is_transient(&connect()));
+        let global = ureq::Error::Timeout(ureq::Timeout::Global);
+        assert!(!is_transient(&global));
+        let err = transport_error(global, "GET /x", "https://h.example", GET_TIMEOUT);
+        assert!(err.message().contains("within 60 s"), "{err:?}");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! Every key problem is an exit-4 error (`Error::auth`). No secret (phrase, seed, private key,
 //! password, decrypted keyfile) ever goes into an error, a log line or Debug output, and
 //! secrets are held in `Zeroizing` buffers so they are wiped when dropped. The coldkey is
-//! never read: signing requests needs only the hotkey.
+//! never read: signing requests needs only the hotkey, and a key that resolves to the
+//! wallet's `coldkey` file or matches its `coldkeypub.txt` is refused.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -296,6 +297,12 @@ impl KeyUi for NoUi {
 
 /// Load the signing hotkey: mnemonic env var > mnemonic file > wallet keyfile.
 pub fn load_hotkey(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
+    let hotkey = load_any(secrets, wallet, ui)?;
+    refuse_coldkey_public(&hotkey, wallet)?;
+    Ok(hotkey)
+}
+
+fn load_any(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
     if let Some(phrase) = &secrets.mnemonic {
         let pair = pair_from_phrase(phrase, ENV_MNEMONIC)?;
         return Ok(Hotkey::new(pair, Origin::MnemonicEnv));
@@ -305,13 +312,87 @@ pub fn load_hotkey(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -
         let what = format!("the mnemonic in {}", path.display());
         let phrase =
             std::str::from_utf8(&content).map_err(|_| bad_mnemonic(&what, "the file is not UTF-8 text"))?;
+        if phrase.trim().is_empty() {
+            return Err(bad_mnemonic(&what, "the file is empty"));
+        }
         let pair = pair_from_phrase(phrase.trim(), &what)?;
         return Ok(Hotkey::new(pair, Origin::MnemonicFile(path.clone())));
     }
     wallet.check_names()?;
     let keyfile = wallet.keyfile();
+    refuse_coldkey_file(&keyfile)?;
     let pair = load_keyfile(&keyfile, secrets, ui)?;
     Ok(Hotkey::new(pair, Origin::WalletFile(keyfile)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Never the coldkey
+// ---------------------------------------------------------------------------------------
+
+/// The coldkey must never sign requests (wallet-and-signing.md §7.6). Wallet names cannot
+/// reach it (`check_names`), but a symlinked `hotkeys/<name>` can: refuse a keyfile that
+/// resolves to a file named `coldkey` outside a `hotkeys` directory, before any password is
+/// asked for.
+fn refuse_coldkey_file(keyfile: &Path) -> Result<()> {
+    // A missing file is reported by the read that follows.
+    let Ok(real) = std::fs::canonicalize(keyfile) else {
+        return Ok(());
+    };
+    let named_coldkey = real.file_name().is_some_and(|n| n == "coldkey");
+    let in_hotkeys = real.parent().and_then(Path::file_name).is_some_and(|n| n == "hotkeys");
+    if named_coldkey && !in_hotkeys {
+        return Err(Error::auth(format!(
+            "refusing {}: it is a wallet's coldkey ({}), which never signs requests",
+            keyfile.display(),
+            real.display()
+        ))
+        .with_code("coldkey_refused")
+        .with_hint("select a hotkey with --wallet-hotkey (one of <wallet path>/<name>/hotkeys/*)"));
+    }
+    Ok(())
+}
+
+/// Whatever the source (a copied file, a coldkey mnemonic in the environment), refuse a key
+/// whose public key is the one in the selected wallet's `coldkeypub.txt`.
+fn refuse_coldkey_public(hotkey: &Hotkey, wallet: &WalletSelector) -> Result<()> {
+    let Some((coldkey, path)) = coldkey_public(wallet) else {
+        return Ok(());
+    };
+    if &coldkey != hotkey.public() {
+        return Ok(());
+    }
+    Err(Error::auth(format!(
+        "refusing to sign with {}: it is the coldkey of wallet {:?} ({})",
+        hotkey.ss58(),
+        wallet.name,
+        path.display()
+    ))
+    .with_code("coldkey_refused")
+    .with_hint("sign with a hotkey of that wallet, never with its coldkey"))
+}
+
+/// The public key in `<wallet path>/<name>/coldkeypub.txt`, if there is a readable one. It is
+/// public data, so any problem with it just skips the check.
+fn coldkey_public(wallet: &WalletSelector) -> Option<([u8; 32], PathBuf)> {
+    wallet.check_names().ok()?;
+    let path = expand_tilde(&wallet.path).join(&wallet.name).join("coldkeypub.txt");
+    let file = open_nonblocking(&path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(MAX_SECRET_FILE_BYTES as u64).read_to_string(&mut text).ok()?;
+    let text = text.trim();
+    // BT7 also wrote a bare `0x…` public key.
+    if let Some(public) = decode_hex_secret(text, 32) {
+        return Some((public[..].try_into().ok()?, path));
+    }
+    let doc: Value = serde_json::from_str(text).ok()?;
+    let public = match doc.get("ss58Address").and_then(Value::as_str) {
+        Some(address) => ss58_to_public(address)?,
+        None => decode_hex_secret(doc.get("publicKey")?.as_str()?, 32)?[..].try_into().ok()?,
+    };
+    Some((public, path))
 }
 
 /// BIP39 phrase → sr25519 pair, exactly as bittensor-wallet and substrate-interface derive it.
@@ -393,6 +474,11 @@ impl SecretFile {
             SecretFile::Password => format!("{ENV_PASSWORD_FILE} names this file"),
         }
     }
+
+    /// Mnemonic and password files may come from process substitution (`<(…)`), a pipe.
+    fn may_be_pipe(self) -> bool {
+        !matches!(self, SecretFile::Keyfile)
+    }
 }
 
 /// Read a file holding a secret, refusing one that others could read or change.
@@ -401,10 +487,14 @@ impl SecretFile {
 /// checks use the metadata of the file actually opened (`fstat` on our handle), i.e. of the
 /// target: a link's own mode is always 0777 and says nothing. Reading from the same handle
 /// also means the file cannot be swapped between the check and the read.
+///
+/// File types: a keyfile must be a regular file. A mnemonic or password file may also be a
+/// pipe, so `BITSOTA_HOTKEY_PASSWORD_FILE=<(pass show …)` works. The open is non-blocking:
+/// opening a FIFO nobody writes to would otherwise hang for ever.
 fn read_secret_file(path: &Path, kind: SecretFile, allow_insecure: bool) -> Result<Zeroizing<Vec<u8>>> {
     let what = kind.what();
     let shown = path.display();
-    let mut file = File::open(path).map_err(|e| {
+    let mut file = open_nonblocking(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::auth(format!("no {what} at {shown}"))
                 .with_code("key_not_found")
@@ -419,20 +509,115 @@ fn read_secret_file(path: &Path, kind: SecretFile, allow_insecure: bool) -> Resu
     if meta.is_dir() {
         return Err(Error::auth(format!("{what} {shown} is a directory")).with_code("key_unreadable"));
     }
+    // Checked before the permissions, so `/dev/zero` gets no misleading chmod hint.
+    let pipe = is_pipe(&meta);
+    let readable_type = meta.is_file() || (pipe && kind.may_be_pipe());
+    if !readable_type {
+        return Err(Error::auth(format!("{what} {shown} is not a regular file")).with_code("key_unreadable"));
+    }
     if !allow_insecure {
         check_private(path, what, &meta)?;
     }
-    // Sized up front so the buffer is not reallocated: a reallocation leaves an unwiped copy.
-    let expected = usize::try_from(meta.len()).unwrap_or(usize::MAX).min(MAX_SECRET_FILE_BYTES);
-    let mut content = Zeroizing::new(Vec::with_capacity(expected + 1));
-    let limit = (MAX_SECRET_FILE_BYTES + 1) as u64;
-    (&mut file).take(limit).read_to_end(&mut content).map_err(|e| {
-        Error::auth(format!("cannot read {what} {shown}")).with_code("key_unreadable").with_source(e)
-    })?;
+    let limit = MAX_SECRET_FILE_BYTES + 1;
+    let content = if pipe {
+        read_pipe(&file, limit, PIPE_WAIT).map_err(|e| {
+            let err = Error::auth(format!("cannot read {what} {shown}")).with_code("key_unreadable");
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                err.with_hint(format!("nothing was written to the pipe within {} s", PIPE_WAIT.as_secs()))
+            } else {
+                err.with_source(e)
+            }
+        })?
+    } else {
+        // Sized up front so the buffer is not reallocated: a reallocation leaves an unwiped copy.
+        let expected = usize::try_from(meta.len()).unwrap_or(usize::MAX).min(MAX_SECRET_FILE_BYTES);
+        let mut content = Zeroizing::new(Vec::with_capacity(expected + 1));
+        (&mut file).take(limit as u64).read_to_end(&mut content).map_err(|e| {
+            Error::auth(format!("cannot read {what} {shown}")).with_code("key_unreadable").with_source(e)
+        })?;
+        content
+    };
     if content.len() > MAX_SECRET_FILE_BYTES {
         return Err(Error::auth(format!("{what} {shown} is too large to be a key")).with_code("bad_keyfile"));
     }
     Ok(content)
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NOCTTY: a terminal device named here must not become our controlling terminal.
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
+#[cfg(unix)]
+fn is_pipe(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_pipe(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// How long a mnemonic or password pipe may stay silent (a password manager behind `<(…)`
+/// may be asking for its own passphrase first).
+const PIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Read a pipe opened non-blocking, up to `limit` bytes, until the writer closes it. A FIFO
+/// that no writer ever opens times out instead of hanging: Linux reports neither data nor
+/// hang-up for it, and a plain read would say end-of-file at once or block for ever.
+#[cfg(unix)]
+fn read_pipe(file: &File, limit: usize, wait: std::time::Duration) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use std::os::unix::io::AsRawFd;
+    let deadline = std::time::Instant::now() + wait;
+    let mut content = Zeroizing::new(Vec::with_capacity(limit));
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        let mut poll = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let millis = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+        if ready < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if ready == 0 {
+            continue; // the deadline check above ends the loop
+        }
+        let room = (limit - content.len()).min(chunk.len());
+        match (&*file).read(&mut chunk[..room]) {
+            Ok(0) => return Ok(content),
+            Ok(n) => {
+                // Never beyond the capacity reserved above, so no reallocation copies.
+                content.extend_from_slice(&chunk[..n]);
+                if content.len() >= limit {
+                    return Ok(content);
+                }
+            }
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn read_pipe(_file: &File, _limit: usize, _wait: std::time::Duration) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// Refuse a secret file that group or others can access, or that another user owns (they

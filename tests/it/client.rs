@@ -548,3 +548,101 @@ fn redirects_are_not_followed() {
     assert!(message.contains("HTTP 307"), "{message}");
     assert_eq!(fake.requests().len(), 1);
 }
+
+#[test]
+fn loopback_rule_edge_cases() {
+    let env = Env::new();
+    // Spellings that only look like loopback, or reach another host, are refused before any
+    // request: exit 2, nothing sent.
+    for url in [
+        "http://127.1",      // not a dotted quad; resolvers would read it as 127.0.0.1
+        "http://2130706433", // same, as one number
+        "http://localhost.evil.com",
+        "http://localhost.",
+        "http://[::ffff:127.0.0.1]", // IPv4-mapped: not the ::1 the contract names
+        "http://127.0.0.1@evil.com", // userinfo: the host is evil.com
+        "http://127.0.0.1:80@evil.com",
+        "https://user:pw@h.example",
+        "https://h.example:99999", // no such port
+        "http://127.0.0.1:0",
+        "http://10.0.0.1",
+        "https://h.example/p?x=1",
+    ] {
+        let run = tool(
+            &env,
+            &["request", "GET", "/x", "--unsigned", "--dry-run", "--coordinator-url", url, "--json"],
+        );
+        assert_eq!(run.code, 2, "{url}: {}", run.out());
+        assert_eq!(error_of(&run).0, "bad_coordinator_url", "{url}");
+    }
+    for url in [
+        "http://127.0.0.1:8080",
+        "http://127.255.255.254",
+        "http://localhost:1",
+        "http://LOCALHOST",
+        "http://[::1]:99",
+        "http://[0:0:0:0:0:0:0:1]",
+        "https://h.example:443/prefix/",
+    ] {
+        let run = tool(
+            &env,
+            &["request", "GET", "/x", "--unsigned", "--dry-run", "--coordinator-url", url, "--json"],
+        );
+        assert_eq!(run.code, 0, "{url}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn prefixed_base_url_with_non_ascii_query() {
+    let (fake, env) = setup();
+    let url = format!("{}/pre%20fix/", fake.url());
+    let v = tool(
+        &env,
+        &[
+            "request",
+            "GET",
+            "api/v1/claims",
+            "--query",
+            "q=a b/ü&😀",
+            "--query",
+            "q=2",
+            "--coordinator-url",
+            &url,
+            "--dry-run",
+            "--json",
+        ],
+    )
+    .expect(0)
+    .json();
+    let query = "q=a+b%2F%C3%BC%26%F0%9F%98%80&q=2";
+    assert_eq!(v["url"], format!("{}/pre%20fix/api/v1/claims?{query}", fake.url()));
+    let ts = v["headers"]["X-Timestamp"].as_str().unwrap();
+    // Whole seconds, now-ish.
+    assert!(ts.len() == 10 && ts.parse::<u64>().unwrap().abs_diff(auth::now_unix()) < 60, "{ts}");
+    assert_eq!(
+        v["message"],
+        format!("BT-AUTH-V1\nGET\n/api/v1/claims\n{query}\n{ts}\n{}", auth::EMPTY_BODY_SHA256)
+    );
+    // Sent for real, the server sees the same query and accepts the signature.
+    tool(&env, &["request", "GET", "/api/v1/claims", "--query", "q=a b/ü&😀", "--query", "q=2", "--json"])
+        .expect(0);
+    let log = fake.requests();
+    assert_eq!(log[0].query, query);
+    assert!(log[0].auth_error.is_none() && log[0].signer.as_deref() == Some(SS58), "{:?}", log[0]);
+}
+
+#[test]
+fn loopback_http_never_goes_through_a_proxy() {
+    // Plain http is allowed only because it stays on this machine: a proxy from the
+    // environment would carry the signed request off it. The proxy here is a closed port, so
+    // going through it would fail with exit 3.
+    let (fake, mut env) = setup();
+    for var in ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "all_proxy", "https_proxy", "http_proxy"] {
+        env.set(var, "http://127.0.0.1:9");
+    }
+    tool(&env, &["tasks", "--json"]).expect(0);
+    let path = format!("/api/v1/tasks/{LIVE_ID}/claim");
+    tool(&env, &["request", "POST", &path, "--body-json", r#"{"claim_description":"x"}"#, "--json"])
+        .expect(0);
+    assert_eq!(fake.requests().len(), 2);
+}

@@ -290,3 +290,236 @@ fn library_loading_matches_the_binary() {
     let debug = format!("{key:?}");
     assert!(debug.contains(HK1_SS58) && !debug.contains("quick"), "{debug}");
 }
+
+/// Run the tool with a deadline, so a hang fails the test instead of blocking the suite.
+fn tool_within(env: &Env, args: &[&str], limit: std::time::Duration) -> Run {
+    use std::process::Stdio;
+    let mut cmd = env.command(crate::common::BIN, env.root());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("git-bitsota {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo").arg("-m").arg("600").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn secret_variables_never_reach_child_processes() {
+    let mut env = Env::new();
+    env.set("BITSOTA_HOTKEY_MNEMONIC", HK1_PHRASE);
+    env.set("BITSOTA_HOTKEY_PASSWORD", NACL_PASSWORD);
+    env.set("BITSOTA_HOTKEY_MNEMONIC_FILE", "/nonexistent/not-secret");
+    env.set("MY_MARKER", "inherited");
+    let repo = env.repo_with("task", &[("bench.sh", b"env > env.txt\necho score=1\n")]);
+    let mut record = crate::common::task_record(repo.to_str().unwrap(), "main", &["solution.txt"]);
+    record["benchmark_command"] = json!("sh bench.sh");
+    env.bind(&repo, &record);
+    // --inherit-env passes the tool's own environment on, so this is the case that matters.
+    let run = env.tool(&repo, &["bench", "--yes", "--inherit-env", "--json", "-v"]).expect(0);
+    assert_no_secret(&run);
+    let seen = fs::read_to_string(repo.join("env.txt")).unwrap();
+    assert!(seen.contains("MY_MARKER=inherited"), "the environment was not inherited: {seen}");
+    for leaked in ["BITSOTA_HOTKEY_MNEMONIC=", "BITSOTA_HOTKEY_PASSWORD=", HK1_PHRASE, NACL_PASSWORD] {
+        assert!(!seen.contains(leaked), "a child saw {leaked:?}:\n{seen}");
+    }
+
+    // `bench` filters its children's environment itself; git gets the tool's environment as
+    // is. A `git` shim first on PATH records what git is started with.
+    let shims = env.path("shims");
+    let dump = env.path("git-env.txt");
+    // The first git on the PATH that common::Env gives.
+    let real_git = ["/usr/local/bin/git", "/usr/bin/git", "/bin/git"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("git");
+    fs::create_dir_all(&shims).unwrap();
+    write_keyfile(
+        &shims.join("git"),
+        format!("#!/bin/sh\nenv >> '{}'\nexec {real_git} \"$@\"\n", dump.display()).as_bytes(),
+        0o755,
+    );
+    let bin_dir = Path::new(crate::common::BIN).parent().unwrap();
+    env.set("PATH", format!("{}:{}:/usr/local/bin:/usr/bin:/bin", shims.display(), bin_dir.display()));
+    env.tool(&repo, &["check", "--json"]);
+    let seen = fs::read_to_string(&dump).expect("the tool ran git");
+    assert!(seen.contains("MY_MARKER=inherited"), "{seen}");
+    // Paths to secret files are not secret and stay.
+    assert!(seen.contains("BITSOTA_HOTKEY_MNEMONIC_FILE=/nonexistent/not-secret"), "{seen}");
+    for leaked in ["BITSOTA_HOTKEY_MNEMONIC=", "BITSOTA_HOTKEY_PASSWORD=", HK1_PHRASE, NACL_PASSWORD] {
+        assert!(!seen.contains(leaked), "git saw {leaked:?}:\n{seen}");
+    }
+}
+
+#[test]
+fn verbose_and_dry_run_never_show_the_key() {
+    let mut env = Env::new();
+    env.set("BITSOTA_HOTKEY_MNEMONIC", HK1_PHRASE);
+    let run = env.tool(env.root(), &["whoami", "-v"]).expect(0);
+    assert_no_secret(&run);
+    for json in [false, true] {
+        let mut args = vec!["request", "POST", "/api/v1/x", "--body-json", "{}", "--dry-run", "-v"];
+        if json {
+            args.push("--json");
+        }
+        let run = env.tool(env.root(), &args).expect(0);
+        assert!(run.out().contains(HK1_SS58), "{}", run.out());
+        assert_no_secret(&run);
+    }
+}
+
+#[test]
+fn keyfiles_that_are_not_json_never_echo_their_content() {
+    let (env, keyfile) = wallet_env("plain");
+    let truncated = format!(r#"{{"secretPhrase": "{HK1_PHRASE}", "secretSeed": "{HK1_SEED}""#);
+    let cases: Vec<Vec<u8>> = vec![
+        // A mnemonic pasted as the keyfile.
+        HK1_PHRASE.as_bytes().to_vec(),
+        format!("{HK1_PHRASE}\n").into_bytes(),
+        // Cut off after the secrets (serde_json's errors could quote around the position).
+        truncated.clone().into_bytes(),
+        format!("{truncated} x}}").into_bytes(),
+        // A secret that is not a valid phrase / not hex / not a string.
+        format!(r#"{{"secretPhrase": "{HK1_PHRASE} pave"}}"#).into_bytes(),
+        format!(r#"{{"secretSeed": "{}zz"}}"#, &HK1_SEED[..64]).into_bytes(),
+        format!(r#"{{"privateKey": ["{}"]}}"#, &HK1_PRIVATE[2..]).into_bytes(),
+        // Not UTF-8 inside the secret string.
+        [&br#"{"secretPhrase": "quick monitor "#[..], b"\xff\xfe", br#""}"#].concat(),
+    ];
+    for bytes in cases {
+        write_keyfile(&keyfile, &bytes, 0o600);
+        for args in [&["whoami", "--json"][..], &["whoami", "-v"][..]] {
+            let run = env.tool(env.root(), args);
+            assert_eq!(run.code, 4, "{}: {}", String::from_utf8_lossy(&bytes), run.stderr);
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+            assert_no_secret(&run);
+            let all = format!("{}{}", run.out(), run.stderr);
+            assert!(!all.contains("wasp") && !all.contains(&HK1_SEED[10..30]), "{all}");
+        }
+    }
+}
+
+#[test]
+fn special_files_are_refused_without_hanging() {
+    let limit = std::time::Duration::from_secs(20);
+    let (mut env, keyfile) = wallet_env("plain");
+    // A FIFO as the wallet keyfile: opening it for reading used to block for ever.
+    fs::remove_file(&keyfile).unwrap();
+    mkfifo(&keyfile);
+    let run = tool_within(&env, &["whoami", "--json"], limit).expect(4);
+    assert_eq!(error_code(&run), "key_unreadable");
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    // A device: "not a regular file", not a chmod hint for /dev/null.
+    fs::remove_file(&keyfile).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &keyfile).unwrap();
+    let run = tool_within(&env, &["whoami", "--json"], limit).expect(4);
+    assert_eq!(error_code(&run), "key_unreadable");
+    assert!(!run.stderr.contains("chmod"), "{}", run.stderr);
+    // A directory.
+    fs::remove_file(&keyfile).unwrap();
+    fs::create_dir(&keyfile).unwrap();
+    let run = tool_within(&env, &["whoami", "--json"], limit).expect(4);
+    assert!(run.stderr.contains("is a directory"), "{}", run.stderr);
+
+    // A mnemonic file may be a pipe (`<(…)`): the tool waits for the writer.
+    let fifo = env.path("mnemonic.fifo");
+    mkfifo(&fifo);
+    env.set("BITSOTA_HOTKEY_MNEMONIC_FILE", fifo.to_str().unwrap());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            fs::write(&fifo, format!("{HK1_PHRASE}\n")).unwrap();
+        })
+    };
+    let run = tool_within(&env, &["whoami", "--json"], limit).expect(0);
+    writer.join().unwrap();
+    assert_eq!(run.json()["ss58"], HK1_SS58);
+    assert_eq!(run.json()["source"], "mnemonic-file");
+}
+
+#[test]
+fn writable_by_others_and_symlinks() {
+    let (mut env, keyfile) = wallet_env("plain");
+    // Group- or world-writable: others could swap the key, so refused like readable.
+    for mode in [0o620, 0o602] {
+        fs::set_permissions(&keyfile, fs::Permissions::from_mode(mode)).unwrap();
+        let run = whoami(&env).expect(4);
+        assert_eq!(error_code(&run), "insecure_keyfile", "{mode:o}");
+        assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+    }
+    fs::set_permissions(&keyfile, fs::Permissions::from_mode(0o600)).unwrap();
+    // A symlinked hotkey is judged by its target: private target loads.
+    let target = env.path("elsewhere-hk1");
+    fs::rename(&keyfile, &target).unwrap();
+    std::os::unix::fs::symlink(&target, &keyfile).unwrap();
+    assert_eq!(whoami(&env).expect(0).json()["ss58"], HK1_SS58);
+    // …and a readable target is refused, although the link itself is 0777.
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(error_code(&whoami(&env).expect(4)), "insecure_keyfile");
+    env.set("BITSOTA_ALLOW_INSECURE_KEYFILE", "1");
+    whoami(&env).expect(0);
+}
+
+/// vector 2 of signing-vectors.json: the fixture wallet's coldkey (coldkeypub.txt).
+const COLD_PHRASE: &str = "one feed fun destroy practice vibrant office tube liar regret scout tired squirrel bamboo forum humor shoulder toward coast demand client beach feature coral";
+const COLD_SS58: &str = "5GNhB7uiBxUhvcjbBsXJpLMU6iXU7BSqZ9kdxv8yBrUpheyP";
+
+#[test]
+fn the_coldkey_never_signs() {
+    let (mut env, keyfile) = wallet_env("plain");
+    let wallet = keyfile.parent().unwrap().parent().unwrap().to_path_buf();
+    let coldkey = wallet.join("coldkey");
+    write_keyfile(&coldkey, json!({"secretPhrase": COLD_PHRASE}).to_string().as_bytes(), 0o600);
+    // hotkeys/hk1 as a symlink to the coldkey.
+    fs::remove_file(&keyfile).unwrap();
+    std::os::unix::fs::symlink("../coldkey", &keyfile).unwrap();
+    let run = whoami(&env).expect(4);
+    assert_eq!(error_code(&run), "coldkey_refused");
+    assert!(!run.stderr.contains("one feed"), "{}", run.stderr);
+    // A copy of the coldkey under hotkeys/: caught by coldkeypub.txt.
+    fs::remove_file(&keyfile).unwrap();
+    fs::copy(&coldkey, &keyfile).unwrap();
+    let run = whoami(&env).expect(4);
+    assert_eq!(error_code(&run), "coldkey_refused");
+    assert!(run.stderr.contains(COLD_SS58), "{}", run.stderr);
+    // The coldkey's mnemonic in the environment, with this wallet selected.
+    env.set("BITSOTA_HOTKEY_MNEMONIC", COLD_PHRASE);
+    assert_eq!(error_code(&whoami(&env).expect(4)), "coldkey_refused");
+    // A hotkey that happens to be named `coldkey` is just a hotkey.
+    let mut env2 = env;
+    env2.set("BITSOTA_HOTKEY_MNEMONIC", "");
+    let named = wallet.join("hotkeys/coldkey");
+    fs::copy(Path::new(DATA).join("wallets/plain/example/hotkeys/hk1"), &named).unwrap();
+    fs::set_permissions(&named, fs::Permissions::from_mode(0o600)).unwrap();
+    env2.set("BT_WALLET_HOTKEY", "coldkey");
+    assert_eq!(whoami(&env2).expect(0).json()["ss58"], HK1_SS58);
+}
+
+#[test]
+fn secrets_debug_shows_no_values() {
+    use git_bitsota::keys::Secrets;
+    use std::ffi::OsString;
+    let secrets = Secrets::from_lookup(|name| match name {
+        "BITSOTA_HOTKEY_MNEMONIC" => Some(OsString::from(HK1_PHRASE)),
+        "BITSOTA_HOTKEY_PASSWORD" => Some(OsString::from(NACL_PASSWORD)),
+        _ => None,
+    });
+    let debug = format!("{secrets:?}");
+    assert!(!debug.contains("quick") && !debug.contains(NACL_PASSWORD), "{debug}");
+    assert!(debug.contains("<set>"), "{debug}");
+}
