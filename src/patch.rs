@@ -500,18 +500,19 @@ const PATCH_OPTIONS: [&str; 2] = ["-c", "diff.context=3"];
 
 /// `--index-info` lines that put a change back to its base state in the private index.
 fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
-    const NO_OID: &str = "0000000000000000000000000000000000000000";
+    // Mode 0 removes the entry; the id must still have the repository's hash length.
+    let no_oid = "0".repeat(change.src_oid.len());
     // The source side: restore it if it existed at base.
     if change.src_mode != "000000" {
         out.extend_from_slice(format!("{} {}\t", change.src_mode, change.src_oid).as_bytes());
     } else {
-        out.extend_from_slice(format!("0 {NO_OID}\t").as_bytes());
+        out.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
     }
     out.extend_from_slice(&change.src_path);
     out.push(0);
     // The destination of a rename did not exist at base: remove it.
     if let Some(dst) = &change.dst_path {
-        out.extend_from_slice(format!("0 {NO_OID}\t").as_bytes());
+        out.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
         out.extend_from_slice(dst);
         out.push(0);
     }

@@ -511,3 +511,30 @@ fn same_second_same_size_edits_are_seen() {
         assert_eq!(report["files"][0]["path"], "src/train.py", "round {round}");
     }
 }
+
+#[test]
+fn sha256_repositories_work_end_to_end() {
+    let env = Env::new();
+    let repo = env.path("repo256");
+    fs::create_dir_all(&repo).unwrap();
+    env.git(&repo, &["init", "-q", "--object-format=sha256", "-b", "main"]);
+    write(&repo.join("src/train.py"), b"x\n");
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "base"]);
+    let base = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    assert_eq!(base.len(), 64);
+    env.bind(&repo, &task_record("https://example.invalid/t.git", "main", &["src/*"]));
+    write(&repo.join("src/train.py"), b"y\n");
+    write(&repo.join("staged-outside.txt"), b"out\n");
+    env.git(&repo, &["add", "staged-outside.txt"]);
+    let (code, report) = check_json(&env, &repo, &["--allow-outside"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["base_commit"], base);
+    let patch = env.tool(&repo, &["diff", "--allow-outside"]).expect(0).stdout;
+    let fresh = env.path("fresh256");
+    env.git(env.root(), &["clone", "-q", repo.to_str().unwrap(), "fresh256"]);
+    env.git(&fresh, &["checkout", "-q", "--detach", &base]);
+    env.git_stdin(&fresh, &["apply", "-"], &patch).expect(0);
+    assert_eq!(fs::read(fresh.join("src/train.py")).unwrap(), b"y\n");
+    assert!(!fresh.join("staged-outside.txt").exists());
+}
