@@ -252,25 +252,34 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
 
     // What differs from the (copied) index: tracked files changed or removed in the work tree
     // (`diff-files`, which stats in parallel like `git status`) and untracked files. Committed
-    // and staged work is already in the index. The walks, and the list of unmerged paths, run at
-    // the same time.
-    let (tracked, untracked, unmerged) = std::thread::scope(|scope| {
-        let tracked =
-            scope.spawn(|| git().args(["diff-files", "-z", "--name-only", "--no-renames"]).output());
-        let unmerged = scope.spawn(|| git().args(["ls-files", "-z", "--unmerged"]).output());
+    // and staged work is already in the index. The two walks run at the same time.
+    // `check-attr` spends most of its time reading the index: start it now, ask it later.
+    let attributes = AttributeQuery::start(&git)?;
+    let (tracked, untracked) = std::thread::scope(|scope| {
+        let tracked = scope.spawn(|| git().args(["diff-files", "-z", "--raw", "--no-renames"]).output());
         let untracked = git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output();
         let tracked = tracked.join().unwrap_or_else(|_| Err(Error::usage("`git diff-files` did not finish")));
-        let unmerged = unmerged.join().unwrap_or_else(|_| Err(Error::usage("`git ls-files` did not finish")));
-        (tracked, untracked, unmerged)
+        (tracked, untracked)
     });
     let (tracked, untracked) = (tracked?, untracked?);
     // `update-index` below resolves a conflict with whatever the file holds (markers and all):
-    // remember which paths were unmerged first. Records are `mode oid stage\tpath`.
-    let unmerged = unmerged?;
-    let unmerged: BTreeSet<&[u8]> = split_nul(&unmerged)
-        .filter_map(|record| record.iter().position(|b| *b == b'\t').map(|tab| &record[tab + 1..]))
-        .collect();
-    let mut to_update: BTreeSet<&[u8]> = split_nul(&tracked).collect();
+    // remember which paths were unmerged (status `U`) first.
+    let mut to_update: BTreeSet<&[u8]> = BTreeSet::new();
+    let mut unmerged: BTreeSet<&[u8]> = BTreeSet::new();
+    let mut records = tracked.split(|b| *b == 0);
+    while let Some(header) = records.next() {
+        if header.is_empty() {
+            continue;
+        }
+        let path = records
+            .next()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::usage("unexpected output from `git diff-files --raw`").with_code("git_output"))?;
+        if header.ends_with(b" U") {
+            unmerged.insert(path);
+        }
+        to_update.insert(path);
+    }
     let mut untracked_outside: Vec<ChangedFile> = Vec::new();
     for path in split_nul(&untracked) {
         // A trailing `/` marks a nested repository.
@@ -332,7 +341,7 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
         }
         files.push(file);
     }
-    for i in converted(repo, &git, &raw, &files)? {
+    for i in converted(repo, &git, attributes, &raw, &files)? {
         files[i].reasons.push(Reason::Converted);
     }
     for (file, change) in files.iter().zip(&raw) {
@@ -366,6 +375,50 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     Ok(Built { files, patch })
 }
 
+/// A `git check-attr --stdin` started early for the conversion attributes.
+struct AttributeQuery {
+    child: Option<std::process::Child>,
+}
+
+const ATTRIBUTES: [&str; 6] = ["text", "eol", "crlf", "filter", "ident", "working-tree-encoding"];
+
+impl AttributeQuery {
+    fn start(git: &dyn Fn() -> crate::repo::Git) -> Result<AttributeQuery> {
+        let child = git().args(["check-attr", "-z", "--stdin"]).args(ATTRIBUTES).spawn_piped()?;
+        Ok(AttributeQuery { child: Some(child) })
+    }
+
+    /// Send NUL-terminated paths, close stdin, and return the `path NUL attr NUL value NUL`
+    /// records.
+    fn ask(mut self, paths: Vec<u8>) -> Result<Vec<u8>> {
+        let failed = || Error::usage("`git check-attr` failed").with_code("git_output");
+        let mut child = self.child.take().ok_or_else(failed)?;
+        let mut stdin = child.stdin.take().ok_or_else(failed)?;
+        // Write from a thread: git answers as it reads, and a full pipe must not deadlock us.
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&paths);
+        });
+        let output = child.wait_with_output().map_err(|e| failed().with_source(e))?;
+        let _ = writer.join();
+        if output.status.success() {
+            Ok(output.stdout)
+        } else {
+            Err(failed())
+        }
+    }
+}
+
+impl Drop for AttributeQuery {
+    /// Not asked: closing stdin ends it; reap it so no zombie is left.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Allowed changes (indices into `raw`/`files`) whose work-tree bytes a validator would not
 /// get back. Git stores a file through its clean conversion (`text=auto` turns CRLF into LF)
 /// and validators check the blob out through the smudge one, so compare that round trip with
@@ -374,6 +427,7 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
 fn converted(
     repo: &Repo,
     git: &dyn Fn() -> crate::repo::Git,
+    attributes: AttributeQuery,
     raw: &[RawChange],
     files: &[ChangedFile],
 ) -> Result<Vec<usize>> {
@@ -387,13 +441,12 @@ fn converted(
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    const ATTRIBUTES: [&str; 6] = ["text", "eol", "crlf", "filter", "ident", "working-tree-encoding"];
     let mut input = Vec::new();
     for &i in &candidates {
         input.extend_from_slice(&files[i].path);
         input.push(0);
     }
-    let output = git().args(["check-attr", "-z", "--stdin"]).args(ATTRIBUTES).stdin(input).output()?;
+    let output = attributes.ask(input)?;
     // Records: path NUL attribute NUL value NUL.
     let fields: Vec<&[u8]> = output.split(|b| *b == 0).collect();
     let mut attributed: BTreeSet<&[u8]> = BTreeSet::new();

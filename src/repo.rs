@@ -296,6 +296,17 @@ impl Git {
         }
     }
 
+    /// Start git with stdin and stdout piped, for a conversation (`check-attr --stdin`); the
+    /// caller writes, closes stdin, reads and waits.
+    pub fn spawn_piped(mut self) -> Result<std::process::Child> {
+        let what = self.describe();
+        trace(&what);
+        self.command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        self.command.spawn().map_err(|e| {
+            Error::usage(format!("could not run `{what}`")).with_source(e).with_hint("git-bitsota needs `git` on PATH")
+        })
+    }
+
     /// Run to completion and return the exit code and both outputs, whatever the exit code.
     pub fn output_any(self) -> Result<(Option<i32>, Vec<u8>, Vec<u8>)> {
         let (status, stdout, stderr, _) = self.run()?;
