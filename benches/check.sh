@@ -68,5 +68,10 @@ echo "files: $(git -C "$repo" ls-files | wc -l) in $(git -C "$repo" ls-files | x
 echo "git status --porcelain: median $((status_us / 1000)) ms"
 echo "git bitsota check:      median $((check_us / 1000)) ms"
 awk -v c="$check_us" -v s="$status_us" 'BEGIN { printf "ratio check/status: %.2f\n", c / s }'
+if [ -x /usr/bin/time ]; then
+    # Largest resident set of git-bitsota or any git it ran (getrusage of the children).
+    rss=$(cd "$repo" && /usr/bin/time -f "%M" "$bin" check --json 2>&1 >/dev/null | tail -1)
+    echo "peak RSS (largest process): $((rss / 1024)) MiB"
+fi
 (cd "$repo" && "$bin" check --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("check ok:", r["ok"], "files:", [f["path"] for f in r["files"]])')
 git -C "$repo" checkout -q -- . && rm -f "$repo/pkg00/mod0002/new.py"
