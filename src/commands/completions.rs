@@ -9,5 +9,9 @@ pub fn run(ctx: &Ctx, args: &CompletionsArgs) -> Result<()> {
     let mut script = Vec::new();
     // Completion is for the dashed binary name: that is the program the shell can see.
     clap_complete::generate(args.shell, &mut cmd, "git-bitsota", &mut script);
+    if ctx.out.is_json() {
+        let script = String::from_utf8_lossy(&script);
+        return ctx.out.json(&serde_json::json!({"version": 1, "shell": args.shell.to_string(), "script": script}));
+    }
     ctx.out.bytes(&script)
 }

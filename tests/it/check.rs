@@ -216,6 +216,11 @@ fn clean_change_passes_with_exit_zero() {
     assert_eq!(report["max_patch_bytes"], 262144);
     let diff = env.tool(&repo, &["diff"]).expect(0);
     assert_eq!(report["patch_bytes"].as_u64().unwrap() as usize, diff.stdout.len());
+    // `diff --json` carries the same bytes, their size and hash.
+    let as_json = env.tool(&repo, &["diff", "--json"]).expect(0).json();
+    assert_eq!(as_json["patch"].as_str().unwrap().as_bytes(), diff.stdout.as_slice());
+    assert_eq!(as_json["patch_bytes"].as_u64().unwrap() as usize, diff.stdout.len());
+    assert_eq!(as_json["patch_sha256"], git_bitsota::canonical_json::sha256_hex(&diff.stdout));
     // Human output names the file and says it is fine.
     let human = env.tool(&repo, &["check", "--color", "never"]).expect(0);
     assert!(human.out().contains("src/train.py"), "{}", human.out());
