@@ -309,9 +309,11 @@ pub enum HookAction {
 
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// Install the man page under PREFIX/share/man/man1 (default PREFIX: ~/.local)
-    #[arg(long, value_name = "PREFIX", num_args = 0..=1, default_missing_value = "~/.local")]
-    pub install: Option<PathBuf>,
+    /// Install the man page under PREFIX/share/man/man1 (default PREFIX: the directory above
+    /// the `bin` holding git-bitsota, e.g. ~/.cargo, where man and `git bitsota --help` find it;
+    /// else ~/.local)
+    #[arg(long, value_name = "PREFIX", num_args = 0..=1)]
+    pub install: Option<Option<PathBuf>>,
 }
 
 #[derive(Debug, Args)]

@@ -21,11 +21,13 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
         }
         return ctx.out.bytes(&page);
     };
-    // `--install` alone arrives as `~/.local`; expand a leading `~` as a shell would.
-    let prefix = match prefix.strip_prefix("~") {
-        Ok(rest) => home()?.join(rest),
-        Err(_) if prefix.as_os_str().is_empty() => home()?.join(".local"),
-        Err(_) => prefix.clone(),
+    let prefix = match prefix {
+        Some(given) => match given.strip_prefix("~") {
+            // A quoted `~` reaches us unexpanded; expand it as a shell would.
+            Ok(rest) => home()?.join(rest),
+            Err(_) => given.clone(),
+        },
+        None => default_prefix()?,
     };
     let dir = prefix.join("share").join("man").join("man1");
     let path = dir.join(PAGE_NAME);
@@ -40,6 +42,18 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
         prefix.join("share").join("man").display()
     ));
     Ok(())
+}
+
+/// Next to the binary when it lives in `<prefix>/bin` (man-db maps each PATH entry
+/// `<prefix>/bin` to `<prefix>/share/man`, so `man` and `git bitsota --help` find the page
+/// without MANPATH), else `~/.local`.
+fn default_prefix() -> Result<PathBuf> {
+    let exe = std::env::current_exe().ok().and_then(|p| std::fs::canonicalize(p).ok());
+    let beside_bin = exe.as_deref().and_then(Path::parent).filter(|dir| dir.file_name() == Some("bin".as_ref()));
+    match beside_bin.and_then(Path::parent) {
+        Some(prefix) => Ok(prefix.to_path_buf()),
+        None => Ok(home()?.join(".local")),
+    }
 }
 
 fn home() -> Result<PathBuf> {

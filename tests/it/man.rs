@@ -109,3 +109,18 @@ fn completions_print_scripts() {
     assert!(zsh.out().starts_with("#compdef git-bitsota"), "{}", &zsh.out()[..80.min(zsh.out().len())]);
     env.tool(env.root(), &["completions", "tcsh"]).expect(2);
 }
+
+/// `--install` alone puts the page next to the binary's `bin` directory (as for
+/// `cargo install`: ~/.cargo/bin → ~/.cargo/share/man), where man-db finds it from PATH.
+#[test]
+fn man_install_defaults_to_the_prefix_of_the_binary() {
+    let env = Env::new();
+    let bin_dir = env.path("prefix/bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let copy = bin_dir.join("git-bitsota");
+    std::fs::copy(crate::common::BIN, &copy).unwrap();
+    let out = env.command(&copy, env.root()).args(["man", "--install"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = env.path("prefix/share/man/man1/git-bitsota.1");
+    assert_eq!(std::fs::read(&page).unwrap(), git_bitsota::manpage::render());
+}
