@@ -77,18 +77,19 @@ pub fn write_state(
     coordinator_url: Option<String>,
     force: bool,
 ) -> Result<State> {
-    if force {
-        match state_file.read() {
-            Ok(_) => {}
-            Err(_) => {
-                if let Some(moved) = state_file.move_aside()? {
-                    out.warn(format!("moved the unreadable state file aside to {}", moved.display()));
-                }
-            }
-        }
-    }
+    // Under the lock, so a concurrent run cannot write a good file that we then move aside.
     let lock = state_file.lock()?;
-    let previous = lock.read()?;
+    let previous = match lock.read() {
+        Ok(previous) => previous,
+        // Only a file that is there but unusable; an I/O error (permissions, …) is reported.
+        Err(err) if force && matches!(err.code(), "state_corrupt" | "state_too_new") => {
+            if let Some(moved) = state_file.move_aside()? {
+                out.warn(format!("moved the unreadable state file aside to {}", moved.display()));
+            }
+            None
+        }
+        Err(err) => return Err(err),
+    };
     let mut state = State::new(snapshot, coordinator_url);
     if let Some(previous) = previous {
         state.disclaimers_seen = previous.disclaimers_seen;

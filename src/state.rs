@@ -5,8 +5,11 @@
 //! not parse, or was written by a newer version, is never rewritten.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +17,12 @@ use crate::error::{Error, Result};
 use crate::task::TaskSnapshot;
 
 pub const STATE_VERSION: i64 = 1;
+
+/// How long a command waits for another run holding the state lock. Every holder only reads
+/// and writes the file (no network, no benchmark) while it holds it, so this is generous; a
+/// result that already exists on the coordinator (a claim, a submission) must not be lost
+/// because `status` ran in another terminal at that moment.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct State {
@@ -138,31 +147,51 @@ impl StateFile {
         self.read()?.ok_or_else(|| not_bound(&self.path))
     }
 
-    /// Take the lock for a read-modify-write. Released when the guard is dropped.
+    /// Take the lock for a read-modify-write, waiting a while for another run to finish.
+    /// Released when the guard is dropped.
     pub fn lock(&self) -> Result<StateLock> {
+        self.lock_within(LOCK_WAIT)
+    }
+
+    fn lock_within(&self, wait: Duration) -> Result<StateLock> {
         let lock_path = self.lock_path();
-        for attempt in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&lock_path) {
-                Ok(mut file) => {
-                    // The pid lets a later run recognise a lock left behind by a crash.
+        let deadline = Instant::now() + wait;
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&lock_path)
+                .map_err(|e| {
+                    Error::usage(format!("cannot create the lock file {}", lock_path.display()))
+                        .with_source(e)
+                })?;
+            // The kernel lock, not the file's existence, is the lock: it dies with its process,
+            // so a run that was killed never leaves a lock behind, and a pid reused by another
+            // program (or a pid from another container) cannot keep or steal it.
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                // The previous holder removes the file when it is done; a lock taken on a file
+                // that is no longer at `lock_path` guards nothing, so start over.
+                if is_same_file(&file, &lock_path) {
+                    let mut file = file;
+                    let _ = file.set_len(0);
+                    // The pid is only for a person wondering who holds the lock.
                     let _ = write!(file, "{}", std::process::id());
-                    return Ok(StateLock { file: self.clone(), lock_path });
+                    return Ok(StateLock { file: self.clone(), lock_path, _lock: file });
                 }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt == 0 => {
-                    if lock_is_stale(&lock_path) {
-                        let _ = fs::remove_file(&lock_path);
-                        continue;
-                    }
-                    return Err(locked_error(&lock_path));
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(locked_error(&lock_path)),
-                Err(e) => {
-                    return Err(Error::usage(format!("cannot create the lock file {}", lock_path.display()))
-                        .with_source(e));
-                }
+                continue;
             }
+            let err = std::io::Error::last_os_error();
+            if !matches!(err.raw_os_error(), Some(libc::EWOULDBLOCK) | Some(libc::EINTR)) {
+                return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
+            }
+            if Instant::now() >= deadline {
+                return Err(locked_error(&lock_path));
+            }
+            std::thread::sleep(Duration::from_millis(25));
         }
-        Err(locked_error(&lock_path))
     }
 
     /// Move an unreadable state file aside (`init --force`), returning where it went.
@@ -174,7 +203,14 @@ impl StateFile {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let aside = sibling(&self.path, &format!(".corrupt-{stamp}"));
+        // Never overwrite an earlier copy moved aside in the same second.
+        let mut aside = sibling(&self.path, &format!(".corrupt-{stamp}"));
+        for n in 1.. {
+            if fs::symlink_metadata(&aside).is_err() {
+                break;
+            }
+            aside = sibling(&self.path, &format!(".corrupt-{stamp}-{n}"));
+        }
         fs::rename(&self.path, &aside)
             .map_err(|e| Error::usage(format!("cannot move {} aside", self.path.display())).with_source(e))?;
         Ok(Some(aside))
@@ -194,28 +230,20 @@ fn not_bound(path: &Path) -> Error {
 }
 
 fn locked_error(lock_path: &Path) -> Error {
-    Error::usage(format!("another git-bitsota is updating the state ({} exists)", lock_path.display()))
-        .with_code("state_locked")
-        .with_hint("wait for it to finish; if no git-bitsota is running, delete the lock file")
+    Error::usage(format!(
+        "another git-bitsota kept the state locked for over {} s ({})",
+        LOCK_WAIT.as_secs(),
+        lock_path.display()
+    ))
+    .with_code("state_locked")
+    .with_hint("wait for it to finish, then run the command again")
 }
 
-/// A lock whose owner process is gone (same machine) can be taken over.
-fn lock_is_stale(lock_path: &Path) -> bool {
-    let mut text = String::new();
-    let read = File::open(lock_path).and_then(|mut f| f.read_to_string(&mut text));
-    if read.is_err() {
-        return false;
+fn is_same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+        _ => false,
     }
-    let Ok(pid) = text.trim().parse::<i32>() else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: kill with signal 0 only checks whether the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
-    !alive
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<State> {
@@ -227,7 +255,15 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<State> {
             )
     };
     let text = std::str::from_utf8(bytes).map_err(|_| corrupt("it is not UTF-8".into()))?;
-    let table: toml::Table = toml::from_str(text).map_err(|e| corrupt(e.message().to_string()))?;
+    // Where, so a hand edit can be fixed: `line N: what`.
+    let located = |e: toml::de::Error| match e.span() {
+        // An empty or whole-file span (a missing top-level key) locates nothing.
+        Some(span) if span.start > 0 || (span.end > 0 && span.end < text.trim_end().len()) => {
+            format!("line {}: {}", text[..span.start.min(text.len())].matches('\n').count() + 1, e.message())
+        }
+        _ => e.message().to_string(),
+    };
+    let table: toml::Table = toml::from_str(text).map_err(|e| corrupt(located(e)))?;
     match table.get("version") {
         Some(toml::Value::Integer(v)) if *v > STATE_VERSION => {
             return Err(Error::usage(format!(
@@ -241,13 +277,15 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<State> {
         Some(other) => return Err(corrupt(format!("unsupported `version` {other}"))),
         None => return Err(corrupt("it has no `version`".into())),
     }
-    toml::from_str::<State>(text).map_err(|e| corrupt(e.message().to_string()))
+    toml::from_str::<State>(text).map_err(|e| corrupt(located(e)))
 }
 
 /// Held while a command reads, changes and writes the state.
 pub struct StateLock {
     file: StateFile,
     lock_path: PathBuf,
+    /// Holds the kernel lock; closed (and so released) after `Drop` removed the file.
+    _lock: File,
 }
 
 impl StateLock {
@@ -266,14 +304,26 @@ impl StateLock {
         let path = self.file.path();
         let text = toml::to_string(state)
             .map_err(|e| Error::usage("could not serialise the state file").with_source(e))?;
-        let tmp = sibling(path, &format!(".tmp-{}", std::process::id()));
-        let result = write_synced(&tmp, text.as_bytes()).and_then(|_| fs::rename(&tmp, path));
+        // Never write a file that the next run would call corrupt (e.g. an integer TOML
+        // cannot hold): refuse here, and the old file stays as it was.
+        parse(path, text.as_bytes()).map_err(|e| {
+            Error::usage(format!("refusing to write {}: the new state would not read back", path.display()))
+                .with_source(e)
+        })?;
+        // A symlinked state file (e.g. kept outside .git) stays a symlink: replace its target.
+        let target = match fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path).unwrap_or(path.to_path_buf()),
+            _ => path.to_path_buf(),
+        };
+        let tmp = sibling(&target, &format!(".tmp-{}", std::process::id()));
+        let permissions = fs::metadata(&target).ok().map(|m| m.permissions());
+        let result = write_synced(&tmp, text.as_bytes(), permissions).and_then(|_| fs::rename(&tmp, &target));
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
             return Err(Error::usage(format!("cannot write {}", path.display())).with_source(e));
         }
         // Make the rename itself durable.
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = target.parent() {
             if let Ok(dir) = File::open(dir) {
                 let _ = dir.sync_all();
             }
@@ -282,14 +332,107 @@ impl StateLock {
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_synced(path: &Path, bytes: &[u8], permissions: Option<fs::Permissions>) -> std::io::Result<()> {
     let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+    if let Some(permissions) = permissions {
+        file.set_permissions(permissions)?;
+    }
     file.write_all(bytes)?;
     file.sync_all()
 }
 
 impl Drop for StateLock {
     fn drop(&mut self) {
+        // Remove while still holding the lock: a waiter that then locks the removed file sees
+        // it is gone and starts over (see `lock_within`).
         let _ = fs::remove_file(&self.lock_path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskSnapshot;
+
+    fn snapshot() -> TaskSnapshot {
+        TaskSnapshot {
+            id: "t".into(),
+            slug: "t".into(),
+            title: String::new(),
+            repository: "/r".into(),
+            base_ref: "main".into(),
+            base_commit: "0".repeat(40),
+            metric_name: "score".into(),
+            metric_direction: "maximize".into(),
+            competition_mode: "standard".into(),
+            allowed_patch_paths: vec!["a".into()],
+            max_patch_bytes: 1,
+            setup_command: None,
+            benchmark_command: "true".into(),
+            result_path: None,
+            time_budget_seconds: 1,
+            artifact_required: false,
+            fetched_at: String::new(),
+            extra: toml::Table::new(),
+        }
+    }
+
+    fn counter(state: &State) -> i64 {
+        state.other.get("counter").and_then(toml::Value::as_integer).unwrap_or(0)
+    }
+
+    #[test]
+    fn concurrent_read_modify_write_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("bitsota.toml"));
+        file.lock().unwrap().write(&State::new(snapshot(), None)).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let file = file.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        let lock = file.lock().unwrap();
+                        let mut state = lock.read_bound().unwrap();
+                        let next = counter(&state) + 1;
+                        state.other.insert("counter".into(), toml::Value::Integer(next));
+                        lock.write(&state).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(counter(&file.read_bound().unwrap()), 200);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["bitsota.toml"], "no lock or temp file left");
+    }
+
+    #[test]
+    fn held_lock_times_out_with_state_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("bitsota.toml"));
+        let held = file.lock().unwrap();
+        let err = file.lock_within(Duration::from_millis(100)).err().expect("still held");
+        assert_eq!(err.code(), "state_locked");
+        assert!(err.message().contains("bitsota.toml.lock"), "{}", err.message());
+        drop(held);
+        file.lock_within(Duration::ZERO).expect("free again");
+    }
+
+    #[test]
+    fn unreadable_result_is_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("bitsota.toml"));
+        let lock = file.lock().unwrap();
+        let good = State::new(snapshot(), None);
+        lock.write(&good).unwrap();
+        let mut bad = good.clone();
+        // TOML can print this, but a u64 field beyond i64 does not read back.
+        bad.task.max_patch_bytes = u64::MAX;
+        let err = lock.write(&bad).err().expect("refused");
+        assert!(err.message().contains("would not read back"), "{}", err.message());
+        drop(lock);
+        assert_eq!(file.read_bound().unwrap(), good);
     }
 }

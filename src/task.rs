@@ -331,40 +331,58 @@ fn optional_string(
     }
 }
 
-/// The validator's `max(1, int(value or default))`: a falsy value (missing, null, 0, "", false)
-/// means the default; ints, floats (truncated) and integer strings are taken as Python would.
+/// The validator's `max(1, int(value or default))`: a falsy value (missing, null, false, 0, 0.0,
+/// "") means the default; any other value goes through Python's `int()` (floats truncated,
+/// integer strings parsed, so `"0"` or `0.5` give 1, not the default). The result is capped at
+/// `i64::MAX`, the largest integer the state file (TOML) can hold; no patch comes near it.
 fn python_int_or_default(value: Option<&Value>, default: u64) -> Result<u64, String> {
     let n: i128 = match value {
-        None | Some(Value::Null) => return Ok(default),
-        Some(Value::Bool(b)) => {
-            if !b {
-                return Ok(default);
-            }
-            1
-        }
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(default),
+        Some(Value::Bool(true)) => 1,
         Some(Value::Number(num)) => {
             let text = num.to_string();
             if let Ok(i) = text.parse::<i128>() {
                 i
             } else {
                 match text.parse::<f64>() {
-                    Ok(f) if f.is_finite() && f.abs() < 1e30 => f.trunc() as i128,
+                    // `as` saturates, like a cap on Python's unbounded int.
+                    Ok(f) if f.is_finite() => f.trunc() as i128,
                     _ => return Err(format!("{text} is not a usable number")),
                 }
             }
         }
-        Some(Value::String(s)) => {
-            if s.is_empty() {
-                return Ok(default);
-            }
-            s.trim().parse::<i128>().map_err(|_| format!("{s:?} is not an integer"))?
-        }
+        Some(Value::String(s)) if s.is_empty() => return Ok(default),
+        Some(Value::String(s)) => python_int_text(s).ok_or_else(|| format!("{s:?} is not an integer"))?,
         Some(other) => return Err(format!("must be a number, not {other}")),
     };
-    if n == 0 {
-        return Ok(default);
+    if n == 0 && value.is_some_and(|v| v.is_number()) {
+        // 0 and 0.0 are falsy; a float like 0.5 is truthy and becomes int 0, then 1.
+        let falsy = value.and_then(Value::as_f64).is_some_and(|f| f == 0.0);
+        if falsy {
+            return Ok(default);
+        }
     }
-    Ok(u64::try_from(n.max(1)).unwrap_or(u64::MAX))
+    Ok(n.clamp(1, i64::MAX as i128) as u64)
+}
+
+/// Python's `int(str)` for base 10: surrounding whitespace, a sign, digits with single `_`
+/// between them. Saturates beyond i128.
+fn python_int_text(text: &str) -> Option<i128> {
+    let t = text.trim();
+    let (negative, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let mut n: i128 = 0;
+    for c in digits.chars().filter(|c| *c != '_') {
+        let d = c.to_digit(10)? as i128;
+        n = n.saturating_mul(10).saturating_add(d);
+    }
+    Some(if negative { -n } else { n })
 }
 
 /// Artifact-first detection as the reference launcher does it (protocol.md §5).
@@ -533,5 +551,30 @@ mod tests {
         assert_eq!(python_int_or_default(Some(&json!("5000")), d), Ok(5000));
         assert_eq!(python_int_or_default(Some(&json!(false)), d), Ok(d));
         assert!(python_int_or_default(Some(&json!("5e3")), d).is_err());
+    }
+
+    #[test]
+    fn python_int_truthiness_and_range() {
+        use serde_json::json;
+        let d = 262_144;
+        let num = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        // Truthy values that int() turns into 0 give max(1, 0) = 1, not the default.
+        assert_eq!(python_int_or_default(Some(&json!("0")), d), Ok(1));
+        assert_eq!(python_int_or_default(Some(&num("0.5")), d), Ok(1));
+        assert_eq!(python_int_or_default(Some(&num("-0.5")), d), Ok(1));
+        assert_eq!(python_int_or_default(Some(&num("0.0")), d), Ok(d));
+        assert_eq!(python_int_or_default(Some(&json!(true)), d), Ok(1));
+        assert_eq!(python_int_or_default(Some(&num("262144.0")), d), Ok(262_144));
+        assert_eq!(python_int_or_default(Some(&json!(" 1_000 ")), d), Ok(1000));
+        assert_eq!(python_int_or_default(Some(&json!("+7")), d), Ok(7));
+        assert!(python_int_or_default(Some(&json!("262144.0")), d).is_err());
+        assert!(python_int_or_default(Some(&json!("1__0")), d).is_err());
+        assert!(python_int_or_default(Some(&json!("   ")), d).is_err());
+        assert!(python_int_or_default(Some(&json!([1])), d).is_err());
+        // Beyond what TOML can store: capped, never u64::MAX (which the state file cannot read).
+        let max = i64::MAX as u64;
+        assert_eq!(python_int_or_default(Some(&num("99999999999999999999")), d), Ok(max));
+        assert_eq!(python_int_or_default(Some(&num("1e300")), d), Ok(max));
+        assert_eq!(python_int_or_default(Some(&json!("9".repeat(60))), d), Ok(max));
     }
 }

@@ -14,5 +14,6 @@ mod keys;
 mod man;
 mod sidecar;
 mod signing;
+mod state;
 mod walkthrough;
 mod workflow;
