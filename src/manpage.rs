@@ -169,7 +169,10 @@ fn problems_section(roff: &mut Roff) {
             "patch_misread",
             "the paths a validator would read from the patch are not exactly the submitted paths.",
         ),
-        ("submission_invalid", "the submission file is missing (submit) or breaks a rule (see SUBMISSION FILE)."),
+        (
+            "submission_invalid",
+            "the submission file is missing (submit) or breaks a rule (see SUBMISSION FILE).",
+        ),
         ("claim_missing, claim_expired", "submit without an active, unexpired claim."),
         ("not_descended_from_base", "pre-push: a pushed commit does not descend from the base commit."),
     ];

@@ -271,10 +271,9 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
         if header.is_empty() {
             continue;
         }
-        let path = records
-            .next()
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::usage("unexpected output from `git diff-files --raw`").with_code("git_output"))?;
+        let path = records.next().filter(|p| !p.is_empty()).ok_or_else(|| {
+            Error::usage("unexpected output from `git diff-files --raw`").with_code("git_output")
+        })?;
         if header.ends_with(b" U") {
             unmerged.insert(path);
         }

@@ -303,7 +303,9 @@ impl Git {
         trace(&what);
         self.command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         self.command.spawn().map_err(|e| {
-            Error::usage(format!("could not run `{what}`")).with_source(e).with_hint("git-bitsota needs `git` on PATH")
+            Error::usage(format!("could not run `{what}`"))
+                .with_source(e)
+                .with_hint("git-bitsota needs `git` on PATH")
         })
     }
 

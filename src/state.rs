@@ -430,7 +430,7 @@ mod tests {
         let mut bad = good.clone();
         // TOML can print this, but a u64 field beyond i64 does not read back.
         bad.task.max_patch_bytes = u64::MAX;
-        let err = lock.write(&bad).err().expect("refused");
+        let err = lock.write(&bad).expect_err("refused");
         assert!(err.message().contains("would not read back"), "{}", err.message());
         drop(lock);
         assert_eq!(file.read_bound().unwrap(), good);

@@ -11,7 +11,9 @@ pub fn run(ctx: &Ctx, args: &CompletionsArgs) -> Result<()> {
     clap_complete::generate(args.shell, &mut cmd, "git-bitsota", &mut script);
     if ctx.out.is_json() {
         let script = String::from_utf8_lossy(&script);
-        return ctx.out.json(&serde_json::json!({"version": 1, "shell": args.shell.to_string(), "script": script}));
+        return ctx
+            .out
+            .json(&serde_json::json!({"version": 1, "shell": args.shell.to_string(), "script": script}));
     }
     ctx.out.bytes(&script)
 }

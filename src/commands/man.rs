@@ -49,7 +49,8 @@ pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<()> {
 /// without MANPATH), else `~/.local`.
 fn default_prefix() -> Result<PathBuf> {
     let exe = std::env::current_exe().ok().and_then(|p| std::fs::canonicalize(p).ok());
-    let beside_bin = exe.as_deref().and_then(Path::parent).filter(|dir| dir.file_name() == Some("bin".as_ref()));
+    let beside_bin =
+        exe.as_deref().and_then(Path::parent).filter(|dir| dir.file_name() == Some("bin".as_ref()));
     match beside_bin.and_then(Path::parent) {
         Some(prefix) => Ok(prefix.to_path_buf()),
         None => Ok(home()?.join(".local")),

@@ -8,34 +8,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{task_record, write, Env};
+use crate::common::{check_json, listed, problem, problem_codes, task_record, write, Env};
 
 /// A repo whose base commit is on branch `main`, bound to a task allowing `src/*`.
 fn bound_repo(env: &Env, files: &[(&str, &[u8])], allowed: &[&str]) -> PathBuf {
     let repo = env.repo_with("repo", files);
     env.bind(&repo, &task_record("https://example.invalid/task.git", "main", allowed));
     repo
-}
-
-fn check_json(env: &Env, repo: &Path, extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["check", "--json"];
-    args.extend_from_slice(extra);
-    let run = env.tool(repo, &args);
-    let code = run.code;
-    (code, run.json())
-}
-
-fn problem_codes(report: &Value) -> Vec<String> {
-    report["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap().to_string()).collect()
-}
-
-fn problem<'a>(report: &'a Value, code: &str) -> &'a Value {
-    report["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == code)
-        .unwrap_or_else(|| panic!("no {code} problem in {report}"))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -128,18 +107,7 @@ fn patch_replays_byte_for_byte_under_hostile_config() {
     assert_eq!(problem_codes(&report), vec!["outside_allowed_paths"]);
     assert_eq!(problem(&report, "outside_allowed_paths")["paths"], json!(["README.md"]));
 
-    let files: Vec<(String, String, bool)> = report["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().unwrap().into(),
-                f["change"].as_str().unwrap().into(),
-                f["allowed"].as_bool().unwrap(),
-            )
-        })
-        .collect();
+    let files = listed(&report);
     let expect = |p: &str, c: &str, a: bool| (p.to_string(), c.to_string(), a);
     assert_eq!(
         files,

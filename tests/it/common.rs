@@ -201,3 +201,39 @@ pub fn task_record(repository: &str, base_ref: &str, allowed: &[&str]) -> Value 
         "is_active": true
     })
 }
+
+/// `git bitsota check --json EXTRA…` in `repo`: the exit code and the report.
+pub fn check_json(env: &Env, repo: &Path, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["check", "--json"];
+    args.extend_from_slice(extra);
+    let run = env.tool(repo, &args);
+    (run.code, run.json())
+}
+
+/// The codes of a `check --json` report's problems, in order.
+pub fn problem_codes(report: &Value) -> Vec<String> {
+    report["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap().to_string()).collect()
+}
+
+/// The problem with `code` (panics with the report when there is none).
+pub fn problem<'a>(report: &'a Value, code: &str) -> &'a Value {
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} problem in {report}"))
+}
+
+/// `(path, change, allowed)` of every file a `check --json` report lists.
+pub fn listed(report: &Value) -> Vec<(String, String, bool)> {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap().to_string();
+            (text("path"), text("change"), f["allowed"].as_bool().unwrap())
+        })
+        .collect()
+}

@@ -7,9 +7,9 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::common::{task_record, write, Env};
+use crate::common::{check_json, listed, problem, problem_codes, task_record, write, Env};
 
 /// A repo with `files` committed on `main`, bound to a task allowing `allowed`; returns the
 /// repo and its base commit.
@@ -21,42 +21,6 @@ fn bound(env: &Env, files: &[(&str, &[u8])], allowed: &[&str]) -> (PathBuf, Stri
     env.bind(&repo, &record);
     let base = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
     (repo, base)
-}
-
-fn check_json(env: &Env, repo: &Path, extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["check", "--json"];
-    args.extend_from_slice(extra);
-    let run = env.tool(repo, &args);
-    (run.code, run.json())
-}
-
-fn codes(report: &Value) -> Vec<&str> {
-    report["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect()
-}
-
-fn problem<'a>(report: &'a Value, code: &str) -> &'a Value {
-    report["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == code)
-        .unwrap_or_else(|| panic!("no {code} problem in {report}"))
-}
-
-/// `(path, change, allowed)` of every listed file.
-fn listed(report: &Value) -> Vec<(String, String, bool)> {
-    report["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().unwrap().to_string(),
-                f["change"].as_str().unwrap().to_string(),
-                f["allowed"].as_bool().unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn entry(path: &str, change: &str, allowed: bool) -> (String, String, bool) {
@@ -212,7 +176,7 @@ fn a_name_containing_space_b_slash_is_misread_by_validators() {
     write(&repo.join("src/a b/c.py"), b"x\n");
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 1, "{report}");
-    assert_eq!(codes(&report), vec!["patch_misread"]);
+    assert_eq!(problem_codes(&report), vec!["patch_misread"]);
     let misread = problem(&report, "patch_misread");
     assert!(misread["paths"].as_array().unwrap().contains(&json!("c.py b/src/a b/c.py")), "{misread}");
     let human = env.tool(&repo, &["check", "--color", "never"]).expect(1);
@@ -234,7 +198,7 @@ fn an_allowed_change_that_needs_a_refused_one_is_refused_too() {
 
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 1, "{report}");
-    assert_eq!(codes(&report), vec!["outside_allowed_paths", "needs_refused_change"]);
+    assert_eq!(problem_codes(&report), vec!["outside_allowed_paths", "needs_refused_change"]);
     assert_eq!(problem(&report, "needs_refused_change")["paths"], json!(["src/x/y.py"]));
     assert_eq!(
         listed(&report),
@@ -260,7 +224,7 @@ fn an_allowed_change_that_needs_a_refused_one_is_refused_too() {
     fs::remove_dir_all(repo.join("src/d")).unwrap();
     write(&repo.join("src/d"), b"now a file\n");
     let (_, report) = check_json(&env, &repo, &[]);
-    assert_eq!(codes(&report), vec!["outside_allowed_paths", "needs_refused_change", "empty_patch"]);
+    assert_eq!(problem_codes(&report), vec!["outside_allowed_paths", "needs_refused_change", "empty_patch"]);
     assert_eq!(problem(&report, "needs_refused_change")["paths"], json!(["src/d"]));
 }
 
@@ -281,7 +245,7 @@ fn a_merge_conflict_in_progress_is_refused_without_touching_the_index() {
     let index = index_bytes(&repo);
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 1, "{report}");
-    assert_eq!(codes(&report), vec!["unmerged_path"]);
+    assert_eq!(problem_codes(&report), vec!["unmerged_path"]);
     assert_eq!(problem(&report, "unmerged_path")["paths"], json!(["src/a.py"]));
     assert_eq!(
         listed(&report),
@@ -322,7 +286,7 @@ fn a_submodule_change_is_refused() {
     write(&repo.join("src/a.py"), b"a2\n");
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 1, "{report}");
-    assert_eq!(codes(&report), vec!["submodule_change"]);
+    assert_eq!(problem_codes(&report), vec!["submodule_change"]);
     assert_eq!(
         listed(&report),
         vec![entry("src/a.py", "modified", true), entry("src/sub", "modified", false)]
@@ -371,7 +335,7 @@ fn line_endings_that_gitattributes_convert_are_refused_unless_they_round_trip() 
 
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 1, "{report}");
-    assert_eq!(codes(&report), vec!["converted_by_attributes"]);
+    assert_eq!(problem_codes(&report), vec!["converted_by_attributes"]);
     assert_eq!(problem(&report, "converted_by_attributes")["paths"], json!(["src/auto.txt", "src/new.txt"]));
 
     // What is submitted replays byte for byte.
@@ -405,7 +369,7 @@ fn stash_ignored_untracked_dirs_and_detached_heads() {
     write(&repo.join("src/stashed_new.py"), b"stashed too\n");
     env.git(&repo, &["stash", "-q", "-u"]);
     let (code, report) = check_json(&env, &repo, &[]);
-    assert_eq!((code, codes(&report)), (1, vec!["empty_patch"]), "{report}");
+    assert_eq!((code, problem_codes(&report)), (1, vec!["empty_patch".to_string()]), "{report}");
 
     // Ignored files inside an allowed directory are not submitted; untracked files inside
     // untracked directories are.
