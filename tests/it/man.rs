@@ -124,3 +124,27 @@ fn man_install_defaults_to_the_prefix_of_the_binary() {
     let page = env.path("prefix/share/man/man1/git-bitsota.1");
     assert_eq!(std::fs::read(&page).unwrap(), git_bitsota::manpage::render());
 }
+
+/// The bash script completes subcommand options, both for `git-bitsota …` and through the
+/// `_git_bitsota` function git's own completion calls for `git bitsota …`.
+#[test]
+fn bash_completion_completes_subcommand_options() {
+    let env = Env::new();
+    let script = env.tool(env.root(), &["completions", "bash"]).expect(0).stdout;
+    let path = env.path("completion.bash");
+    std::fs::write(&path, script).unwrap();
+    let probe = format!(
+        r#"source '{}'
+COMP_WORDS=(git-bitsota submit --d); COMP_CWORD=2; COMPREPLY=()
+_gitbitsota git-bitsota --d submit; echo "dashed: ${{COMPREPLY[*]}}"
+words=(git bitsota bench --bas); cword=3; COMPREPLY=()
+_git_bitsota; echo "git: ${{COMPREPLY[*]}}"
+complete -p git-bitsota"#,
+        path.display()
+    );
+    let out = env.command("bash", env.root()).args(["--norc", "-c", &probe]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("dashed: --dry-run"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("git: --baseline"), "{text}");
+    assert!(text.contains("-F _gitbitsota git-bitsota"), "{text}");
+}
