@@ -6,7 +6,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::cli::{GlobalArgs, DEFAULT_COORDINATOR_URL};
-use crate::error::{Error, Result};
+use crate::error::{Kind, Result, ResultExt};
 use crate::keys::{self, Hotkey, KeyUi, Secrets, WalletSelector};
 use crate::output::Output;
 use crate::repo::Repo;
@@ -66,7 +66,7 @@ impl KeyUi for Output {
         let prompt = format!("Password for {}: ", keyfile.display());
         rpassword::prompt_password(prompt)
             .map(|p| Some(Zeroizing::new(p)))
-            .map_err(|e| Error::auth("could not read the password from the terminal").with_source(e))
+            .or_kind(Kind::Auth, || "could not read the password from the terminal")
     }
 
     fn busy(&self, message: &str) -> Box<dyn std::any::Any> {

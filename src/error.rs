@@ -172,18 +172,20 @@ impl std::error::Error for Error {
 
 /// Attach a user-facing message to lower-level errors: `io_result.context_usage("reading X")?`.
 pub trait ResultExt<T> {
-    fn or_usage(self, message: impl FnOnce() -> String) -> Result<T>;
-    fn or_kind(self, kind: Kind, message: impl FnOnce() -> String) -> Result<T>;
+    /// Turn any error into a usage error (exit 2) with `message`, keeping it as the cause.
+    fn or_usage<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T>;
+    /// Turn any error into an error of `kind` with `message`, keeping it as the cause.
+    fn or_kind<M: Into<String>>(self, kind: Kind, message: impl FnOnce() -> M) -> Result<T>;
 }
 
 impl<T, E> ResultExt<T> for std::result::Result<T, E>
 where
     E: Into<Cause>,
 {
-    fn or_usage(self, message: impl FnOnce() -> String) -> Result<T> {
+    fn or_usage<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T> {
         self.or_kind(Kind::Usage, message)
     }
-    fn or_kind(self, kind: Kind, message: impl FnOnce() -> String) -> Result<T> {
+    fn or_kind<M: Into<String>>(self, kind: Kind, message: impl FnOnce() -> M) -> Result<T> {
         self.map_err(|e| Error::new(kind, message()).with_source(e))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -128,8 +128,7 @@ impl Output {
 
     /// The JSON result of a command, one compact line on stdout.
     pub fn json(&self, value: &serde_json::Value) -> Result<()> {
-        let mut text = serde_json::to_string(value)
-            .map_err(|e| Error::usage("could not serialise the JSON output").with_source(e))?;
+        let mut text = serde_json::to_string(value).or_usage(|| "could not serialise the JSON output")?;
         text.push('\n');
         write_out(&mut io::stdout().lock(), text.as_bytes())
     }
@@ -225,9 +224,7 @@ impl Output {
         eprint!("{question} [y/N] ");
         let _ = io::stderr().flush();
         let mut answer = String::new();
-        io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| Error::usage("could not read the answer from the terminal").with_source(e))?;
+        io::stdin().read_line(&mut answer).or_usage(|| "could not read the answer from the terminal")?;
         let answer = answer.trim().to_ascii_lowercase();
         Ok(Some(answer == "y" || answer == "yes"))
     }

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 
 /// Environment variables that change what plumbing prints or which external programs it runs.
 const SCRUBBED_ENV: &[&str] = &[
@@ -65,8 +65,7 @@ impl Repo {
     /// Find the repository containing the current directory, honouring `GIT_DIR`,
     /// `GIT_WORK_TREE` and the other discovery variables as git does.
     pub fn discover() -> Result<Repo> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::usage("cannot determine the current directory").with_source(e))?;
+        let cwd = std::env::current_dir().or_usage(|| "cannot determine the current directory")?;
         Self::discover_from(&cwd)
     }
 
@@ -133,7 +132,7 @@ impl Repo {
         let commit = id
             .object()
             .and_then(|object| object.peel_to_commit())
-            .map_err(|e| Error::usage(format!("`{spec}` does not name a commit")).with_source(e))?;
+            .or_usage(|| format!("`{spec}` does not name a commit"))?;
         Ok(Some(commit.id.to_string()))
     }
 
@@ -142,7 +141,7 @@ impl Repo {
         let repo = self.open_gix()?;
         let tree = repo
             .rev_parse_single(format!("{commit}^{{tree}}").as_str())
-            .map_err(|e| Error::usage(format!("cannot read the tree of commit {commit}")).with_source(e))?;
+            .or_usage(|| format!("cannot read the tree of commit {commit}"))?;
         Ok(tree.detach())
     }
 
@@ -153,13 +152,10 @@ impl Repo {
         }
         let repo = self.open_gix()?;
         let parse = |spec: &str| {
-            gix::ObjectId::from_hex(spec.as_bytes())
-                .map_err(|e| Error::usage(format!("`{spec}` is not an object id")).with_source(e))
+            gix::ObjectId::from_hex(spec.as_bytes()).or_usage(|| format!("`{spec}` is not an object id"))
         };
         let (a, d) = (parse(ancestor)?, parse(descendant)?);
-        let base = repo
-            .merge_base(a, d)
-            .map_err(|e| Error::usage(format!("cannot walk the history of {descendant}")).with_source(e))?;
+        let base = repo.merge_base(a, d).or_usage(|| format!("cannot walk the history of {descendant}"))?;
         Ok(base.is_some_and(|id| id.detach() == a))
     }
 
@@ -334,9 +330,7 @@ impl Git {
             })),
             _ => None,
         };
-        let output = child
-            .wait_with_output()
-            .map_err(|e| Error::usage(format!("`{what}` did not finish")).with_source(e))?;
+        let output = child.wait_with_output().or_usage(|| format!("`{what}` did not finish"))?;
         if let Some(feeder) = feeder {
             let _ = feeder.join();
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::task::TaskSnapshot;
 
 /// File name at the worktree root when `--submission-file` is not given.
@@ -37,8 +37,7 @@ pub fn resolve_path(work_tree: &Path, given: Option<&Path>) -> Result<PathBuf> {
     if given.is_absolute() {
         return Ok(given.to_path_buf());
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::usage("cannot determine the current directory").with_source(e))?;
+    let cwd = std::env::current_dir().or_usage(|| "cannot determine the current directory")?;
     Ok(cwd.join(given))
 }
 
@@ -321,8 +320,8 @@ pub fn record_bench(path: &Path, fields: BenchRecordFields) -> Result<bool> {
 /// Write the sidecar atomically (temp file in the same directory, fsync, rename), pretty
 /// printed so the miner can edit it.
 pub fn write(path: &Path, map: &Map<String, Value>) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(map)
-        .map_err(|e| Error::usage("could not serialise the submission sidecar").with_source(e))?;
+    let mut text =
+        serde_json::to_string_pretty(map).or_usage(|| "could not serialise the submission sidecar")?;
     text.push('\n');
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),

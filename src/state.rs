@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::task::TaskSnapshot;
 
 pub const STATE_VERSION: i64 = 1;
@@ -211,8 +211,7 @@ impl StateFile {
             }
             aside = sibling(&self.path, &format!(".corrupt-{stamp}-{n}"));
         }
-        fs::rename(&self.path, &aside)
-            .map_err(|e| Error::usage(format!("cannot move {} aside", self.path.display())).with_source(e))?;
+        fs::rename(&self.path, &aside).or_usage(|| format!("cannot move {} aside", self.path.display()))?;
         Ok(Some(aside))
     }
 }
@@ -302,8 +301,7 @@ impl StateLock {
     /// Replace the state file atomically.
     pub fn write(&self, state: &State) -> Result<()> {
         let path = self.file.path();
-        let text = toml::to_string(state)
-            .map_err(|e| Error::usage("could not serialise the state file").with_source(e))?;
+        let text = toml::to_string(state).or_usage(|| "could not serialise the state file")?;
         // Never write a file that the next run would call corrupt (e.g. an integer TOML
         // cannot hold): refuse here, and the old file stays as it was.
         parse(path, text.as_bytes()).map_err(|e| {

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::BenchArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::output::{Output, Style};
 use crate::repo::Repo;
 use crate::sidecar;
@@ -162,8 +162,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     ensure_consent(out, &state_file, &state, args.yes)?;
 
     let log_dir = repo.git_dir().join("bitsota");
-    fs::create_dir_all(&log_dir)
-        .map_err(|e| Error::usage(format!("cannot create {}", log_dir.display())).with_source(e))?;
+    fs::create_dir_all(&log_dir).or_usage(|| format!("cannot create {}", log_dir.display()))?;
     let stamp = file_stamp();
     let settings = RunSettings { task: &task, inherit_env: args.inherit_env, setup: !args.no_setup };
     let _signals = SignalGuard::install();
@@ -364,8 +363,7 @@ fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -
             .with_hint("fetch it (`git fetch origin`) and retry"));
     }
     let parent = repo.common_dir().join("bitsota");
-    fs::create_dir_all(&parent)
-        .map_err(|e| Error::usage(format!("cannot create {}", parent.display())).with_source(e))?;
+    fs::create_dir_all(&parent).or_usage(|| format!("cannot create {}", parent.display()))?;
     let nanos =
         SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let dir = parent.join(format!("baseline-{}-{nanos}", std::process::id()));

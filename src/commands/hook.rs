@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::json;
 
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::repo::Repo;
 
 pub const HOOK_NAME: &str = "pre-push";
@@ -242,16 +242,14 @@ fn inspect(hook: &Path) -> Result<Existing> {
         }
         Err(e) => return Err(Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e)),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e))?;
+    let meta = file.metadata().or_usage(|| format!("cannot read the hook {}", hook.display()))?;
     if !meta.is_file() {
         return Ok(Existing::Foreign(format!("(not a regular file: {})", hook.display())));
     }
     let mut bytes = Vec::new();
     file.take(READ_LIMIT)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::usage(format!("cannot read the hook {}", hook.display())).with_source(e))?;
+        .or_usage(|| format!("cannot read the hook {}", hook.display()))?;
     let content = String::from_utf8_lossy(&bytes).into_owned();
     if fs::symlink_metadata(hook).is_ok_and(|m| m.file_type().is_symlink()) {
         // A symlinked hook is shared with something else: never ours.

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::bind;
 use crate::cli::InitArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::output::Style;
 use crate::task::Strictness;
 
@@ -53,8 +53,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
 
 /// A task record from a JSON file given by the user (exit 2 when unreadable).
 pub fn read_record_file(path: &std::path::Path) -> Result<Value> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::usage(format!("cannot read the task file {}", path.display())).with_source(e))?;
+    let bytes = std::fs::read(path).or_usage(|| format!("cannot read the task file {}", path.display()))?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         Error::usage(format!("the task file {} is not valid JSON", path.display()))
             .with_code("bad_task_record")

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::check::{self, Report};
 use crate::cli::CheckArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 
 pub const SKIP_VAR: &str = "BITSOTA_SKIP_CHECK";
 
@@ -70,10 +70,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
         return Ok(());
     }
     let mut input = String::new();
-    stdin
-        .lock()
-        .read_to_string(&mut input)
-        .map_err(|e| Error::usage("cannot read the pre-push ref lines from stdin").with_source(e))?;
+    stdin.lock().read_to_string(&mut input).or_usage(|| "cannot read the pre-push ref lines from stdin")?;
     let lines = parse_lines(&input)?;
     let pushed: Vec<&RefLine> = lines.iter().filter(|l| !is_zero(&l.local_oid)).collect();
     if pushed.is_empty() {

@@ -11,7 +11,7 @@ use crate::canonical_json::canonicalize_str;
 use crate::cli::RequestArgs;
 use crate::client::{Coordinator, RequestSpec, GET_TIMEOUT, SUBMIT_TIMEOUT};
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result, ResultExt};
 
 /// A request body larger than this is surely a mistake (the coordinator's own cap on patches
 /// is far below it).
@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
         Some(value) if ctx.out.is_json() => ctx.out.json(&value),
         Some(value) => {
             let pretty = serde_json::to_string_pretty(&value)
-                .map_err(|e| Error::server("cannot print the coordinator's answer").with_source(e))?;
+                .or_kind(Kind::Server, || "cannot print the coordinator's answer")?;
             ctx.out.line(pretty)
         }
         None if ctx.out.is_json() => ctx.out.json(&json!({"version": 1, "text": response.text()})),

@@ -14,7 +14,7 @@ use crate::cli::SubmitArgs;
 use crate::client::Coordinator;
 use crate::commands::claim::text;
 use crate::ctx::Ctx;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Result, ResultExt};
 use crate::output::Style;
 use crate::sidecar::{self, Sidecar};
 use crate::state::{State, SubmissionRecord};
@@ -76,8 +76,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         if let Some(problem) = &claim_problem {
             ctx.out.warn(format!("{} [{}]; a real submit would refuse", problem.message, problem.code));
         }
-        let canonical = to_canonical_string(&body)
-            .map_err(|e| Error::usage("the submission body cannot be encoded").with_source(e))?;
+        let canonical = to_canonical_string(&body).or_usage(|| "the submission body cannot be encoded")?;
         if ctx.out.is_json() {
             return ctx
                 .out
