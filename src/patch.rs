@@ -132,50 +132,10 @@ struct RawChange {
     dst_path: Option<Vec<u8>>,
 }
 
-/// Parse `--raw -z` output: `:srcmode dstmode srcoid dstoid STATUS\0path\0[dstpath\0]`.
-fn parse_raw(bytes: &[u8]) -> Result<Vec<RawChange>> {
-    let bad = || Error::usage("unexpected output from `git diff --raw`").with_code("git_output");
-    let mut fields = bytes.split(|b| *b == 0);
-    let mut changes = Vec::new();
-    while let Some(header) = fields.next() {
-        if header.is_empty() {
-            continue;
-        }
-        let header = std::str::from_utf8(header).map_err(|_| bad())?;
-        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
-        if parts.len() != 5 {
-            return Err(bad());
-        }
-        let status = *parts[4].as_bytes().first().ok_or_else(bad)?;
-        let src_path = fields.next().ok_or_else(bad)?.to_vec();
-        let dst_path =
-            if matches!(status, b'R' | b'C') { Some(fields.next().ok_or_else(bad)?.to_vec()) } else { None };
-        changes.push(RawChange {
-            src_mode: parts[0].to_string(),
-            dst_mode: parts[1].to_string(),
-            src_oid: parts[2].to_string(),
-            dst_oid: parts[3].to_string(),
-            status,
-            src_path,
-            dst_path,
-        });
-    }
-    Ok(changes)
-}
-
 /// The mode of a gitlink (submodule commit) entry.
 const GITLINK: &str = "160000";
 
 fn to_changed(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
-    let mut file = to_changed_paths(raw, patterns);
-    if raw.src_mode == GITLINK || raw.dst_mode == GITLINK {
-        file.reasons.push(Reason::Submodule);
-        file.reasons.sort();
-    }
-    file
-}
-
-fn to_changed_paths(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
     let change = match raw.status {
         b'A' => Change::Added,
         b'D' => Change::Deleted,
@@ -183,23 +143,19 @@ fn to_changed_paths(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
         b'T' => Change::TypeChanged,
         _ => Change::Modified,
     };
+    // A rename is judged on both of its paths.
+    let mut reasons = reasons_for(&raw.src_path, patterns);
+    if let Some(dst) = &raw.dst_path {
+        reasons.extend(reasons_for(dst, patterns));
+    }
+    if raw.src_mode == GITLINK || raw.dst_mode == GITLINK {
+        reasons.push(Reason::Submodule);
+    }
+    reasons.sort();
+    reasons.dedup();
     match &raw.dst_path {
-        Some(dst) => {
-            let mut reasons = reasons_for(&raw.src_path, patterns);
-            for reason in reasons_for(dst, patterns) {
-                if !reasons.contains(&reason) {
-                    reasons.push(reason);
-                }
-            }
-            reasons.sort();
-            ChangedFile { path: dst.clone(), from: Some(raw.src_path.clone()), change, reasons }
-        }
-        None => ChangedFile {
-            path: raw.src_path.clone(),
-            from: None,
-            change,
-            reasons: reasons_for(&raw.src_path, patterns),
-        },
+        Some(dst) => ChangedFile { path: dst.clone(), from: Some(raw.src_path.clone()), change, reasons },
+        None => ChangedFile { path: raw.src_path.clone(), from: None, change, reasons },
     }
 }
 
@@ -306,15 +262,8 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     update_index(&git, to_update.iter().copied())?;
 
     // The precise changes and, in the same run, the patch (used when nothing is left out).
-    let raw_and_patch = || {
-        git()
-            .args(PATCH_OPTIONS)
-            .arg("diff-index")
-            .arg("--cached")
-            .args(RAW_AND_PATCH)
-            .arg(base_commit)
-            .output()
-    };
+    let raw_and_patch =
+        || git().arg("diff-index").arg("--cached").args(RAW_AND_PATCH).arg(base_commit).output();
     let (mut raw, mut patch) = split_raw_and_patch(&raw_and_patch()?)?;
     // A file removed from the index only (`git rm --cached`) is untracked but exists at base:
     // hash it after all, so an unchanged file does not show up as deleted plus added.
@@ -495,42 +444,41 @@ const RAW_AND_PATCH: [&str; 12] = [
     "--dst-prefix=b/",
 ];
 
-/// Split `--raw -z -p` output: raw records, an empty record, then the patch bytes.
+/// Split `--raw -z -p` output: raw records (`:srcmode dstmode srcoid dstoid STATUS NUL path
+/// NUL [dstpath NUL]`), an empty record, then the patch bytes.
 fn split_raw_and_patch(bytes: &[u8]) -> Result<(Vec<RawChange>, Vec<u8>)> {
-    let mut pos = 0;
-    let mut raw_end = bytes.len();
-    while pos < bytes.len() {
-        if bytes[pos] == 0 {
-            raw_end = pos;
-            break;
+    let bad = || Error::usage("unexpected output from `git diff --raw -p`").with_code("git_output");
+    let mut changes = Vec::new();
+    let mut rest = bytes;
+    let field = |rest: &mut &[u8]| -> Result<Vec<u8>> {
+        let end = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
+        let value = rest[..end].to_vec();
+        *rest = &rest[end + 1..];
+        Ok(value)
+    };
+    while !rest.is_empty() {
+        if rest[0] == 0 {
+            return Ok((changes, rest[1..].to_vec()));
         }
-        // header NUL path NUL [dst NUL]
-        let fields =
-            if bytes[pos..].starts_with(b":") && matches!(record_status(&bytes[pos..]), Some(b'R' | b'C')) {
-                3
-            } else {
-                2
-            };
-        for _ in 0..fields {
-            match bytes[pos..].iter().position(|b| *b == 0) {
-                Some(n) => pos += n + 1,
-                None => {
-                    return Err(
-                        Error::usage("unexpected output from `git diff --raw -p`").with_code("git_output")
-                    )
-                }
-            }
-        }
+        let header = String::from_utf8(field(&mut rest)?).map_err(|_| bad())?;
+        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
+        let [src_mode, dst_mode, src_oid, dst_oid, status] = parts[..] else {
+            return Err(bad());
+        };
+        let status = *status.as_bytes().first().ok_or_else(bad)?;
+        let src_path = field(&mut rest)?;
+        let dst_path = if matches!(status, b'R' | b'C') { Some(field(&mut rest)?) } else { None };
+        changes.push(RawChange {
+            src_mode: src_mode.to_string(),
+            dst_mode: dst_mode.to_string(),
+            src_oid: src_oid.to_string(),
+            dst_oid: dst_oid.to_string(),
+            status,
+            src_path,
+            dst_path,
+        });
     }
-    let raw = parse_raw(&bytes[..raw_end.min(bytes.len())])?;
-    let patch = if raw_end < bytes.len() { bytes[raw_end + 1..].to_vec() } else { Vec::new() };
-    Ok((raw, patch))
-}
-
-/// The status letter of a raw record header (`:mode mode oid oid X…`).
-fn record_status(record: &[u8]) -> Option<u8> {
-    let header = &record[..record.iter().position(|b| *b == 0)?];
-    header.rsplit(|b| *b == b' ').next()?.first().copied()
+    Ok((changes, Vec::new()))
 }
 
 /// Bring the private index in line with the working tree for `paths`.
@@ -546,9 +494,6 @@ fn update_index<'a>(git: &dyn Fn() -> crate::repo::Git, paths: impl Iterator<Ite
     git().args(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"]).stdin(input).output()?;
     Ok(())
 }
-
-/// Options before the subcommand that keep patch bytes independent of configuration.
-const PATCH_OPTIONS: [&str; 2] = ["-c", "diff.context=3"];
 
 /// `--index-info` lines that put a change back to its base state in the private index.
 fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
@@ -576,7 +521,6 @@ pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pat
     let output = repo
         .git()
         .stable_config()
-        .args(PATCH_OPTIONS)
         .args(["diff-tree", "-r"])
         .args(RAW_AND_PATCH)
         .args([base_commit, commit])
@@ -585,9 +529,4 @@ pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pat
     let mut files: Vec<ChangedFile> = raw.iter().map(|c| to_changed(c, patterns)).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Built { files, patch })
-}
-
-/// Where the hint for a non-UTF-8 patch should point.
-pub fn attributes_path(repo: &Repo) -> PathBuf {
-    repo.common_dir().join("info").join("attributes")
 }

@@ -44,6 +44,7 @@ pub const STABLE_CONFIG: &[&str] = &[
     "color.diff=never",
     "diff.relative=false",
     "diff.algorithm=myers",
+    "diff.context=3",
     "core.autocrlf=false",
     "core.fsmonitor=false",
 ];
