@@ -49,8 +49,8 @@ pub struct Report {
     pub base_commit: String,
     pub max_patch_bytes: u64,
     pub built: Built,
-    /// Changes left out of the patch because `--allow-outside` was given.
-    pub left_out: Vec<String>,
+    /// `--allow-outside`: refused changes are left out of the patch, not problems.
+    pub allow_outside: bool,
     pub problems: Vec<Problem>,
 }
 
@@ -62,7 +62,7 @@ impl Report {
             base_commit: task.base_commit.clone(),
             max_patch_bytes: task.max_patch_bytes,
             built,
-            left_out: Vec::new(),
+            allow_outside: false,
             problems: Vec::new(),
         }
     }
@@ -75,6 +75,13 @@ impl Report {
     }
     pub fn patch_text(&self) -> Option<&str> {
         std::str::from_utf8(&self.built.patch).ok()
+    }
+    /// Changes left out of the patch because `--allow-outside` was given.
+    pub fn left_out(&self) -> Vec<String> {
+        match self.allow_outside {
+            true => self.built.files.iter().filter(|f| !f.allowed()).map(ChangedFile::display_path).collect(),
+            false => Vec::new(),
+        }
     }
     pub fn push(&mut self, problem: Problem) {
         self.problems.push(problem);
@@ -114,15 +121,12 @@ impl Report {
         for file in &self.built.files {
             let verdict = if file.allowed() {
                 out.paint(Style::Green, "ok     ")
-            } else if self.left_out.contains(&file.display_path()) {
+            } else if self.allow_outside {
                 out.paint(Style::Yellow, "left out")
             } else {
                 out.paint(Style::Red, "refused")
             };
-            let name = match file.display_from() {
-                Some(from) => format!("{from} -> {}", file.display_path()),
-                None => file.display_path(),
-            };
+            let name = file.label();
             let why = if file.allowed() { String::new() } else { format!("  ({})", reason_words(file)) };
             out.line(format!("  {verdict} {:<12} {name}{why}", file.change.as_str()))?;
         }
@@ -179,14 +183,7 @@ fn reason_words(file: &ChangedFile) -> String {
 
 /// Paths (renames as `old -> new`) of the files refused for `reason`.
 fn paths_with(files: &[ChangedFile], reason: Reason) -> Vec<String> {
-    files
-        .iter()
-        .filter(|f| f.reasons.contains(&reason))
-        .map(|f| match f.display_from() {
-            Some(from) => format!("{from} -> {}", f.display_path()),
-            None => f.display_path(),
-        })
-        .collect()
+    files.iter().filter(|f| f.reasons.contains(&reason)).map(ChangedFile::label).collect()
 }
 
 /// Options of one check run.
@@ -203,10 +200,8 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
     let patterns = task.patterns();
     let built = patch::from_worktree(repo, &task.base_commit, &patterns)?;
     let mut report = Report::new(task, built);
-    if options.allow_outside {
-        report.left_out =
-            report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
-    } else {
+    report.allow_outside = options.allow_outside;
+    if !options.allow_outside {
         file_problems(&mut report);
     }
     patch_problems(&mut report, &patterns);
@@ -217,7 +212,7 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
             "empty_patch",
             "there is nothing to submit: no allowed change since the base commit",
         );
-        problem.hint = Some(if report.left_out.is_empty() {
+        problem.hint = Some(if report.left_out().is_empty() {
             format!("edit files matching allowed_patch_paths: {}", task.allowed_patch_paths.join(", "))
         } else {
             "every change was left out; only changes inside allowed_patch_paths are submitted".to_string()
@@ -309,7 +304,7 @@ fn file_problems(report: &mut Report) {
 
 /// Problems of the patch bytes themselves: encoding, size, and what validators would read.
 fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
-    let Some(text) = report.patch_text() else {
+    let Ok(text) = std::str::from_utf8(&report.built.patch) else {
         report.push(
             Problem::new(
                 "patch_not_utf8",
@@ -319,11 +314,12 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
         );
         return;
     };
-    let text = text.to_string();
+    let extracted = validator::extract_paths(text);
+    let mut problems = Vec::new();
     let mut misread = Vec::new();
-    for rejection in validator::rejections(&text, patterns, report.max_patch_bytes) {
+    for rejection in validator::rejections(text.len(), &extracted, patterns, report.max_patch_bytes) {
         match rejection {
-            Rejection::TooLarge { bytes, max } => report.push(
+            Rejection::TooLarge { bytes, max } => problems.push(
                 Problem::new("patch_too_large", format!("the patch is {bytes} bytes; the task allows {max}"))
                     .with_hint(
                         "make the change smaller (binary files and renames of large files cost the most)",
@@ -339,18 +335,10 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
         expected.extend(file.display_from());
         expected.push(file.display_path());
     }
-    let extracted = validator::extract_paths(&text);
-    for path in &extracted {
-        if !expected.contains(path) && !misread.contains(path) {
-            misread.push(path.clone());
-        }
-    }
+    let unexpected = extracted.iter().filter(|p| !expected.contains(p));
     // And every submitted path must be among what they read, or the patch is not what we think.
-    for path in &expected {
-        if !extracted.contains(path) && !misread.contains(path) {
-            misread.push(path.clone());
-        }
-    }
+    let unread = expected.iter().filter(|p| !extracted.contains(p));
+    misread.extend(unexpected.chain(unread).cloned());
     // Paths refused for other reasons are already reported; do not double-report them here.
     let refused: Vec<String> =
         report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
@@ -364,7 +352,7 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
         } else {
             "a changed line starting with `-- ` or `++ ` reads like a file header; reword that line"
         };
-        report.push(
+        problems.push(
             Problem::new(
                 "patch_misread",
                 "validators would read path(s) from this patch that are not the changed files, and reject it",
@@ -373,4 +361,5 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
             .with_hint(hint),
         );
     }
+    report.problems.extend(problems);
 }

@@ -93,6 +93,13 @@ impl ChangedFile {
     pub fn display_from(&self) -> Option<String> {
         self.from.as_ref().map(|f| String::from_utf8_lossy(f).into_owned())
     }
+    /// The path, or `old -> new` for a rename.
+    pub fn label(&self) -> String {
+        match self.display_from() {
+            Some(from) => format!("{from} -> {}", self.display_path()),
+            None => self.display_path(),
+        }
+    }
 }
 
 /// The changes found and the exact patch of the submittable ones.

@@ -149,17 +149,16 @@ pub fn is_unquotable(path: &[u8]) -> bool {
     })
 }
 
-/// Everything a validator would reject this patch for, in the validator's order.
-pub fn rejections(patch: &str, patterns: &[Pattern], max_bytes: u64) -> Vec<Rejection> {
+/// Everything a validator would reject a patch of `bytes` bytes for, in the validator's order,
+/// given the paths it extracts from it (`extract_paths`).
+pub fn rejections(bytes: usize, paths: &[String], patterns: &[Pattern], max_bytes: u64) -> Vec<Rejection> {
     let mut found = Vec::new();
-    let bytes = patch.len();
     if bytes as u64 > max_bytes {
         found.push(Rejection::TooLarge { bytes, max: max_bytes });
     }
-    if patch.is_empty() {
+    if bytes == 0 {
         return found;
     }
-    let paths = extract_paths(patch);
     if paths.is_empty() {
         found.push(Rejection::Unparseable);
         return found;

@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<()> {
         }
         return Err(err.with_hint(first.hint.clone().unwrap_or_else(|| "see `git bitsota check`".into())));
     }
-    for path in &report.left_out {
+    for path in report.left_out() {
         ctx.out.warn(format!("left out: {path}"));
     }
     if ctx.out.is_json() {
@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<()> {
             "patch": String::from_utf8_lossy(&report.built.patch),
             "patch_bytes": report.patch_bytes(),
             "patch_sha256": crate::canonical_json::sha256_hex(&report.built.patch),
-            "left_out": report.left_out,
+            "left_out": report.left_out(),
         }));
     }
     ctx.out.bytes(&report.built.patch)

@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let patch = report.patch_text().unwrap_or_default().to_string();
     let patch_sha256 = sha256_hex(patch.as_bytes());
     let body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
-    for path in &report.left_out {
+    for path in report.left_out() {
         ctx.out.warn(format!("left out (outside the task's rules): {path}"));
     }
 
