@@ -56,6 +56,8 @@ pub struct Repo {
     common_dir: PathBuf,
     work_tree: PathBuf,
     index_path: PathBuf,
+    /// The repository as discovered, for rev-parsing and history walks without reopening it.
+    gix: gix::ThreadSafeRepository,
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -71,14 +73,13 @@ impl Repo {
     }
 
     pub fn discover_from(dir: &Path) -> Result<Repo> {
-        let repo = gix::ThreadSafeRepository::discover_with_environment_overrides(dir)
-            .map_err(|e| {
-                Error::usage(format!("not a git repository: {}", dir.display()))
-                    .with_code("not_a_repository")
-                    .with_source(e)
-                    .with_hint("run this inside a task clone, or create one with `git bitsota clone TASK`")
-            })?
-            .to_thread_local();
+        let shared = gix::ThreadSafeRepository::discover_with_environment_overrides(dir).map_err(|e| {
+            Error::usage(format!("not a git repository: {}", dir.display()))
+                .with_code("not_a_repository")
+                .with_source(e)
+                .with_hint("run this inside a task clone, or create one with `git bitsota clone TASK`")
+        })?;
+        let repo = shared.to_thread_local();
         let Some(work_tree) = repo.workdir() else {
             return Err(Error::usage(format!(
                 "{} is a bare repository; git bitsota needs a work tree",
@@ -92,6 +93,7 @@ impl Repo {
             common_dir: canonical(repo.common_dir()),
             work_tree: canonical(work_tree),
             index_path: repo.index_path(),
+            gix: shared,
         })
     }
 
@@ -113,20 +115,9 @@ impl Repo {
         self.common_dir.join("bitsota.toml")
     }
 
-    fn open_gix(&self) -> Result<gix::Repository> {
-        let mut repo = gix::open(&self.git_dir).map_err(|e| {
-            Error::usage(format!("cannot open the repository at {}", self.git_dir.display())).with_source(e)
-        })?;
-        // Linked worktrees are opened through their private git dir; keep the work tree we found.
-        repo.set_workdir(Some(self.work_tree.clone())).map_err(|e| {
-            Error::usage(format!("cannot use {} as the work tree", self.work_tree.display())).with_source(e)
-        })?;
-        Ok(repo)
-    }
-
     /// Resolve `spec` (any rev-parse syntax) to a commit id, or `None` if it names nothing.
     pub fn resolve_commit(&self, spec: &str) -> Result<Option<String>> {
-        let repo = self.open_gix()?;
+        let repo = self.gix.to_thread_local();
         let Ok(id) = repo.rev_parse_single(spec) else {
             return Ok(None);
         };
@@ -139,7 +130,7 @@ impl Repo {
 
     /// The tree id of a commit.
     pub fn commit_tree(&self, commit: &str) -> Result<gix::ObjectId> {
-        let repo = self.open_gix()?;
+        let repo = self.gix.to_thread_local();
         let tree = repo
             .rev_parse_single(format!("{commit}^{{tree}}").as_str())
             .or_usage(|| format!("cannot read the tree of commit {commit}"))?;
@@ -151,7 +142,7 @@ impl Repo {
         if ancestor == descendant {
             return Ok(true);
         }
-        let repo = self.open_gix()?;
+        let repo = self.gix.to_thread_local();
         let parse = |spec: &str| {
             gix::ObjectId::from_hex(spec.as_bytes()).or_usage(|| format!("`{spec}` is not an object id"))
         };
@@ -163,10 +154,6 @@ impl Repo {
     /// A `git` command bound to this repository, with a scrubbed environment.
     pub fn git(&self) -> Git {
         Git::new(Some(self))
-    }
-
-    pub fn gix(&self) -> Result<gix::Repository> {
-        self.open_gix()
     }
 }
 
