@@ -14,22 +14,13 @@ use crate::task::{self, Strictness, TaskSnapshot};
 /// The line `clone`/`init` add to `info/exclude` so the sidecar never enters the patch.
 pub const EXCLUDE_LINE: &str = "/submission.json";
 
-/// Now, as RFC 3339 UTC with seconds.
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
-}
-
 /// Validate a task record; a refused record is exit 2 (`from_server` makes it exit 5).
 pub fn parse(
     record: &Value,
     strictness: Strictness,
     from_server: bool,
 ) -> Result<(TaskSnapshot, Vec<String>)> {
-    match task::parse_record(record, strictness, &now_rfc3339()) {
+    match task::parse_record(record, strictness, &crate::timefmt::now_rfc3339()) {
         Ok(parsed) => Ok((parsed.snapshot, parsed.warnings)),
         Err(err) => {
             let message = "the task record cannot be used";
@@ -57,8 +48,8 @@ pub fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(String, Option<Strin
             let warning = match (&remote, spec.starts_with("refs/heads/")) {
                 (Some(remote), true) if *remote != commit => Some(format!(
                     "local branch `{base_ref}` ({}) differs from origin/{base_ref} ({}); using the local branch",
-                    &commit[..12],
-                    &remote[..12]
+                    crate::repo::short_oid(&commit),
+                    crate::repo::short_oid(&remote)
                 )),
                 _ => None,
             };
@@ -149,10 +140,22 @@ pub fn bind(
     coordinator_url: Option<String>,
     force: bool,
 ) -> Result<State> {
-    let (mut snapshot, warnings) = parse(record, strictness, from_server)?;
+    let (snapshot, warnings) = parse(record, strictness, from_server)?;
     for warning in warnings {
         out.warn(warning);
     }
+    bind_snapshot(out, repo, snapshot, coordinator_url, force)
+}
+
+/// Bind `repo` to an already validated task: resolve its base, write the state and the
+/// exclude line.
+pub fn bind_snapshot(
+    out: &Output,
+    repo: &Repo,
+    mut snapshot: TaskSnapshot,
+    coordinator_url: Option<String>,
+    force: bool,
+) -> Result<State> {
     let (commit, warning) = resolve_base(repo, &snapshot.base_ref)?;
     if let Some(warning) = warning {
         out.warn(warning);

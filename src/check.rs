@@ -113,7 +113,7 @@ impl Report {
         out.line(format!(
             "task {} · base {}",
             out.paint(Style::Bold, &self.task_slug),
-            &self.base_commit[..self.base_commit.len().min(12)]
+            crate::repo::short_oid(&self.base_commit)
         ))?;
         if self.built.files.is_empty() {
             out.line("no changes since the base commit")?;

@@ -189,7 +189,7 @@ impl Coordinator {
     /// environment, else of the clone we are in (if bound), else the default. A corrupt
     /// state file in the current clone is an error (it blocks every command).
     pub fn ambient(ctx: &Ctx) -> Result<Coordinator> {
-        let explicit = ctx.global.coordinator_url.as_deref().is_some_and(|u| !u.is_empty());
+        let explicit = ctx.explicit_coordinator_url().is_some();
         let state = match (explicit, ctx.repo()) {
             (false, Ok(repo)) => ctx.state_file(&repo).read()?,
             _ => None,

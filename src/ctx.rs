@@ -32,10 +32,16 @@ impl Ctx {
         StateFile::new(repo.state_path())
     }
 
+    /// `--coordinator-url` / `BITSOTA_COORDINATOR_URL`, when given (an empty value is not).
+    pub fn explicit_coordinator_url(&self) -> Option<String> {
+        let url = self.global.coordinator_url.as_deref().filter(|u| !u.is_empty())?;
+        Some(url.trim_end_matches('/').to_string())
+    }
+
     /// `--coordinator-url` / `BITSOTA_COORDINATOR_URL`, else the bound clone's, else the default.
     pub fn coordinator_url(&self, state: Option<&State>) -> String {
-        if let Some(url) = self.global.coordinator_url.as_deref().filter(|u| !u.is_empty()) {
-            return url.trim_end_matches('/').to_string();
+        if let Some(url) = self.explicit_coordinator_url() {
+            return url;
         }
         if let Some(url) = state.and_then(|s| s.coordinator_url.as_deref()).filter(|u| !u.is_empty()) {
             return url.trim_end_matches('/').to_string();

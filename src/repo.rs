@@ -346,6 +346,11 @@ impl std::fmt::Display for GitStderr {
 }
 impl std::error::Error for GitStderr {}
 
+/// The first 12 characters of an object id, for people (the whole text if shorter).
+pub fn short_oid(oid: &str) -> &str {
+    oid.get(..12).unwrap_or(oid)
+}
+
 /// Split NUL-terminated output into its records.
 pub fn split_nul(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     bytes.split(|b| *b == 0).filter(|part| !part.is_empty())

@@ -3,6 +3,13 @@
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    let now = OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
 /// Seconds from now until `when` (negative when past); `None` when it cannot be parsed.
 pub fn seconds_left(when: &str) -> Option<i64> {
     let at = OffsetDateTime::parse(when.trim(), &Rfc3339).ok()?;

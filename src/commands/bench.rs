@@ -16,7 +16,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use regex::Regex;
 use serde_json::{json, Map, Number, Value};
-use sha2::{Digest, Sha256};
 
 use crate::cli::BenchArgs;
 use crate::ctx::Ctx;
@@ -180,7 +179,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     candidate.commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
     candidate.dirty = working_tree_dirty(&repo);
 
-    let at = now_rfc3339();
+    let at = crate::timefmt::now_rfc3339();
     save_records(&state_file, &task, baseline.as_ref(), &candidate, &at)?;
 
     // A baseline from this run, else the latest good one recorded for the same base commit.
@@ -234,7 +233,7 @@ fn commands_digest(task: &TaskSnapshot) -> String {
         "benchmark_command": task.benchmark_command,
         "validator_benchmark_env": env,
     });
-    hex::encode(Sha256::digest(doc.to_string().as_bytes()))
+    crate::canonical_json::sha256_hex(doc.to_string().as_bytes())
 }
 
 /// The commands come from a task record (the coordinator, or a file given to `init`), not from
@@ -367,7 +366,11 @@ fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -
     let nanos =
         SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let dir = parent.join(format!("baseline-{}-{nanos}", std::process::id()));
-    out.info(format!("==> baseline: temporary worktree at base commit {} ({})", short(base), dir.display()));
+    out.info(format!(
+        "==> baseline: temporary worktree at base commit {} ({})",
+        crate::repo::short_oid(base),
+        dir.display()
+    ));
     // No hooks: a post-checkout hook of the miner's must not run for our scratch checkout.
     repo.git()
         .args(["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"])
@@ -375,7 +378,8 @@ fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -
         .arg(base)
         .output()
         .map_err(|e| {
-            Error::usage(format!("cannot create a temporary worktree at {}", short(base))).with_source(e)
+            Error::usage(format!("cannot create a temporary worktree at {}", crate::repo::short_oid(base)))
+                .with_source(e)
         })?;
     let worktree = TempWorktree { repo: repo.clone(), dir };
     let mut measurement = measure(out, settings, &worktree.dir, "baseline", log)?;
@@ -398,7 +402,7 @@ fn measure(
     let started = Instant::now();
     let deadline = started + budget;
     let mut log = LogFile::create(log_path, out)?;
-    log.line(&format!("# git bitsota bench ({kind}), {}", now_rfc3339()));
+    log.line(&format!("# git bitsota bench ({kind}), {}", crate::timefmt::now_rfc3339()));
     log.line(&format!("# task: {} (metric {}, {})", task.slug, task.metric_name, task.metric_direction));
     log.line(&format!("# directory: {}", dir.display()));
     log.line(&format!("# time budget: {} s for setup and benchmark together", budget.as_secs()));
@@ -1270,7 +1274,7 @@ fn execution_log(
     let commit = if candidate.commit.is_empty() {
         "unknown".to_string()
     } else {
-        short(&candidate.commit).to_string()
+        crate::repo::short_oid(&candidate.commit).to_string()
     };
     let changes = if candidate.dirty == Some(true) { " + working-tree changes" } else { "" };
     let value = candidate.value.as_ref().map(|f| fmt_num(f.value)).unwrap_or_else(|| "none".into());
@@ -1278,17 +1282,19 @@ fn execution_log(
     match (baseline, baseline_value) {
         (Some(b), Some(v)) => lines.push(format!(
             "baseline (base commit {}, {}): {} = {}",
-            short(&task.base_commit),
+            crate::repo::short_oid(&task.base_commit),
             fmt_secs(b.seconds),
             task.metric_name,
             fmt_num(v)
         )),
-        (Some(b), None) => {
-            lines.push(format!("baseline (base commit {}): {}", short(&task.base_commit), b.status.as_str()))
-        }
+        (Some(b), None) => lines.push(format!(
+            "baseline (base commit {}): {}",
+            crate::repo::short_oid(&task.base_commit),
+            b.status.as_str()
+        )),
         (None, Some(v)) => lines.push(format!(
             "baseline (base commit {}, earlier run): {} = {}",
-            short(&task.base_commit),
+            crate::repo::short_oid(&task.base_commit),
             task.metric_name,
             fmt_num(v)
         )),
@@ -1439,24 +1445,12 @@ fn file_stamp_of(path: &Path) -> Option<(u64, SystemTime)> {
     Some((meta.len(), meta.modified().ok()?))
 }
 
-fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    // Whole seconds: these timestamps are for people and the state file.
-    let now = now.replace_nanosecond(0).unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
-}
-
 /// A timestamp for log file names, unique per process.
 fn file_stamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let text = now.format(&format).unwrap_or_else(|_| now.unix_timestamp().to_string());
     format!("{text}-{}", std::process::id())
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 fn fmt_num(v: f64) -> String {

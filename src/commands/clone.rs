@@ -6,31 +6,24 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::bind;
 use crate::cli::CloneArgs;
-use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Style;
 use crate::repo::{Git, Repo};
-use crate::task::{self, Strictness};
+use crate::task::{self, Strictness, TaskSnapshot};
 
 pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
-    let (record, from_server) = match &args.task_file {
-        Some(path) => (crate::commands::init::read_record_file(path)?, false),
-        None => (Coordinator::new(&ctx.coordinator_url(None), &ctx.out)?.resolve_task(&args.task)?, true),
-    };
-    if crate::client::find_task(std::slice::from_ref(&record), &args.task).is_none() {
-        return Err(Error::usage(format!(
-            "the task record is not task `{}` (its slug and id differ)",
-            args.task
-        ))
-        .with_code("task_mismatch"));
-    }
+    let (record, from_server) =
+        crate::commands::init::task_record(ctx, &args.task, args.task_file.as_deref(), None)?;
     // Validate everything before touching the disk.
-    let (snapshot, _) = bind::parse(&record, Strictness::Refuse, from_server)?;
+    let (snapshot, warnings) = bind::parse(&record, Strictness::Refuse, from_server)?;
+    for warning in warnings {
+        ctx.out.warn(warning);
+    }
     task::check_repository(&snapshot.repository).map_err(|why| {
         Error::usage(format!("refusing to clone the task repository {:?}: {why}", snapshot.repository))
             .with_code("bad_repository")
@@ -47,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     }
     let created = !dir.exists();
 
-    let result = clone_and_bind(ctx, &record, &snapshot.repository, &dir, &branch, from_server);
+    let result = clone_and_bind(ctx, snapshot, &dir, &branch, from_server);
     if result.is_err() {
         // Leave nothing half-made behind.
         if created {
@@ -75,7 +68,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
         ctx.out.paint(Style::Bold, &task.slug),
         repo.work_tree().display(),
         branch,
-        &task.base_commit[..12],
+        crate::repo::short_oid(&task.base_commit),
         task.base_ref
     ))?;
     ctx.out.line(format!("allowed paths: {}", task.allowed_patch_paths.join(", ")))?;
@@ -88,8 +81,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
 
 fn clone_and_bind(
     ctx: &Ctx,
-    record: &Value,
-    repository: &str,
+    snapshot: TaskSnapshot,
     dir: &Path,
     branch: &str,
     from_server: bool,
@@ -101,22 +93,24 @@ fn clone_and_bind(
     Git::new(None)
         .args(PROTOCOL_ALLOWLIST)
         .args(["clone", "--no-checkout", "--"])
-        .arg(repository)
+        .arg(&snapshot.repository)
         .arg(dir)
         .run_visible()
         .map_err(|e| {
-            Error::network(format!("cloning {repository} failed")).with_code("clone_failed").with_source(e)
+            Error::network(format!("cloning {} failed", snapshot.repository))
+                .with_code("clone_failed")
+                .with_source(e)
         })?;
     let repo = Repo::discover_from(dir)?;
-    let base_ref = record.get("base_ref").and_then(Value::as_str).unwrap_or_default();
+    let base_ref = snapshot.base_ref.as_str();
     // A base commit that no branch or tag reaches is not cloned: ask for it once.
     if bind::resolve_base(&repo, base_ref).is_err() {
         let _ =
             repo.git().args(PROTOCOL_ALLOWLIST).args(["fetch", "--quiet", "origin", "--", base_ref]).output();
     }
-    let url = ctx.global.coordinator_url.clone().filter(|u| !u.is_empty());
+    let url = ctx.explicit_coordinator_url();
     let url = url.or_else(|| from_server.then(|| ctx.coordinator_url(None)));
-    let state = bind::bind(&ctx.out, &repo, record, Strictness::Refuse, from_server, url, false)?;
+    let state = bind::bind_snapshot(&ctx.out, &repo, snapshot, url, false)?;
     repo.git().args(["checkout", "--quiet", "-b", branch, &state.task.base_commit]).output()?;
     Ok((repo, state))
 }

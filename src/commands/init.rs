@@ -12,23 +12,10 @@ use crate::task::Strictness;
 pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state_file = ctx.state_file(&repo);
-    let (record, from_server) = match &args.task_file {
-        Some(path) => (read_record_file(path)?, false),
-        None => {
-            // The coordinator URL of an existing (readable) state counts, as for every command.
-            let previous = state_file.read().ok().flatten();
-            let url = ctx.coordinator_url(previous.as_ref());
-            (fetch_task(ctx, &url, &args.task)?, true)
-        }
-    };
-    if crate::client::find_task(std::slice::from_ref(&record), &args.task).is_none() {
-        return Err(Error::usage(format!(
-            "the task record is not task `{}` (its slug and id differ)",
-            args.task
-        ))
-        .with_code("task_mismatch"));
-    }
-    let url = ctx.global.coordinator_url.clone().filter(|u| !u.is_empty());
+    // The coordinator URL of an existing (readable) state counts, as for every command.
+    let previous = state_file.read().ok().flatten();
+    let (record, from_server) = task_record(ctx, &args.task, args.task_file.as_deref(), previous.as_ref())?;
+    let url = ctx.explicit_coordinator_url();
     let state = bind::bind(&ctx.out, &repo, &record, Strictness::WarnOnly, from_server, url, args.force)?;
     let task = &state.task;
     if ctx.out.is_json() {
@@ -43,7 +30,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
     ctx.out.line(format!(
         "bound to task {} at {} ({})",
         ctx.out.paint(Style::Bold, &task.slug),
-        &task.base_commit[..12],
+        crate::repo::short_oid(&task.base_commit),
         task.base_ref
     ))?;
     ctx.out.line(format!("allowed paths: {}", task.allowed_patch_paths.join(", ")))?;
@@ -66,7 +53,22 @@ pub fn read_record_file(path: &std::path::Path) -> Result<Value> {
     }
 }
 
-/// The task record from the coordinator (slug or id, through the task listing).
-fn fetch_task(ctx: &Ctx, url: &str, task: &str) -> Result<Value> {
-    crate::client::Coordinator::new(url, &ctx.out)?.resolve_task(task)
+/// The record of `task`: from `task_file` (offline; exit 2 when unusable) or from the
+/// coordinator (slug or id, through the task listing). The bool says it came from the
+/// coordinator. A file describing another task is refused.
+pub fn task_record(
+    ctx: &Ctx,
+    task: &str,
+    task_file: Option<&std::path::Path>,
+    state: Option<&crate::state::State>,
+) -> Result<(Value, bool)> {
+    let (record, from_server) = match task_file {
+        Some(path) => (read_record_file(path)?, false),
+        None => (crate::client::Coordinator::from_ctx(ctx, state)?.resolve_task(task)?, true),
+    };
+    if crate::client::find_task(std::slice::from_ref(&record), task).is_none() {
+        return Err(Error::usage(format!("the task record is not task `{task}` (its slug and id differ)"))
+            .with_code("task_mismatch"));
+    }
+    Ok((record, from_server))
 }

@@ -131,8 +131,8 @@ fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
             "not_descended_from_base",
             format!(
                 "commit {} does not descend from the task's base commit {}",
-                short(commit),
-                short(&task.base_commit)
+                crate::repo::short_oid(commit),
+                crate::repo::short_oid(&task.base_commit)
             ),
         )
         .with_hint("rebase your work onto the base commit; validators apply the patch there"),
@@ -140,16 +140,12 @@ fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
     report
 }
 
-fn short(oid: &str) -> &str {
-    &oid[..oid.len().min(12)]
-}
-
 /// Refusals go to stderr: git shows the hook's stderr to the user.
 fn print_refusal(ctx: &Ctx, line: &RefLine, report: &Report) {
     ctx.out.warn(format!(
         "git-bitsota: refusing to push {} ({}) for task {}",
         line.remote_ref,
-        short(&line.local_oid),
+        crate::repo::short_oid(&line.local_oid),
         report.task_slug
     ));
     for problem in &report.problems {

@@ -226,7 +226,7 @@ fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &st
             let mut table = toml::Table::new();
             table.insert("claim_id".into(), toml::Value::String(claim.into()));
             table.insert("patch_sha256".into(), toml::Value::String(patch.into()));
-            table.insert("at".into(), toml::Value::String(crate::bind::now_rfc3339()));
+            table.insert("at".into(), toml::Value::String(crate::timefmt::now_rfc3339()));
             state.other.insert(PENDING_KEY.into(), toml::Value::Table(table));
         }
         None => {
