@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::output::Output;
 use crate::repo::Repo;
 use crate::state::{State, StateFile};
@@ -106,6 +106,12 @@ pub fn write_state(
 
 /// Add `/submission.json` to `<common dir>/info/exclude` unless a line already says it.
 pub fn add_exclude(repo: &Repo) -> Result<()> {
+    add_exclude_line(repo, "the submission sidecar is never part of the patch", EXCLUDE_LINE)
+}
+
+/// Add `line` (after a `# git-bitsota: <why>` comment) to `<common dir>/info/exclude` unless a
+/// line already says it.
+pub fn add_exclude_line(repo: &Repo, why: &str, line: &str) -> Result<()> {
     let info = repo.common_dir().join("info");
     let path = info.join("exclude");
     let existing = match std::fs::read(&path) {
@@ -113,21 +119,18 @@ pub fn add_exclude(repo: &Repo) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::usage(format!("cannot read {}", path.display())).with_source(e)),
     };
-    if existing.split(|b| *b == b'\n').any(|line| line.trim_ascii() == EXCLUDE_LINE.as_bytes()) {
+    if existing.split(|b| *b == b'\n').any(|l| l.trim_ascii() == line.as_bytes()) {
         return Ok(());
     }
-    let fail = |e: std::io::Error| Error::usage(format!("cannot update {}", path.display())).with_source(e);
-    std::fs::create_dir_all(&info).map_err(fail)?;
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(fail)?;
-    let mut line = Vec::new();
+    let mut text = String::new();
     if !existing.is_empty() && !existing.ends_with(b"\n") {
-        line.push(b'\n');
+        text.push('\n');
     }
-    line.extend_from_slice(b"# git-bitsota: the submission sidecar is never part of the patch\n");
-    line.extend_from_slice(EXCLUDE_LINE.as_bytes());
-    line.push(b'\n');
-    file.write_all(&line).map_err(fail)?;
-    Ok(())
+    text.push_str(&format!("# git-bitsota: {why}\n{line}\n"));
+    std::fs::create_dir_all(&info)
+        .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&path))
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .or_usage(|| format!("cannot update {}", path.display()))
 }
 
 /// Bind `repo` to the task `record`: everything `init` and `clone` do after having a clone.

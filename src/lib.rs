@@ -12,6 +12,7 @@ pub mod commands;
 pub mod ctx;
 pub mod error;
 pub mod fnmatch;
+pub mod fsutil;
 pub mod keys;
 pub mod manpage;
 pub mod output;

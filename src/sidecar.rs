@@ -4,8 +4,8 @@
 //!
 //! The file is kept as a raw JSON object so fields this version does not know are never lost.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -323,29 +323,9 @@ pub fn write(path: &Path, map: &Map<String, Value>) -> Result<()> {
     let mut text =
         serde_json::to_string_pretty(map).or_usage(|| "could not serialise the submission sidecar")?;
     text.push('\n');
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "submission.json".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::usage(format!("cannot write the submission sidecar {}", path.display()))
+    crate::fsutil::write_atomic(path, text.as_bytes(), None).map_err(|e| {
+        Error::usage(format!("cannot write the submission sidecar {}", path.display()))
             .with_code("submission_path")
-            .with_source(e));
-    }
-    if let Ok(dir) = File::open(&dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+            .with_source(e)
+    })
 }

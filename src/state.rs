@@ -308,35 +308,10 @@ impl StateLock {
             Error::usage(format!("refusing to write {}: the new state would not read back", path.display()))
                 .with_source(e)
         })?;
-        // A symlinked state file (e.g. kept outside .git) stays a symlink: replace its target.
-        let target = match fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path).unwrap_or(path.to_path_buf()),
-            _ => path.to_path_buf(),
-        };
-        let tmp = sibling(&target, &format!(".tmp-{}", std::process::id()));
-        let permissions = fs::metadata(&target).ok().map(|m| m.permissions());
-        let result = write_synced(&tmp, text.as_bytes(), permissions).and_then(|_| fs::rename(&tmp, &target));
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::usage(format!("cannot write {}", path.display())).with_source(e));
-        }
-        // Make the rename itself durable.
-        if let Some(dir) = target.parent() {
-            if let Ok(dir) = File::open(dir) {
-                let _ = dir.sync_all();
-            }
-        }
-        Ok(())
+        // A symlinked state file (e.g. kept outside .git) stays a symlink.
+        crate::fsutil::write_atomic(path, text.as_bytes(), None)
+            .or_usage(|| format!("cannot write {}", path.display()))
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8], permissions: Option<fs::Permissions>) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-    if let Some(permissions) = permissions {
-        file.set_permissions(permissions)?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 impl Drop for StateLock {

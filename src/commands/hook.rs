@@ -5,7 +5,7 @@
 //! wrote ([`SHIPPED`]); anything else is foreign and is never changed without `--force`.
 
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::json;
@@ -281,31 +281,8 @@ fn write_hook(place: &Place) -> Result<()> {
         Error::usage(format!("cannot {what} {}", place.dir.display())).with_source(e)
     };
     fs::create_dir_all(&place.dir).map_err(|e| fail("create the hooks directory", e))?;
-    let tmp = place.dir.join(format!(".{HOOK_NAME}.bitsota-tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o755);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(CURRENT.as_bytes())?;
-        // The umask may have masked bits off at creation; set the mode explicitly.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(0o755))?;
-        }
-        file.sync_all()?;
-        fs::rename(&tmp, &place.hook)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail("write the pre-push hook in", e));
-    }
-    Ok(())
+    crate::fsutil::write_atomic(&place.hook, CURRENT.as_bytes(), Some(0o755))
+        .map_err(|e| fail("write the pre-push hook in", e))
 }
 
 /// A hook inside the work tree would show up as an untracked change (and `check` would flag
@@ -314,27 +291,7 @@ fn exclude_hook(repo: &Repo, rel_dir: &Path) -> Result<()> {
     let Some(rel) = rel_dir.join(HOOK_NAME).to_str().map(|s| format!("/{s}")) else {
         return Ok(());
     };
-    let info = repo.common_dir().join("info");
-    let path = info.join("exclude");
-    let existing = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::usage(format!("cannot read {}", path.display())).with_source(e)),
-    };
-    if existing.split(|b| *b == b'\n').any(|line| line.trim_ascii() == rel.as_bytes()) {
-        return Ok(());
-    }
-    let fail = |e: std::io::Error| Error::usage(format!("cannot update {}", path.display())).with_source(e);
-    fs::create_dir_all(&info).map_err(fail)?;
-    let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(fail)?;
-    let mut text = String::new();
-    if !existing.is_empty() && !existing.ends_with(b"\n") {
-        text.push('\n');
-    }
-    text.push_str("# git-bitsota: the pre-push hook is not part of the work\n");
-    text.push_str(&rel);
-    text.push('\n');
-    file.write_all(text.as_bytes()).map_err(fail)
+    crate::bind::add_exclude_line(repo, "the pre-push hook is not part of the work", &rel)
 }
 
 fn show_foreign(ctx: &Ctx, hook: &Path, content: &str) {

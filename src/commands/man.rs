@@ -1,14 +1,13 @@
 //! `git bitsota man [--install [PREFIX]]`: print the man page, or install it where man-db finds
 //! it (`PREFIX/share/man/man1`, default PREFIX `~/.local`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use crate::cli::ManArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::manpage;
 
 pub const PAGE_NAME: &str = "git-bitsota.1";
@@ -67,18 +66,7 @@ fn home() -> Result<PathBuf> {
 
 /// Temp file in the same directory, then rename: a reader never sees half a page.
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    let fail = |e: std::io::Error| Error::usage(format!("cannot write {}", path.display())).with_source(e);
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let tmp = dir.join(format!(".{PAGE_NAME}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    Ok(())
+    std::fs::create_dir_all(dir)
+        .and_then(|_| crate::fsutil::write_atomic(path, bytes, None))
+        .or_usage(|| format!("cannot write {}", path.display()))
 }
