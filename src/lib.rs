@@ -18,6 +18,7 @@ pub mod manpage;
 pub mod output;
 pub mod patch;
 pub mod repo;
+pub mod served;
 pub mod sidecar;
 pub mod state;
 pub mod task;

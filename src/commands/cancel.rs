@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use crate::client::Coordinator;
-use crate::commands::claim::text;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
+use crate::served::text;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let repo = ctx.repo()?;

@@ -8,6 +8,7 @@ use crate::client::{self, Coordinator};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Style;
+use crate::served::{one_line, text};
 use crate::state::ClaimRecord;
 use crate::timefmt;
 
@@ -42,7 +43,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     }
     let hotkey = ctx.hotkey()?;
     let claim = coordinator.claim_task(&state.task.id, &args.message, &hotkey)?;
-    let id = claim.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let id = text(&claim, "id").unwrap_or_default();
     if id.is_empty() {
         return Err(Error::server("the coordinator's claim has no `id`").with_code("bad_response"));
     }
@@ -79,11 +80,11 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
         ctx.out.info(format!(
             "{}: {}",
-            ctx.out.paint_err(Style::Bold, &title),
-            text(d, "summary").unwrap_or_default()
+            ctx.out.paint_err(Style::Bold, &one_line(&title)),
+            one_line(&text(d, "summary").unwrap_or_default())
         ));
         if let Some(url) = text(d, "url") {
-            ctx.out.info(format!("read it in full: {url}"));
+            ctx.out.info(format!("read it in full: {}", one_line(&url)));
         }
     }
     if ctx.out.is_json() {
@@ -98,8 +99,4 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     ))?;
     ctx.out.hint("check with `git bitsota check`, then `git bitsota submit`");
     Ok(())
-}
-
-pub fn text(value: &Value, key: &str) -> Option<String> {
-    value.get(key).and_then(Value::as_str).map(str::to_string)
 }

@@ -4,10 +4,11 @@ use serde_json::{json, Value};
 
 use crate::cli::ShowArgs;
 use crate::client::Coordinator;
-use crate::commands::tasks::{human_duration, metric, one_line, state};
+use crate::commands::tasks::{human_duration, metric, state};
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::output::Style;
+use crate::served::{cell, one_line, printable};
 
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     let coordinator = Coordinator::ambient(ctx)?;
@@ -23,15 +24,15 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "task": task, "onboard": onboard}));
     }
-    let title = field(&task, "title");
-    ctx.out.line(ctx.out.paint(Style::Bold, &format!("{} — {title}", field(&task, "slug"))))?;
+    let title = cell(&task, "title");
+    ctx.out.line(ctx.out.paint(Style::Bold, &format!("{} — {title}", cell(&task, "slug"))))?;
     let mut rows: Vec<(&str, String)> = vec![
-        ("id", field(&task, "id")),
+        ("id", cell(&task, "id")),
         ("state", state(&task)),
         ("metric", metric(&task)),
-        ("mode", field(&task, "competition_mode")),
-        ("repository", field(&task, "repository")),
-        ("base ref", field(&task, "base_ref")),
+        ("mode", cell(&task, "competition_mode")),
+        ("repository", cell(&task, "repository")),
+        ("base ref", cell(&task, "base_ref")),
     ];
     let allowed: Vec<String> = task
         .get("allowed_patch_paths")
@@ -41,10 +42,10 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
         })
         .unwrap_or_default();
     rows.push(("allowed paths", if allowed.is_empty() { "(none)".to_string() } else { allowed.join(", ") }));
-    rows.push(("max patch bytes", field(&task, "max_patch_bytes")));
-    rows.push(("setup", field(&task, "setup_command")));
-    rows.push(("benchmark", field(&task, "benchmark_command")));
-    rows.push(("result path", field(&task, "result_path")));
+    rows.push(("max patch bytes", cell(&task, "max_patch_bytes")));
+    rows.push(("setup", cell(&task, "setup_command")));
+    rows.push(("benchmark", cell(&task, "benchmark_command")));
+    rows.push(("result path", cell(&task, "result_path")));
     rows.push((
         "time budget",
         match task.get("time_budget_seconds").and_then(Value::as_u64) {
@@ -65,18 +66,4 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
             .hint(format!("`git bitsota show {} --onboard` prints the onboarding notes", args.task.trim())),
     }
     Ok(())
-}
-
-fn field(task: &Value, key: &str) -> String {
-    match task.get(key) {
-        Some(Value::String(s)) if !s.is_empty() => one_line(s),
-        Some(Value::Null) | None => "-".to_string(),
-        Some(other) => one_line(&other.to_string()),
-    }
-}
-
-/// Markdown from the server goes to a terminal: keep newlines and tabs, drop other control
-/// characters (escape sequences).
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
 }

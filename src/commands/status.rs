@@ -9,6 +9,7 @@ use crate::commands::submissions::metric_words;
 use crate::ctx::Ctx;
 use crate::error::{Kind, Result};
 use crate::output::Style;
+use crate::served::{cell, has_id, one_line, text};
 use crate::state::State;
 use crate::timefmt;
 
@@ -57,18 +58,15 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         Err(err) => return Err(err),
     };
     // The claim as the coordinator has it now, else as recorded.
-    let claim_status = live_claim
-        .as_ref()
-        .and_then(|c| c.get("status"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| state.claim.as_ref().map(|c| c.status.clone()));
-    let claim_expires = live_claim
-        .as_ref()
-        .and_then(|c| c.get("expires_at"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| state.claim.as_ref().map(|c| c.expires_at.clone()));
+    let claim_field = |key: &str, recorded: fn(&crate::state::ClaimRecord) -> &String| {
+        live_claim
+            .as_ref()
+            .and_then(|c| text(c, key))
+            .map(|t| one_line(&t))
+            .or_else(|| state.claim.as_ref().map(|c| recorded(c).clone()))
+    };
+    let claim_status = claim_field("status", |c| &c.status);
+    let claim_expires = claim_field("expires_at", |c| &c.expires_at);
     if !ctx.out.is_json() {
         match (&state.claim, &claim_status, &claim_expires) {
             (Some(claim), Some(status), Some(expires)) => ctx.out.line(format!(
@@ -93,7 +91,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .submissions
         .iter()
         .map(|local| {
-            listed.iter().find(|s| s.get("id").and_then(Value::as_str) == Some(local.id.as_str())).cloned().unwrap_or_else(|| {
+            listed.iter().find(|s| has_id(s, &local.id)).cloned().unwrap_or_else(|| {
                 json!({"id": local.id, "status": local.status, "created_at": local.created_at, "claim_id": local.claim_id})
             })
         })
@@ -104,7 +102,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let mut fresh = lock.read_bound()?;
     let mut changed = false;
     for record in fresh.submissions.iter_mut() {
-        let served = ours.iter().find(|s| s.get("id").and_then(Value::as_str) == Some(record.id.as_str()));
+        let served = ours.iter().find(|s| has_id(s, &record.id));
         if let Some(status) = served.and_then(|s| s.get("status")).and_then(Value::as_str) {
             if record.status != status {
                 record.status = status.to_string();
@@ -112,9 +110,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             }
         }
     }
-    let served_claim = live_claim
-        .as_ref()
-        .filter(|c| c.get("id").and_then(Value::as_str) == fresh.claim.as_ref().map(|l| l.id.as_str()));
+    let served_claim =
+        live_claim.as_ref().filter(|c| fresh.claim.as_ref().is_some_and(|local| has_id(c, &local.id)));
     if let (Some(local), Some(served)) = (fresh.claim.as_mut(), served_claim) {
         for (field, value) in [("status", &mut local.status), ("expires_at", &mut local.expires_at)] {
             if let Some(text) = served.get(field).and_then(Value::as_str).filter(|t| *value != *t) {
@@ -146,16 +143,16 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         ctx.out.line("submissions none yet")?;
     }
     for s in &ours {
-        let status = s.get("status").and_then(Value::as_str).unwrap_or("?");
-        let style = match status {
+        let status = cell(s, "status");
+        let style = match status.as_str() {
             "accepted" => Style::Green,
             "rejected" | "error" => Style::Red,
             _ => Style::Yellow,
         };
         ctx.out.line(format!(
             "submission {} {} metric {}",
-            s.get("id").and_then(Value::as_str).unwrap_or("?"),
-            ctx.out.paint(style, status),
+            cell(s, "id"),
+            ctx.out.paint(style, &status),
             metric_words(s, &task.metric_name)
         ))?;
     }
@@ -171,10 +168,9 @@ fn fetch_live(coordinator: &Coordinator, state: &State) -> Result<(Vec<Value>, O
         coordinator.list_submissions(Some(&task.id), None)?
     };
     let live_claim = match &state.claim {
-        Some(claim) => coordinator
-            .list_claims(Some(&task.id), None)?
-            .into_iter()
-            .find(|c| c.get("id").and_then(Value::as_str) == Some(claim.id.as_str())),
+        Some(claim) => {
+            coordinator.list_claims(Some(&task.id), None)?.into_iter().find(|c| has_id(c, &claim.id))
+        }
         None => None,
     };
     Ok((listed, live_claim))

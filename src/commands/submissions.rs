@@ -6,6 +6,7 @@ use crate::cli::SubmissionsArgs;
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::Result;
+use crate::served::{cell, shorten};
 
 pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     let repo = ctx.repo()?;
@@ -37,15 +38,12 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
 
 /// One table row: id, status, shortened hotkey, time, metric.
 pub fn row(s: &Value, metric: &str) -> String {
-    let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
-    let miner = field("miner_hotkey");
-    let miner = if miner.len() > 10 { format!("{}…", &miner[..9]) } else { miner };
     format!(
         "{:<38} {:<22} {:<12} {:<21} {}",
-        field("id"),
-        field("status"),
-        miner,
-        field("created_at").chars().take(19).collect::<String>(),
+        cell(s, "id"),
+        cell(s, "status"),
+        shorten(&cell(s, "miner_hotkey"), 10),
+        cell(s, "created_at").chars().take(19).collect::<String>(),
         metric_words(s, metric)
     )
 }

@@ -12,10 +12,10 @@ use crate::canonical_json::{sha256_hex, to_canonical_string};
 use crate::check::{self, Options, Problem, Report, SidecarFacts};
 use crate::cli::SubmitArgs;
 use crate::client::Coordinator;
-use crate::commands::claim::text;
 use crate::ctx::Ctx;
 use crate::error::{Error, Kind, Result, ResultExt};
 use crate::output::Style;
+use crate::served::{has_id, text};
 use crate::sidecar::{self, Sidecar};
 use crate::state::{State, SubmissionRecord};
 use crate::timefmt;
@@ -247,9 +247,7 @@ fn look_up(
 ) -> Result<Option<Value>> {
     let listed = coordinator.list_submissions(Some(&state.task.id), None)?;
     // A submission already recorded here is an earlier one (sent again with --force).
-    let known = |s: &Value| {
-        state.submissions.iter().any(|r| s.get("id").and_then(Value::as_str) == Some(r.id.as_str()))
-    };
+    let known = |s: &Value| state.submissions.iter().any(|r| has_id(s, &r.id));
     Ok(listed.into_iter().filter(|s| !known(s)).find(|s| {
         let same_claim = s.get("claim_id").and_then(Value::as_str) == Some(claim_id);
         let same_patch = s.get("patch").and_then(Value::as_str).map(|p| sha256_hex(p.as_bytes())).as_deref()

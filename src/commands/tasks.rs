@@ -1,5 +1,6 @@
 //! `git bitsota tasks [--all]`: the coordinator's tasks, by default only the live, active ones.
 
+use crate::served::{cell, one_line};
 use serde_json::{json, Value};
 
 use crate::cli::TasksArgs;
@@ -30,9 +31,9 @@ pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
         .iter()
         .map(|t| {
             let mut row = vec![
-                text(t, "slug"),
+                cell(t, "slug"),
                 metric(t),
-                text(t, "competition_mode"),
+                cell(t, "competition_mode"),
                 t.get("time_budget_seconds")
                     .and_then(Value::as_u64)
                     .map(human_duration)
@@ -51,22 +52,9 @@ pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
     Ok(())
 }
 
-fn text(task: &Value, key: &str) -> String {
-    match task.get(key) {
-        Some(Value::String(s)) if !s.is_empty() => one_line(s),
-        Some(Value::Null) | None => "-".to_string(),
-        Some(other) => one_line(&other.to_string()),
-    }
-}
-
-/// Server text goes to a terminal: no control characters.
-pub fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
 /// `heldout_ppl (minimize)`.
 pub fn metric(task: &Value) -> String {
-    let name = text(task, "metric_name");
+    let name = cell(task, "metric_name");
     match task.get("metric_direction").and_then(Value::as_str) {
         Some(direction) if !direction.is_empty() => format!("{name} ({})", one_line(direction)),
         _ => name,
@@ -75,7 +63,7 @@ pub fn metric(task: &Value) -> String {
 
 /// `live`, `paused`, … plus `inactive` when `is_active` is false.
 pub fn state(task: &Value) -> String {
-    let mut state = text(task, "task_state");
+    let mut state = cell(task, "task_state");
     if task.get("is_active").and_then(Value::as_bool) == Some(false) {
         state.push_str(", inactive");
     }

@@ -1,0 +1,59 @@
+//! Reading values the coordinator served, and showing them safely: its strings go to a
+//! terminal, so control characters (escape sequences) never pass through.
+
+use serde_json::Value;
+
+/// `value[key]` as a string.
+pub fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Whether `value` is the object with this `id`.
+pub fn has_id(value: &Value, id: &str) -> bool {
+    value.get("id").and_then(Value::as_str) == Some(id)
+}
+
+/// `value[key]` for a table cell or a line: one line, `-` when missing.
+pub fn cell(value: &Value, key: &str) -> String {
+    match value.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => one_line(s),
+        Some(Value::Null) | None => "-".to_string(),
+        Some(other) => one_line(&other.to_string()),
+    }
+}
+
+/// Server text on one line: control characters become spaces.
+pub fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// Server markdown for a terminal: keep newlines and tabs, drop other control characters.
+pub fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+}
+
+/// At most `max` characters, with `…` when cut (never splits a character).
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((cut, _)) if text.chars().count() > max => format!("{}…", &text[..cut]),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_counts_characters() {
+        assert_eq!(shorten("5Habcdefghijkl", 10), "5Habcdefg…");
+        assert_eq!(shorten("ééééééééééééé", 10), "ééééééééé…");
+        assert_eq!(shorten("short", 10), "short");
+    }
+
+    #[test]
+    fn control_characters_never_pass() {
+        assert_eq!(one_line("a\x1b[31mb\nc"), "a [31mb c");
+        assert_eq!(printable("# t\n\x1b]0;x\x07ok\tz"), "# t\n]0;xok\tz");
+    }
+}
