@@ -258,7 +258,8 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<State> {
     let located = |e: toml::de::Error| match e.span() {
         // An empty or whole-file span (a missing top-level key) locates nothing.
         Some(span) if span.start > 0 || (span.end > 0 && span.end < text.trim_end().len()) => {
-            format!("line {}: {}", text[..span.start.min(text.len())].matches('\n').count() + 1, e.message())
+            let before = text.get(..span.start).unwrap_or(text);
+            format!("line {}: {}", before.matches('\n').count() + 1, e.message())
         }
         _ => e.message().to_string(),
     };

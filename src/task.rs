@@ -46,6 +46,11 @@ impl TaskSnapshot {
     pub fn patterns(&self) -> Vec<Pattern> {
         self.allowed_patch_paths.iter().map(|p| Pattern::new(p)).collect()
     }
+    /// The run deadline, within the limits a task record is held to (the state file may have
+    /// been edited by hand).
+    pub fn time_budget(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.time_budget_seconds.clamp(1, MAX_TIME_BUDGET_SECONDS))
+    }
     pub fn is_centerless(&self) -> bool {
         self.competition_mode == "centerless"
     }

@@ -398,7 +398,7 @@ fn measure(
     log_path: &Path,
 ) -> Result<Measurement> {
     let task = settings.task;
-    let budget = Duration::from_secs(task.time_budget_seconds.max(1));
+    let budget = task.time_budget();
     let started = Instant::now();
     let deadline = started + budget;
     let mut log = LogFile::create(log_path, out)?;

@@ -89,6 +89,8 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     let task = &state.task;
     let mut all_ok = true;
     let mut results = Vec::new();
+    // Several refs often point at one commit (`git push origin main v1`): check it once.
+    let mut checked: std::collections::HashMap<String, Report> = std::collections::HashMap::new();
     for line in pushed {
         // An annotated tag is pushed as the tag object: check the commit it points to. A tag
         // of a tree or blob carries no commit, so there is no change against the base to check.
@@ -96,19 +98,24 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
             ctx.out.info(format!("git-bitsota: {} is not a commit; nothing to check", line.remote_ref));
             continue;
         };
-        let report = if repo.is_ancestor(&task.base_commit, &commit)? {
-            check::check_commit(&repo, task, &commit)?
-        } else {
-            not_descended(task, &commit)
-        };
-        all_ok &= report.ok();
-        if !ctx.out.is_json() && !report.ok() {
-            print_refusal(ctx, line, &report);
+        if !checked.contains_key(&commit) {
+            let report = if repo.is_ancestor(&task.base_commit, &commit)? {
+                check::check_commit(&repo, task, &commit)?
+            } else {
+                not_descended(task, &commit)
+            };
+            checked.insert(commit.clone(), report);
         }
-        let mut value = report.to_json();
-        value["ref"] = json!(line.remote_ref);
-        value["commit"] = json!(line.local_oid);
-        results.push(value);
+        let Some(report) = checked.get(&commit) else { continue };
+        all_ok &= report.ok();
+        if ctx.out.is_json() {
+            let mut value = report.to_json();
+            value["ref"] = json!(line.remote_ref);
+            value["commit"] = json!(line.local_oid);
+            results.push(value);
+        } else if !report.ok() {
+            print_refusal(ctx, line, report);
+        }
     }
     if ctx.out.is_json() {
         ctx.out.json(&json!({"version": 1, "ok": all_ok, "refs": results}))?;
