@@ -49,7 +49,7 @@ pub fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(String, Option<Strin
                 (Some(remote), true) if *remote != commit => Some(format!(
                     "local branch `{base_ref}` ({}) differs from origin/{base_ref} ({}); using the local branch",
                     crate::repo::short_oid(&commit),
-                    crate::repo::short_oid(&remote)
+                    crate::repo::short_oid(remote)
                 )),
                 _ => None,
             };

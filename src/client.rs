@@ -113,7 +113,6 @@ pub fn canonical_body(value: &Value) -> Result<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
-    pub content_type: Option<String>,
     pub body: Vec<u8>,
     /// `Retry-After` and `Location`, for retry and redirect reporting.
     pub retry_after: Option<String>,
@@ -197,11 +196,6 @@ impl Coordinator {
         Coordinator::from_ctx(ctx, state.as_ref())
     }
 
-    /// The base URL without a trailing `/`.
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
     /// The full URL of a request (base prefix + path + `?query`).
     pub fn url_for(&self, spec: &RequestSpec) -> String {
         let mut url = format!("{}{}", self.base, spec.path);
@@ -222,7 +216,7 @@ impl Coordinator {
         loop {
             let outcome = self.attempt(spec, signer, timeout);
             let wait = match &outcome {
-                Ok(resp) if attempt < retries => retry_delay_for_status(resp, self.backoff, attempt)?,
+                Ok(resp) if attempt < retries => retry_delay_for_status(resp, self.backoff, attempt),
                 Err(Failure::Transport(e)) if attempt < retries && is_transient(e) => {
                     Some(backoff_delay(self.backoff, attempt))
                 }
@@ -295,7 +289,6 @@ impl Coordinator {
         let status = response.status().as_u16();
         let header =
             |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let content_type = header("content-type");
         let retry_after = header("retry-after");
         let location = header("location");
         if let Some(length) = response.body().content_length() {
@@ -314,7 +307,7 @@ impl Coordinator {
             body.len(),
             started.elapsed().as_millis()
         ));
-        Ok(Response { status, content_type, body, retry_after, location })
+        Ok(Response { status, body, retry_after, location })
     }
 
     // --- typed calls -----------------------------------------------------------------------
@@ -602,15 +595,15 @@ fn backoff_delay(base: Duration, attempt: u32) -> Duration {
 
 /// Whether a response status asks for a retry, and after how long. A `Retry-After` beyond
 /// 30 s is not waited for: the 429 is reported instead.
-fn retry_delay_for_status(resp: &Response, base: Duration, attempt: u32) -> Result<Option<Duration>> {
+fn retry_delay_for_status(resp: &Response, base: Duration, attempt: u32) -> Option<Duration> {
     match resp.status {
-        502..=504 => Ok(Some(backoff_delay(base, attempt))),
+        502..=504 => Some(backoff_delay(base, attempt)),
         429 => match resp.retry_after.as_deref().map(str::trim).and_then(|v| v.parse::<u64>().ok()) {
-            Some(secs) if Duration::from_secs(secs) > MAX_RETRY_AFTER => Ok(None),
-            Some(secs) => Ok(Some(Duration::from_secs(secs).max(base))),
-            None => Ok(Some(backoff_delay(base, attempt))),
+            Some(secs) if Duration::from_secs(secs) > MAX_RETRY_AFTER => None,
+            Some(secs) => Some(Duration::from_secs(secs).max(base)),
+            None => Some(backoff_delay(base, attempt)),
         },
-        _ => Ok(None),
+        _ => None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! What every command gets: the output layer, the global options, and lazily loaded
-//! repository, state file and hotkey.
+//! What every command gets: the output layer and the global options, and the ways to reach
+//! the repository, its state file, the coordinator URL and the signing hotkey.
 
 use std::path::Path;
 

@@ -186,11 +186,6 @@ impl Secrets {
             allow_insecure: non_empty(ENV_ALLOW_INSECURE).is_some_and(|v| is_truthy(&v)),
         }
     }
-
-    /// Whether `BITSOTA_ALLOW_INSECURE_KEYFILE` switched the permission checks off.
-    pub fn allow_insecure(&self) -> bool {
-        self.allow_insecure
-    }
 }
 
 /// Shows which inputs are set, never their values.

@@ -106,7 +106,7 @@ fn is_unset(value: Option<&Value>) -> bool {
 }
 
 impl Sidecar {
-    /// A sidecar built in memory (used by `bench --record` for a new file, and by tests).
+    /// A sidecar built in memory (for tests and callers that hold the fields already).
     pub fn from_map(path: PathBuf, map: Map<String, Value>) -> Sidecar {
         Sidecar { path, map }
     }
@@ -116,9 +116,6 @@ impl Sidecar {
     /// Every field as read, including those this version does not know.
     pub fn raw(&self) -> &Map<String, Value> {
         &self.map
-    }
-    pub fn raw_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.map
     }
     pub fn summary(&self) -> Option<&str> {
         text_field(&self.map, "summary")
@@ -154,11 +151,6 @@ impl Sidecar {
     pub fn summary_is_placeholder(&self) -> bool {
         self.summary() == Some(PLACEHOLDER_SUMMARY)
     }
-}
-
-/// Free-function form for callers holding an `Option<Sidecar>`.
-pub fn has_artifact(sidecar: &Sidecar) -> bool {
-    sidecar.has_artifact()
 }
 
 fn positive_int(value: &Value) -> Option<u64> {

@@ -295,9 +295,6 @@ impl StateLock {
     pub fn read_bound(&self) -> Result<State> {
         self.file.read_bound()
     }
-    pub fn path(&self) -> &Path {
-        self.file.path()
-    }
 
     /// Replace the state file atomically.
     pub fn write(&self, state: &State) -> Result<()> {

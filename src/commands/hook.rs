@@ -14,12 +14,12 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result, ResultExt};
 use crate::repo::Repo;
 
-pub const HOOK_NAME: &str = "pre-push";
-pub const BACKUP_NAME: &str = "pre-push.bitsota-backup";
+const HOOK_NAME: &str = "pre-push";
+const BACKUP_NAME: &str = "pre-push.bitsota-backup";
 
 /// The hook this version writes. Changing it means appending the new body to [`SHIPPED`] (and
 /// bumping the marker), never editing an entry: old bodies must stay recognisable.
-pub const CURRENT: &str = HOOK_V1;
+const CURRENT: &str = HOOK_V1;
 
 const HOOK_V1: &str = r#"#!/bin/sh
 # installed by git-bitsota v1: checks pushed commits against the bound task's allowed paths.
@@ -34,7 +34,7 @@ exec git bitsota check --pre-push "$@"
 "#;
 
 /// Every hook body any git-bitsota release has written, oldest first; the last is [`CURRENT`].
-pub const SHIPPED: &[&str] = &[HOOK_V1];
+const SHIPPED: &[&str] = &[HOOK_V1];
 
 /// Hooks are small scripts; a bigger file is not one of ours and is not shown whole.
 const READ_LIMIT: u64 = 64 * 1024;
@@ -67,7 +67,7 @@ const MANAGER_MARKERS: &[(&str, &str)] = &[
 
 /// What is at the hook path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Existing {
+enum Existing {
     Absent,
     /// Empty or whitespace only: nothing to lose.
     Empty,
@@ -80,7 +80,7 @@ pub enum Existing {
 }
 
 /// Classify hook `content` against the bodies in `shipped` (last = current).
-pub fn classify(content: &str, executable: bool, shipped: &[&str]) -> Existing {
+fn classify(content: &str, executable: bool, shipped: &[&str]) -> Existing {
     let trimmed = content.trim();
     if trimmed.is_empty() {
         return Existing::Empty;
@@ -352,7 +352,8 @@ pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
     }
     let mut backup = None;
     let action = match &existing {
-        Existing::Current => "unchanged",
+        // Returned above; nothing to write.
+        Existing::Current => return finish(ctx, &repo),
         Existing::Absent | Existing::Empty => "installed",
         Existing::Outdated => "upgraded",
         Existing::Foreign(content) => {

@@ -62,7 +62,7 @@ fn a_good_sidecar_has_no_problems_and_keeps_unknown_fields() {
     assert_eq!(s.summary(), Some("Better schedule; local score 2.5."));
     assert_eq!(s.raw()["notes"], "ignored by the coordinator");
     assert!(!s.has_artifact());
-    assert!(!sidecar::has_artifact(&s));
+    assert!(!s.has_artifact());
 }
 
 #[test]
