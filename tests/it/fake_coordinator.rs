@@ -68,8 +68,6 @@ pub struct Logged {
     pub signer: Option<String>,
     /// Why the signature was refused, if it was.
     pub auth_error: Option<String>,
-    /// The status answered (0 when a fault gave no answer).
-    pub status: u16,
 }
 
 impl Logged {
@@ -175,10 +173,6 @@ impl Fake {
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// Lock the state to read or change it.
@@ -360,30 +354,21 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
             body: request.body.clone(),
             signer: None,
             auth_error: None,
-            status: 0,
         });
         (fault, state.log.len() - 1)
     };
-    let set_status = |status: u16| {
-        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.log[index].status = status;
-    };
     match fault {
         Some(Fault::Status(status, body)) => {
-            set_status(status);
             return write_answer(&mut stream, Answer::Json(status, body), &[]);
         }
         Some(Fault::Raw(status, content_type, body)) => {
-            set_status(status);
             return write_answer(&mut stream, Answer::Text(status, content_type, body), &[]);
         }
         Some(Fault::RetryAfter(secs)) => {
-            set_status(429);
             let answer = Answer::Json(429, json!({"detail": "rate limited"}));
             return write_answer(&mut stream, answer, &[("Retry-After", secs.to_string())]);
         }
         Some(Fault::HugeDeclared) => {
-            set_status(200);
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {HUGE_BYTES}\r\nConnection: close\r\n\r\n"
             );
@@ -391,7 +376,6 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
             return stream_filler(&mut stream, b"[", HUGE_BYTES - 1);
         }
         Some(Fault::HugeStreamed) => {
-            set_status(200);
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
             let _ = stream.write_all(head.as_bytes());
             stream_filler(&mut stream, b"[", HUGE_BYTES);
@@ -406,9 +390,8 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
         Some(Fault::ResetAfterProcessing) | Some(Fault::CloseAfterProcessing) => {
             {
                 let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                // Processed, but no answer reaches the client.
                 let _ = route(&mut state, &request, index);
-                // No answer reached the client.
-                state.log[index].status = 0;
             }
             if matches!(fault, Some(Fault::ResetAfterProcessing)) {
                 reset(stream);
@@ -421,11 +404,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     }
     let answer = {
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let answer = route(&mut state, &request, index);
-        state.log[index].status = match &answer {
-            Answer::Json(s, _) | Answer::Text(s, _, _) => *s,
-        };
-        answer
+        route(&mut state, &request, index)
     };
     write_answer(&mut stream, answer, &[]);
 }
@@ -667,21 +646,32 @@ fn claim_task(state: &mut State, task_id: &str, body: &Value, hotkey: String) ->
 
 fn cancel_claim(state: &mut State, claim_id: &str, hotkey: String) -> Answer {
     let now = state.now();
-    let Some(claim) = state.claims.iter_mut().find(|c| c.value["id"] == claim_id) else {
-        return detail(404, "Claim not found");
+    let claim = match owned_active_claim(state, claim_id, &hotkey) {
+        Ok(claim) => claim,
+        Err(answer) => return answer,
     };
-    if claim.value["miner_hotkey"] != hotkey.as_str() {
-        return detail(403, "Claim is owned by another hotkey");
-    }
-    if claim.value["status"] != "active" {
-        return detail(
-            409,
-            format!("Claim is not active (status: {})", claim.value["status"].as_str().unwrap_or("?")),
-        );
-    }
     claim.value["status"] = json!("cancelled");
     claim.value["updated_at"] = json!(iso(now));
     Answer::Json(200, claim.value.clone())
+}
+
+/// The claim `claim_id` if `hotkey` owns it and it is active; else the server's answer.
+fn owned_active_claim<'a>(
+    state: &'a mut State,
+    claim_id: &str,
+    hotkey: &str,
+) -> Result<&'a mut Claim, Answer> {
+    let Some(claim) = state.claims.iter_mut().find(|c| c.value["id"] == claim_id) else {
+        return Err(detail(404, "Claim not found"));
+    };
+    if claim.value["miner_hotkey"] != hotkey {
+        return Err(detail(403, "Claim is owned by another hotkey"));
+    }
+    if claim.value["status"] != "active" {
+        let status = claim.value["status"].as_str().unwrap_or("?");
+        return Err(detail(409, format!("Claim is not active (status: {status})")));
+    }
+    Ok(claim)
 }
 
 fn create_submission(state: &mut State, body: &Value, hotkey: String) -> Answer {
@@ -709,18 +699,10 @@ fn create_submission(state: &mut State, body: &Value, hotkey: String) -> Answer 
     }
     let claim_id = text("claim_id").unwrap().to_string();
     let now = state.now();
-    let Some(claim) = state.claims.iter_mut().find(|c| c.value["id"] == claim_id.as_str()) else {
-        return detail(404, "Claim not found");
+    let claim = match owned_active_claim(state, &claim_id, &hotkey) {
+        Ok(claim) => claim,
+        Err(answer) => return answer,
     };
-    if claim.value["miner_hotkey"] != hotkey.as_str() {
-        return detail(403, "Claim is owned by another hotkey");
-    }
-    if claim.value["status"] != "active" {
-        return detail(
-            409,
-            format!("Claim is not active (status: {})", claim.value["status"].as_str().unwrap_or("?")),
-        );
-    }
     claim.value["status"] = json!("submitted");
     claim.value["updated_at"] = json!(iso(now));
     let task_id = claim.value["task_id"].clone();
