@@ -51,14 +51,17 @@ pub struct Output {
 }
 
 fn colour_wanted(choice: ColorChoice, is_tty: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    colour_decision(choice, is_tty, no_color, dumb)
+}
+
+/// `auto` colours a terminal unless `NO_COLOR` is set or `TERM=dumb`; the flag overrides both.
+fn colour_decision(choice: ColorChoice, is_tty: bool, no_color: bool, dumb: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
-            is_tty && !no_color && !dumb
-        }
+        ColorChoice::Auto => is_tty && !no_color && !dumb,
     }
 }
 
@@ -267,5 +270,20 @@ impl Drop for Spinner {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_and_dumb_terminals_turn_auto_off_only() {
+        assert!(colour_decision(ColorChoice::Auto, true, false, false));
+        assert!(!colour_decision(ColorChoice::Auto, true, true, false));
+        assert!(!colour_decision(ColorChoice::Auto, true, false, true));
+        assert!(!colour_decision(ColorChoice::Auto, false, false, false));
+        assert!(colour_decision(ColorChoice::Always, false, true, true));
+        assert!(!colour_decision(ColorChoice::Never, true, false, false));
     }
 }

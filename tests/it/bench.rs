@@ -316,7 +316,8 @@ fn consent_is_asked_once_per_set_of_commands() {
     let mut record = task_record(repo.to_str().unwrap(), "main", &["solution.txt"]);
     record["benchmark_command"] = json!("sh bench.sh; echo again");
     env.bind(&repo, &record);
-    env.tool(&repo, &["bench"]).expect(2);
+    let run = env.tool(&repo, &["bench", "--json"]).expect(2);
+    assert_eq!(run.json()["error"]["code"], "consent_required");
 }
 
 #[test]

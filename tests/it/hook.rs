@@ -171,10 +171,16 @@ fn branch_delete_and_up_to_date_pushes_pass() {
     fx.push(&["origin", ":side"]).expect(0);
     assert_eq!(fx.remote_ref("refs/heads/side"), None);
 
-    // Up to date: git still runs the hook, with empty stdin.
+    // Up to date: git still runs the hook, with empty stdin, and the hook passes. GIT_TRACE
+    // shows that it ran.
     fx.env.git(&fx.repo, &["checkout", "-q", "main"]);
-    let run = fx.push(&["origin", "main"]).expect(0);
-    assert!(!run.stderr.contains("error"), "{}", run.stderr);
+    let mut cmd = fx.env.command("git", &fx.repo);
+    cmd.args(["push", "-q", "origin", "main"]).env("GIT_TRACE", "1");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("hooks/pre-push"), "the hook ran: {stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
 }
 
 #[test]

@@ -326,12 +326,7 @@ fn json_errors_carry_no_colour_and_quiet_keeps_warnings() {
     let run = init_with(&env, &repo, &record, &["-q"]).expect(0);
     assert!(run.stderr.contains("warning: "), "{}", run.stderr);
     assert!(!run.stderr.contains("hint: "), "{}", run.stderr);
-    // NO_COLOR and TERM=dumb keep auto colour off even on request of nothing.
-    let mut cmd = env.command(BIN, &repo);
-    cmd.args(["init", "demo-task", "--task-file", env.path("record.json").to_str().unwrap()]);
-    cmd.env("NO_COLOR", "1");
-    let out = cmd.output().unwrap();
-    assert!(!out.stderr.contains(&0x1b));
+    // (NO_COLOR and TERM=dumb need a terminal to matter: see output.rs's unit test.)
 }
 
 #[test]

@@ -435,7 +435,12 @@ fn status_warns_when_the_claim_is_short_or_expired() {
     set_server_expiry(&w.fake, unix_now() + 300);
     let short = w.env.tool(&dir, &["status"]).expect(0);
     assert!(short.stderr.contains("warning: the claim expires in"), "{}", short.stderr);
-    assert!(short.out().contains("m") && short.out().contains("left"), "{}", short.out());
+    // "4m 59s left": minutes, not hours.
+    let minutes = short
+        .out()
+        .split_whitespace()
+        .any(|w| w.trim_start_matches('(').strip_suffix('m').is_some_and(|n| n.parse::<u32>().is_ok()));
+    assert!(minutes && short.out().contains("s left"), "{}", short.out());
     let recorded = state_of(&dir)["claim"]["expires_at"].as_str().unwrap().to_string();
     assert_eq!(Some(recorded.as_str()), w.fake.claims()[0]["expires_at"].as_str());
     // Past its expiry: the coordinator reports it expired.
@@ -740,20 +745,20 @@ fn clone_defaults_to_the_repository_basename_and_refuses_a_non_empty_target() {
 
 #[test]
 fn clone_that_fails_half_way_leaves_nothing() {
-    // A base_ref the repository does not have; a repository that does not exist.
-    for tweak in
-        [(|r: &mut Value| r["base_ref"] = json!("no-such-branch")) as fn(&mut Value), |r: &mut Value| {
-            r["repository"] = json!("/nonexistent/task-repo")
-        }]
-    {
+    // A base_ref the repository does not have (exit 2); a repository that does not exist
+    // (git clone fails: exit 3).
+    let cases: [(fn(&mut Value), i32); 2] = [
+        (|r: &mut Value| r["base_ref"] = json!("no-such-branch"), 2),
+        (|r: &mut Value| r["repository"] = json!("/nonexistent/task-repo"), 3),
+    ];
+    for (tweak, code) in cases {
         let w = world_with(tweak);
         let ws = w.env.path("ws");
         fs::create_dir_all(&ws).unwrap();
-        let run = w.env.tool(&ws, &["clone", "demo-task", "target"]);
-        assert_ne!(run.code, 0);
+        let run = w.env.tool(&ws, &["clone", "demo-task", "target"]).expect(code);
         assert!(!ws.join("target").exists(), "{}", run.stderr);
         fs::create_dir_all(ws.join("empty")).unwrap();
-        assert_ne!(w.env.tool(&ws, &["clone", "demo-task", "empty"]).code, 0);
+        w.env.tool(&ws, &["clone", "demo-task", "empty"]).expect(code);
         assert_eq!(fs::read_dir(ws.join("empty")).unwrap().count(), 0);
     }
 }
