@@ -11,9 +11,8 @@ BIN=target/debug/git-bitsota
 # TEST-ONLY mnemonic (tests/data/signing-vectors.json).
 MNEMONIC="quick monitor wasp inflict margin route rule among beach cave uncover pave"
 
-if [ ! -x "$BIN" ]; then
-    cargo build --quiet
-fi
+# Always (incremental): a stale binary must not be the one checked.
+cargo build --quiet --locked
 
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV" || { echo "interop: FAILED to create the venv $VENV" >&2; exit 1; }

@@ -10,17 +10,9 @@
 set -euo pipefail
 
 runs=${1:-15}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/git-bitsota"
-work="$root/target/bench"
+source "$(dirname "$0")/common.sh"
 repo="$work/prepush-50k"
 remote="$work/prepush-50k-remote.git"
-
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid
-export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid
-export GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z
 # The hook must find this build first.
 export PATH="$(dirname "$bin"):$PATH"
 

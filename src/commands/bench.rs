@@ -174,10 +174,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     if baseline.is_some() {
         out.info("");
     }
+    // What is measured is the tree before the run: files the benchmark writes do not count.
+    let commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
+    let dirty = working_tree_dirty(&repo);
     let mut candidate =
         measure(out, &settings, repo.work_tree(), "candidate", &log_dir.join(format!("bench-{stamp}.log")))?;
-    candidate.commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
-    candidate.dirty = working_tree_dirty(&repo);
+    candidate.commit = commit;
+    candidate.dirty = dirty;
 
     let at = crate::timefmt::now_rfc3339();
     save_records(&state_file, &task, baseline.as_ref(), &candidate, &at)?;
