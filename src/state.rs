@@ -147,6 +147,19 @@ impl StateFile {
         self.read()?.ok_or_else(|| not_bound(&self.path))
     }
 
+    /// Read-modify-write of a bound state under the lock: `change` edits it, and the file is
+    /// written only when something changed. Returns what `change` returns.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T> {
+        let lock = self.lock()?;
+        let before = lock.read_bound()?;
+        let mut state = before.clone();
+        let result = change(&mut state);
+        if state != before {
+            lock.write(&state)?;
+        }
+        Ok(result)
+    }
+
     /// Take the lock for a read-modify-write, waiting a while for another run to finish.
     /// Released when the guard is dropped.
     pub fn lock(&self) -> Result<StateLock> {

@@ -278,14 +278,12 @@ fn ensure_consent(out: &Output, state_file: &StateFile, state: &State, yes: bool
             }
         }
     }
-    let lock = state_file.lock()?;
-    let mut fresh = lock.read_bound()?;
-    // Only remember consent for the commands that were shown.
-    if commands_digest(&fresh.task) == digest {
-        fresh.trusted_commands = Some(digest);
-        lock.write(&fresh)?;
-    }
-    Ok(())
+    state_file.update(|fresh| {
+        // Only remember consent for the commands that were shown.
+        if commands_digest(&fresh.task) == digest {
+            fresh.trusted_commands = Some(digest);
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1175,34 +1173,34 @@ fn save_records(
     candidate: &Measurement,
     at: &str,
 ) -> Result<()> {
-    let lock = state_file.lock()?;
-    let mut state = lock.read_bound()?;
-    for m in baseline.into_iter().chain(std::iter::once(candidate)) {
-        let mut other = toml::Table::new();
-        if let Some(dirty) = m.dirty {
-            other.insert("dirty".into(), toml::Value::Boolean(dirty));
+    let commands = commands_digest(task);
+    state_file.update(|state| {
+        for m in baseline.into_iter().chain(std::iter::once(candidate)) {
+            let mut other = toml::Table::new();
+            if let Some(dirty) = m.dirty {
+                other.insert("dirty".into(), toml::Value::Boolean(dirty));
+            }
+            if let Some(message) = &m.message {
+                other.insert("message".into(), toml::Value::String(message.clone()));
+            }
+            // Which commands produced it, so a remembered baseline is only reused for the same ones.
+            other.insert("commands".into(), toml::Value::String(commands.clone()));
+            state.bench.push(BenchRecord {
+                kind: m.kind.to_string(),
+                metric_name: task.metric_name.clone(),
+                value: m.value.as_ref().map(|f| f.value).filter(|v| v.is_finite()),
+                status: m.status.as_str().to_string(),
+                at: at.to_string(),
+                source: m.commit.clone(),
+                exit_code: m.benchmark_exit(),
+                seconds: (m.seconds * 1000.0).round() / 1000.0,
+                log: m.log.to_string_lossy().into_owned(),
+                other,
+            });
         }
-        if let Some(message) = &m.message {
-            other.insert("message".into(), toml::Value::String(message.clone()));
-        }
-        // Which commands produced it, so a remembered baseline is only reused for the same ones.
-        other.insert("commands".into(), toml::Value::String(commands_digest(task)));
-        state.bench.push(BenchRecord {
-            kind: m.kind.to_string(),
-            metric_name: task.metric_name.clone(),
-            value: m.value.as_ref().map(|f| f.value).filter(|v| v.is_finite()),
-            status: m.status.as_str().to_string(),
-            at: at.to_string(),
-            source: m.commit.clone(),
-            exit_code: m.benchmark_exit(),
-            seconds: (m.seconds * 1000.0).round() / 1000.0,
-            log: m.log.to_string_lossy().into_owned(),
-            other,
-        });
-    }
-    let excess = state.bench.len().saturating_sub(MAX_RECORDS);
-    state.bench.drain(..excess);
-    lock.write(&state)
+        let excess = state.bench.len().saturating_sub(MAX_RECORDS);
+        state.bench.drain(..excess);
+    })
 }
 
 /// The newest ok baseline recorded for this task's base commit and metric.

@@ -17,12 +17,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
     let hotkey = ctx.hotkey()?;
     let served = coordinator.cancel_claim(&claim.id, &hotkey)?;
-    let lock = state_file.lock()?;
-    let mut fresh = lock.read_bound()?;
-    if let Some(local) = fresh.claim.as_mut().filter(|c| c.id == claim.id) {
-        local.status = text(&served, "status").unwrap_or_else(|| "cancelled".into());
-    }
-    lock.write(&fresh)?;
+    state_file.update(|fresh| {
+        if let Some(local) = fresh.claim.as_mut().filter(|c| c.id == claim.id) {
+            local.status = text(&served, "status").unwrap_or_else(|| "cancelled".into());
+        }
+    })?;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "claim": served}));
     }

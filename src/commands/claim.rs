@@ -57,24 +57,21 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     };
 
     // Record the claim even if showing the disclaimer fails later: it exists on the server.
-    let lock = state_file.lock()?;
-    let mut fresh = lock.read_bound()?;
-    fresh.claim = Some(record.clone());
     let disclaimer = claim.get("participation_disclaimer").filter(|d| d.is_object());
-    let mut show_disclaimer = None;
-    if let Some(d) = disclaimer {
+    let show_disclaimer = state_file.update(|fresh| {
+        fresh.claim = Some(record.clone());
+        let d = disclaimer?;
         let key =
             format!("{}@{}", text(d, "code").unwrap_or_default(), text(d, "version").unwrap_or_default());
-        if !fresh.disclaimers_seen.contains(&key) {
-            // `--quiet` hides it, so it has not been seen: it is shown by the next claim.
-            if !ctx.out.is_quiet() {
-                fresh.disclaimers_seen.push(key);
-            }
-            show_disclaimer = Some(d.clone());
+        if fresh.disclaimers_seen.contains(&key) {
+            return None;
         }
-    }
-    lock.write(&fresh)?;
-    drop(lock);
+        // `--quiet` hides it, so it has not been seen: it is shown by the next claim.
+        if !ctx.out.is_quiet() {
+            fresh.disclaimers_seen.push(key);
+        }
+        Some(d)
+    })?;
 
     if let Some(d) = &show_disclaimer {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());

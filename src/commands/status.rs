@@ -98,32 +98,24 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .collect();
 
     // Keep the state file's statuses current.
-    let lock = state_file.lock()?;
-    let mut fresh = lock.read_bound()?;
-    let mut changed = false;
-    for record in fresh.submissions.iter_mut() {
-        let served = ours.iter().find(|s| has_id(s, &record.id));
-        if let Some(status) = served.and_then(|s| s.get("status")).and_then(Value::as_str) {
-            if record.status != status {
-                record.status = status.to_string();
-                changed = true;
+    let fresh = state_file.update(|fresh| {
+        for record in fresh.submissions.iter_mut() {
+            let served = ours.iter().find(|s| has_id(s, &record.id));
+            if let Some(status) = served.and_then(|s| text(s, "status")) {
+                record.status = status;
             }
         }
-    }
-    let served_claim =
-        live_claim.as_ref().filter(|c| fresh.claim.as_ref().is_some_and(|local| has_id(c, &local.id)));
-    if let (Some(local), Some(served)) = (fresh.claim.as_mut(), served_claim) {
-        for (field, value) in [("status", &mut local.status), ("expires_at", &mut local.expires_at)] {
-            if let Some(text) = served.get(field).and_then(Value::as_str).filter(|t| *value != *t) {
-                *value = text.to_string();
-                changed = true;
+        let served_claim =
+            live_claim.as_ref().filter(|c| fresh.claim.as_ref().is_some_and(|local| has_id(c, &local.id)));
+        if let (Some(local), Some(served)) = (fresh.claim.as_mut(), served_claim) {
+            for (field, value) in [("status", &mut local.status), ("expires_at", &mut local.expires_at)] {
+                if let Some(served_value) = text(served, field) {
+                    *value = served_value;
+                }
             }
         }
-    }
-    if changed {
-        lock.write(&fresh)?;
-    }
-    drop(lock);
+        fresh.clone()
+    })?;
 
     if ctx.out.is_json() {
         let claim =

@@ -219,9 +219,7 @@ fn pending_attempt(state: &State) -> Option<(String, String)> {
 
 /// Remember (or forget) an attempt in flight, so a lost answer is looked up next time.
 fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &str)>) -> Result<()> {
-    let lock = state_file.lock()?;
-    let mut state = lock.read_bound()?;
-    match attempt {
+    state_file.update(|state| match attempt {
         Some((claim, patch)) => {
             let mut table = toml::Table::new();
             table.insert("claim_id".into(), toml::Value::String(claim.into()));
@@ -230,12 +228,9 @@ fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &st
             state.other.insert(PENDING_KEY.into(), toml::Value::Table(table));
         }
         None => {
-            if state.other.remove(PENDING_KEY).is_none() {
-                return Ok(());
-            }
+            state.other.remove(PENDING_KEY);
         }
-    }
-    lock.write(&state)
+    })
 }
 
 /// The coordinator's submission for this claim and patch, if it has one.
@@ -279,17 +274,15 @@ fn finish(
         patch_bytes: patch.len() as u64,
         other: toml::Table::new(),
     };
-    let lock = state_file.lock()?;
-    let mut fresh = lock.read_bound()?;
-    fresh.other.remove(PENDING_KEY);
-    if !fresh.submissions.iter().any(|s| s.id == record.id) {
-        fresh.submissions.push(record.clone());
-    }
-    if let Some(claim) = fresh.claim.as_mut().filter(|c| c.id == record.claim_id) {
-        claim.status = "submitted".into();
-    }
-    lock.write(&fresh)?;
-    drop(lock);
+    state_file.update(|fresh| {
+        fresh.other.remove(PENDING_KEY);
+        if !fresh.submissions.iter().any(|s| s.id == record.id) {
+            fresh.submissions.push(record.clone());
+        }
+        if let Some(claim) = fresh.claim.as_mut().filter(|c| c.id == record.claim_id) {
+            claim.status = "submitted".into();
+        }
+    })?;
 
     if ctx.out.is_json() {
         return ctx.out.json(&json!({

@@ -747,7 +747,8 @@ fn clone_defaults_to_the_repository_basename_and_refuses_a_non_empty_target() {
 fn clone_that_fails_half_way_leaves_nothing() {
     // A base_ref the repository does not have (exit 2); a repository that does not exist
     // (git clone fails: exit 3).
-    let cases: [(fn(&mut Value), i32); 2] = [
+    type Tweak = fn(&mut Value);
+    let cases: [(Tweak, i32); 2] = [
         (|r: &mut Value| r["base_ref"] = json!("no-such-branch"), 2),
         (|r: &mut Value| r["repository"] = json!("/nonexistent/task-repo"), 3),
     ];
