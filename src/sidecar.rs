@@ -160,7 +160,8 @@ fn positive_int(value: &Value) -> Option<u64> {
     }
 }
 
-fn is_finite_number(value: &Value) -> bool {
+/// A JSON number that is a finite float (what a metric value must be).
+pub fn is_finite_number(value: &Value) -> bool {
     match value {
         Value::Number(n) => n.to_string().parse::<f64>().is_ok_and(f64::is_finite),
         _ => false,

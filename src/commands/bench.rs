@@ -455,6 +455,14 @@ fn measure(
     }
 
     let combined = combined_output(&run.stdout, &run.stderr);
+    // The task metric and, when the task names one, the secondary metric, from one source.
+    type Extract<'a> = &'a dyn Fn(&str) -> std::result::Result<Found, String>;
+    let both = |extract: Extract| {
+        let primary = extract(&task.metric_name);
+        let secondary =
+            secondary_metric(task).map(|name| extract(&name).map(|found| (name, found))).transpose();
+        primary.and_then(|p| secondary.map(|s| (p, s)))
+    };
     let found: std::result::Result<(Found, Option<(String, Found)>), String> = match &task.result_path {
         Some(result_path) => {
             let path = dir.join(result_path);
@@ -468,24 +476,15 @@ fn measure(
             } else {
                 match read_result_json(&path, result_path) {
                     Ok(root) => {
-                        let primary = metric_from_result(&root, &task.metric_name, result_path);
-                        let secondary = secondary_metric(task)
-                            .map(|name| metric_from_result(&root, &name, result_path).map(|f| (name, f)))
-                            .transpose();
+                        let found = both(&|name| metric_from_result(&root, name, result_path));
                         m.result_json = Some(root);
-                        primary.and_then(|p| secondary.map(|s| (p, s)))
+                        found
                     }
                     Err(why) => Err(why),
                 }
             }
         }
-        None => {
-            let primary = metric_from_output(&combined, &task.metric_name);
-            let secondary = secondary_metric(task)
-                .map(|name| metric_from_output(&combined, &name).map(|f| (name, f)))
-                .transpose();
-            primary.and_then(|p| secondary.map(|s| (p, s)))
-        }
+        None => both(&|name| metric_from_output(&combined, name)),
     };
 
     let exit_ok = run.step.exit_code == Some(0);
@@ -1233,10 +1232,9 @@ fn claimed_metrics(task: &TaskSnapshot, m: &Measurement) -> Map<String, Value> {
             if key == "metric_value" || key == "secondary_metric_value" {
                 continue;
             }
-            if let Value::Number(n) = value {
-                if n.to_string().parse::<f64>().is_ok_and(f64::is_finite) {
-                    metrics.insert(key.clone(), value.clone());
-                }
+            // What the sidecar check accepts as a metric value.
+            if sidecar::is_finite_number(value) {
+                metrics.insert(key.clone(), value.clone());
             }
         }
     }

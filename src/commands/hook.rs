@@ -445,7 +445,10 @@ fn report_install(ctx: &Ctx, place: &Place, action: &str, backup: Option<&Path>)
 fn finish(ctx: &Ctx, repo: &Repo) -> Result<()> {
     match ctx.state_file(repo).read() {
         Ok(Some(_)) => {
-            ctx.out.hint("pushes now run `git bitsota check --pre-push`; skip it once with BITSOTA_SKIP_CHECK=1 or `git push --no-verify`");
+            ctx.out.hint(format!(
+                "pushes now run `git bitsota check --pre-push`; skip it once with {}=1 or `git push --no-verify`",
+                crate::commands::prepush::SKIP_VAR
+            ));
         }
         Ok(None) => ctx.out.warn(
             "this clone is not bound to a task yet, so the hook will refuse pushes; bind it with `git bitsota init TASK`",

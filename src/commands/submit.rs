@@ -41,12 +41,12 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let options = Options { allow_outside: args.allow_outside, sidecar: Some(facts) };
     let mut report = check::check_worktree(&repo, task, &options)?;
     let claim_id = state.claim.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+    let patch_sha256 = sha256_hex(&report.built.patch);
     // The same patch already submitted with this claim: say so before anything else (the
     // claim is `submitted` by now, which would otherwise read as a claim problem).
     if report.ok() && !args.force && !args.dry_run {
-        let sha = sha256_hex(&report.built.patch);
-        if let Some(done) = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == sha)
-        {
+        let same = |s: &&SubmissionRecord| s.claim_id == claim_id && s.patch_sha256 == patch_sha256;
+        if let Some(done) = state.submissions.iter().find(same) {
             return Err(Error::usage(format!(
                 "claim {claim_id} already submitted this patch as submission {}",
                 done.id
@@ -66,7 +66,6 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         return refuse(ctx, &report);
     };
     let patch = report.patch_text().unwrap_or_default().to_string();
-    let patch_sha256 = sha256_hex(patch.as_bytes());
     let body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
     for path in report.left_out() {
         ctx.out.warn(format!("left out (outside the task's rules): {path}"));
