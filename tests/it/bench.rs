@@ -363,12 +363,8 @@ fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
         !repo.join(".git/worktrees").exists()
             || fs::read_dir(repo.join(".git/worktrees")).unwrap().next().is_none()
     );
-    let leftovers: Vec<_> = fs::read_dir(repo.join(".git/bitsota"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("baseline-"))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary worktree left behind");
+    let names = crate::common::names_in(&repo.join(".git/bitsota"));
+    assert!(!names.iter().any(|n| n.starts_with("baseline-")), "temporary worktree left behind: {names:?}");
 
     let records = state(&repo).bench;
     assert_eq!(records.len(), 2);
@@ -425,12 +421,8 @@ fn baseline_that_writes_files_and_fails_still_touches_nothing() {
     assert_eq!(fs::read(repo.join(".git/HEAD")).unwrap(), head_before);
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
     assert_eq!(env.git(&repo, &["worktree", "list", "--porcelain"]).matches("worktree ").count(), 1);
-    let leftovers: Vec<_> = fs::read_dir(repo.join(".git/bitsota"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("baseline-"))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary worktree left behind");
+    let names = crate::common::names_in(&repo.join(".git/bitsota"));
+    assert!(!names.iter().any(|n| n.starts_with("baseline-")), "temporary worktree left behind: {names:?}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{check_json, listed, problem, problem_codes, task_record, write, Env};
+use crate::common::{check_json, files_under, listed, problem, problem_codes, task_record, write, Env};
 
 /// A repo whose base commit is on branch `main`, bound to a task allowing `src/*`.
 fn bound_repo(env: &Env, files: &[(&str, &[u8])], allowed: &[&str]) -> PathBuf {
@@ -19,28 +19,6 @@ fn bound_repo(env: &Env, files: &[(&str, &[u8])], allowed: &[&str]) -> PathBuf {
 
 fn is_executable(path: &Path) -> bool {
     fs::metadata(path).unwrap().permissions().mode() & 0o111 != 0
-}
-
-/// Every regular file and symlink under `dir`, except `.git`, relative and sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            if entry.file_type().unwrap().is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 const BINARY: &[u8] = b"\x00\x01\x02binary\xff\xfe\x00data";

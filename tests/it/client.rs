@@ -8,11 +8,9 @@ use git_bitsota::canonical_json::sha256_hex;
 use git_bitsota::keys::{self, Hotkey};
 use serde_json::{json, Value};
 
-use crate::common::{Env, Run};
+use crate::common::{Env, Run, PHRASE, SS58};
 use crate::fake_coordinator::{Fake, Fault};
 
-const PHRASE: &str = "quick monitor wasp inflict margin route rule among beach cave uncover pave";
-const SS58: &str = "5H1cuWW6GMGRfsmrEuCspSt1aZg6TRD2wM1fuVoHLV3njATc";
 const OTHER_PHRASE: &str =
     "submit brain any offer garlic mix pet sweet rack layer rebel only spot duck someone";
 
@@ -59,11 +57,7 @@ fn tool(env: &Env, args: &[&str]) -> Run {
 }
 
 fn error_of(run: &Run) -> (String, String) {
-    let v = run.json();
-    (
-        v["error"]["code"].as_str().unwrap_or_default().to_string(),
-        v["error"]["message"].as_str().unwrap_or_default().to_string(),
-    )
+    (run.error_code(), run.error_message())
 }
 
 #[test]

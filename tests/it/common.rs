@@ -11,6 +11,10 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-bitsota");
+
+/// TEST-ONLY hotkey mnemonics (tests/data/signing-vectors.json) and the first one's address.
+pub const PHRASE: &str = "quick monitor wasp inflict margin route rule among beach cave uncover pave";
+pub const SS58: &str = "5H1cuWW6GMGRfsmrEuCspSt1aZg6TRD2wM1fuVoHLV3njATc";
 pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
 /// A temporary HOME with git configuration switched off, fixed identities and dates.
@@ -34,6 +38,14 @@ impl Run {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.out(), self.stderr))
+    }
+    /// The `--json` error object's code (empty when there is none).
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+    /// The `--json` error object's message (empty when there is none).
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"].as_str().unwrap_or_default().to_string()
     }
     /// Panic with everything printed unless the exit code is `code`.
     #[track_caller]
@@ -236,4 +248,33 @@ pub fn listed(report: &Value) -> Vec<(String, String, bool)> {
             (text("path"), text("change"), f["allowed"].as_bool().unwrap())
         })
         .collect()
+}
+
+/// Every file (and symlink) under `dir` except `.git`, as sorted relative paths.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if fs::symlink_metadata(&path).unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The names of the entries of `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::common::{check_json, listed, problem, problem_codes, task_record, write, Env};
+use crate::common::{check_json, files_under, listed, problem, problem_codes, task_record, write, Env};
 
 /// A repo with `files` committed on `main`, bound to a task allowing `allowed`; returns the
 /// repo and its base commit.
@@ -39,29 +39,23 @@ fn replay(env: &Env, repo: &Path, base: &str, patch: &[u8], name: &str) -> PathB
 /// What a work tree holds, `.git` aside: each path with its kind, mode bits and bytes (a
 /// symlink's bytes are its target).
 fn snapshot(dir: &Path) -> Vec<(String, String)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.file_name().unwrap() == ".git" {
-                continue;
-            }
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                out.push((rel, format!("link -> {}", fs::read_link(&path).unwrap().display())));
-            } else if meta.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let exec = meta.permissions().mode() & 0o111 != 0;
-                let bytes = fs::read(&path).unwrap();
-                out.push((rel, format!("file exec={exec} {:?}", String::from_utf8_lossy(&bytes))));
-            }
+    let describe = |rel: &String| {
+        let path = dir.join(rel);
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            format!("link -> {}", fs::read_link(&path).unwrap().display())
+        } else {
+            let exec = meta.permissions().mode() & 0o111 != 0;
+            format!("file exec={exec} {:?}", String::from_utf8_lossy(&fs::read(&path).unwrap()))
         }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+    };
+    files_under(dir)
+        .into_iter()
+        .map(|rel| {
+            let d = describe(&rel);
+            (rel, d)
+        })
+        .collect()
 }
 
 fn index_bytes(repo: &Path) -> Vec<u8> {

@@ -113,10 +113,7 @@ fn installed_hook_is_marked_executable_and_status_says_so() {
     assert!(again.out().contains("already installed"), "{}", again.out());
     assert_eq!(fs::read_to_string(&hook).unwrap(), body);
     // No stray temporary files next to it.
-    let names: Vec<String> = fs::read_dir(fx.hooks_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = crate::common::names_in(&fx.hooks_dir());
     assert!(!names.iter().any(|n| n.contains("tmp")), "{names:?}");
 }
 

@@ -46,10 +46,6 @@ fn whoami(env: &Env) -> Run {
     env.tool(env.root(), &["whoami", "--json"])
 }
 
-fn error_code(run: &Run) -> String {
-    run.json()["error"]["code"].as_str().unwrap_or_default().to_string()
-}
-
 /// Nothing secret appears anywhere in what the tool printed.
 fn assert_no_secret(run: &Run) {
     let all = format!("{}{}", run.out(), run.stderr);
@@ -105,7 +101,7 @@ fn nacl_wallet_password_file() {
     // The password file must be private too.
     fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "insecure_keyfile");
+    assert_eq!(run.error_code(), "insecure_keyfile");
 }
 
 #[test]
@@ -113,7 +109,7 @@ fn nacl_wallet_wrong_password_is_exit_4() {
     let (mut env, _) = wallet_env("nacl");
     env.set("BITSOTA_HOTKEY_PASSWORD", "wrong-password");
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "wrong_password");
+    assert_eq!(run.error_code(), "wrong_password");
     assert!(run.stderr.contains("wrong password"), "{}", run.stderr);
     assert_no_secret(&run);
 }
@@ -123,7 +119,7 @@ fn nacl_wallet_without_password_is_exit_4() {
     let (env, _) = wallet_env("nacl");
     // stdin is not a terminal in tests, so there is nobody to ask.
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "password_required");
+    assert_eq!(run.error_code(), "password_required");
     assert!(run.stderr.contains("BITSOTA_HOTKEY_PASSWORD"), "{}", run.stderr);
 }
 
@@ -132,13 +128,13 @@ fn group_readable_keyfile_is_refused_with_chmod_hint() {
     let (mut env, keyfile) = wallet_env("plain");
     fs::set_permissions(&keyfile, fs::Permissions::from_mode(0o640)).unwrap();
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "insecure_keyfile");
+    assert_eq!(run.error_code(), "insecure_keyfile");
     assert!(run.stderr.contains(&format!("chmod 600 {}", keyfile.display())), "{}", run.stderr);
     assert!(run.stderr.contains("0640"), "{}", run.stderr);
     assert_no_secret(&run);
     // World-readable too.
     fs::set_permissions(&keyfile, fs::Permissions::from_mode(0o604)).unwrap();
-    assert_eq!(error_code(&whoami(&env).expect(4)), "insecure_keyfile");
+    assert_eq!(whoami(&env).expect(4).error_code(), "insecure_keyfile");
     // The explicit override.
     env.set("BITSOTA_ALLOW_INSECURE_KEYFILE", "1");
     assert_eq!(whoami(&env).expect(0).json()["ss58"], HK1_SS58);
@@ -149,7 +145,7 @@ fn public_only_keyfile_is_refused() {
     let (mut env, _) = wallet_env("plain");
     env.set("BT_WALLET_HOTKEY", "hk1pub.txt");
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "public_only_keyfile");
+    assert_eq!(run.error_code(), "public_only_keyfile");
     assert!(run.stderr.contains("public-only"), "{}", run.stderr);
 }
 
@@ -159,13 +155,13 @@ fn mismatched_address_is_refused() {
     let doc = json!({"secretPhrase": HK1_PHRASE, "ss58Address": OTHER_SS58});
     write_keyfile(&keyfile, doc.to_string().as_bytes(), 0o600);
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "key_mismatch");
+    assert_eq!(run.error_code(), "key_mismatch");
     assert!(run.stderr.contains(OTHER_SS58) && run.stderr.contains(HK1_SS58), "{}", run.stderr);
     assert_no_secret(&run);
     // A wrong publicKey as well.
     let doc = json!({"secretSeed": HK1_SEED, "publicKey": format!("0x{}", "00".repeat(32))});
     write_keyfile(&keyfile, doc.to_string().as_bytes(), 0o600);
-    assert_eq!(error_code(&whoami(&env).expect(4)), "key_mismatch");
+    assert_eq!(whoami(&env).expect(4).error_code(), "key_mismatch");
 }
 
 #[test]
@@ -202,7 +198,7 @@ fn unsupported_and_broken_keyfiles() {
         write_keyfile(&keyfile, bytes, 0o600);
         let run = whoami(&env);
         assert_eq!(run.code, 4, "{}: {}", String::from_utf8_lossy(bytes), run.stderr);
-        assert_eq!(error_code(&run), code, "{}", String::from_utf8_lossy(bytes));
+        assert_eq!(run.error_code(), code, "{}", String::from_utf8_lossy(bytes));
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         assert_no_secret(&run);
     }
@@ -224,7 +220,7 @@ fn wallet_names_cannot_escape_the_wallet() {
     let (mut env, _) = wallet_env("plain");
     env.set("BT_WALLET_HOTKEY", "../coldkeypub.txt");
     let run = whoami(&env).expect(2);
-    assert_eq!(error_code(&run), "bad_wallet_selector");
+    assert_eq!(run.error_code(), "bad_wallet_selector");
 }
 
 #[test]
@@ -256,7 +252,7 @@ fn insecure_mnemonic_file_is_refused() {
     write_keyfile(&file, HK1_PHRASE.as_bytes(), 0o644);
     env.set("BITSOTA_HOTKEY_MNEMONIC_FILE", file.to_str().unwrap());
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "insecure_keyfile");
+    assert_eq!(run.error_code(), "insecure_keyfile");
     assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
 }
 
@@ -270,7 +266,7 @@ fn bad_mnemonics_are_exit_4_without_echo() {
     ] {
         env.set("BITSOTA_HOTKEY_MNEMONIC", phrase);
         let run = whoami(&env).expect(4);
-        assert_eq!(error_code(&run), "bad_mnemonic");
+        assert_eq!(run.error_code(), "bad_mnemonic");
         let all = format!("{}{}", run.out(), run.stderr).to_lowercase();
         assert!(!all.contains("monitor"), "echoes the phrase: {all}");
     }
@@ -421,13 +417,13 @@ fn special_files_are_refused_without_hanging() {
     fs::remove_file(&keyfile).unwrap();
     mkfifo(&keyfile);
     let run = tool_within(&env, &["whoami", "--json"], limit).expect(4);
-    assert_eq!(error_code(&run), "key_unreadable");
+    assert_eq!(run.error_code(), "key_unreadable");
     assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
     // A device: "not a regular file", not a chmod hint for /dev/null.
     fs::remove_file(&keyfile).unwrap();
     std::os::unix::fs::symlink("/dev/null", &keyfile).unwrap();
     let run = tool_within(&env, &["whoami", "--json"], limit).expect(4);
-    assert_eq!(error_code(&run), "key_unreadable");
+    assert_eq!(run.error_code(), "key_unreadable");
     assert!(!run.stderr.contains("chmod"), "{}", run.stderr);
     // A directory.
     fs::remove_file(&keyfile).unwrap();
@@ -459,7 +455,7 @@ fn writable_by_others_and_symlinks() {
     for mode in [0o620, 0o602] {
         fs::set_permissions(&keyfile, fs::Permissions::from_mode(mode)).unwrap();
         let run = whoami(&env).expect(4);
-        assert_eq!(error_code(&run), "insecure_keyfile", "{mode:o}");
+        assert_eq!(run.error_code(), "insecure_keyfile", "{mode:o}");
         assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
     }
     fs::set_permissions(&keyfile, fs::Permissions::from_mode(0o600)).unwrap();
@@ -470,7 +466,7 @@ fn writable_by_others_and_symlinks() {
     assert_eq!(whoami(&env).expect(0).json()["ss58"], HK1_SS58);
     // …and a readable target is refused, although the link itself is 0777.
     fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
-    assert_eq!(error_code(&whoami(&env).expect(4)), "insecure_keyfile");
+    assert_eq!(whoami(&env).expect(4).error_code(), "insecure_keyfile");
     env.set("BITSOTA_ALLOW_INSECURE_KEYFILE", "1");
     whoami(&env).expect(0);
 }
@@ -489,17 +485,17 @@ fn the_coldkey_never_signs() {
     fs::remove_file(&keyfile).unwrap();
     std::os::unix::fs::symlink("../coldkey", &keyfile).unwrap();
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "coldkey_refused");
+    assert_eq!(run.error_code(), "coldkey_refused");
     assert!(!run.stderr.contains("one feed"), "{}", run.stderr);
     // A copy of the coldkey under hotkeys/: caught by coldkeypub.txt.
     fs::remove_file(&keyfile).unwrap();
     fs::copy(&coldkey, &keyfile).unwrap();
     let run = whoami(&env).expect(4);
-    assert_eq!(error_code(&run), "coldkey_refused");
+    assert_eq!(run.error_code(), "coldkey_refused");
     assert!(run.stderr.contains(COLD_SS58), "{}", run.stderr);
     // The coldkey's mnemonic in the environment, with this wallet selected.
     env.set("BITSOTA_HOTKEY_MNEMONIC", COLD_PHRASE);
-    assert_eq!(error_code(&whoami(&env).expect(4)), "coldkey_refused");
+    assert_eq!(whoami(&env).expect(4).error_code(), "coldkey_refused");
     // A hotkey that happens to be named `coldkey` is just a hotkey.
     let mut env2 = env;
     env2.set("BITSOTA_HOTKEY_MNEMONIC", "");

@@ -220,10 +220,7 @@ fn record_bench_creates_with_placeholder_and_merges() {
     assert_eq!(s.execution_log(), Some("score = 2"));
     assert!(fs::read_to_string(&path).unwrap().ends_with("}\n"));
     // No temporary files left next to it.
-    let names: Vec<String> = fs::read_dir(env.root())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = crate::common::names_in(env.root());
     assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
 }
 

@@ -40,9 +40,8 @@ fn init_with(env: &Env, repo: &Path, record: &Value, extra: &[&str]) -> crate::c
 }
 
 fn leftovers(repo: &Path) -> Vec<String> {
-    fs::read_dir(repo.join(".git"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    crate::common::names_in(&repo.join(".git"))
+        .into_iter()
         .filter(|n| n.starts_with("bitsota.toml.") && !n.contains(".corrupt-"))
         .collect()
 }

@@ -9,10 +9,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::common::{write, Env, Run};
+use crate::common::{write, Env, Run, PHRASE};
 use crate::fake_coordinator::Fake;
-
-const PHRASE: &str = "quick monitor wasp inflict margin route rule among beach cave uncover pave";
 
 const BENCH_PY: &str = r#"import re
 src = open("train.py").read()

@@ -13,11 +13,9 @@ use std::time::{Duration, Instant};
 use git_bitsota::canonical_json::sha256_hex;
 use serde_json::{json, Value};
 
-use crate::common::{task_record, write, Env, Run};
+use crate::common::{files_under, problem_codes, task_record, write, Env, PHRASE, SS58};
 use crate::fake_coordinator::{iso, unix_now, Fake, Fault};
 
-const PHRASE: &str = "quick monitor wasp inflict margin route rule among beach cave uncover pave";
-const SS58: &str = "5H1cuWW6GMGRfsmrEuCspSt1aZg6TRD2wM1fuVoHLV3njATc";
 const OTHER_PHRASE: &str =
     "submit brain any offer garlic mix pet sweet rack layer rebel only spot duck someone";
 const TASK_ID: &str = "c54218ce-0000-4000-8000-000000000001";
@@ -102,36 +100,16 @@ fn set_local_expiry(dir: &Path, unix: i64) {
     fs::write(&path, toml::to_string(&state).unwrap()).unwrap();
 }
 
-fn codes(report: &Value) -> Vec<String> {
-    report["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap().to_string()).collect()
-}
-
-fn error_code(run: &Run) -> String {
-    run.json()["error"]["code"].as_str().unwrap_or_default().to_string()
-}
-
 /// Every file under `dir` except `.git` (and the sidecar), with its bytes.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                if rel != "submission.json" {
-                    out.insert(rel, fs::read(&path).unwrap());
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    files_under(dir)
+        .into_iter()
+        .filter(|rel| rel != "submission.json")
+        .map(|rel| {
+            let bytes = fs::read(dir.join(&rel)).unwrap();
+            (rel, bytes)
+        })
+        .collect()
 }
 
 /// What a validator does with a received submission: the pre-replay rules (by the Python
@@ -375,7 +353,7 @@ fn disclaimer_once_claim_rules_and_cancel() {
 
     // A second claim while this one is active is refused (nothing sent) unless --force.
     let again = env.tool(&dir, &["claim", "--json"]).expect(2);
-    assert_eq!(error_code(&again), "claim_active");
+    assert_eq!(again.error_code(), "claim_active");
     assert_eq!(w.fake.claims().len(), 1);
 
     // Cancel: signed, recorded locally.
@@ -385,7 +363,7 @@ fn disclaimer_once_claim_rules_and_cancel() {
     assert_eq!(state_of(&dir)["claim"]["status"].as_str(), Some("cancelled"));
     // Submitting on a cancelled claim is refused before anything is sent.
     let refused = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert_eq!(codes(&refused), ["claim_expired"]);
+    assert_eq!(problem_codes(&refused), ["claim_expired"]);
     assert_eq!(w.posts(SUBMISSIONS), 0);
 
     // Claim again: the disclaimer version was seen, so it is not shown again.
@@ -404,7 +382,7 @@ fn disclaimer_once_claim_rules_and_cancel() {
 
     // Cancel without a claim.
     let dir3 = w.ready("work3");
-    assert_eq!(error_code(&env.tool(&dir3, &["cancel", "--json"]).expect(2)), "claim_missing");
+    assert_eq!(env.tool(&dir3, &["cancel", "--json"]).expect(2).error_code(), "claim_missing");
 }
 
 #[test]
@@ -413,10 +391,10 @@ fn claim_refused_when_the_task_is_not_live() {
     let dir = w.ready("work");
     w.fake.state().tasks[0]["task_state"] = json!("paused");
     let run = w.env.tool(&dir, &["claim", "--json"]).expect(2);
-    assert_eq!(error_code(&run), "task_not_live");
+    assert_eq!(run.error_code(), "task_not_live");
     w.fake.state().tasks[0]["task_state"] = json!("live");
     w.fake.state().tasks[0]["is_active"] = json!(false);
-    assert_eq!(error_code(&w.env.tool(&dir, &["claim", "--json"]).expect(2)), "task_not_live");
+    assert_eq!(w.env.tool(&dir, &["claim", "--json"]).expect(2).error_code(), "task_not_live");
     assert_eq!(w.posts(&format!("/api/v1/tasks/{TASK_ID}/claim")), 0);
     assert!(state_of(&dir).get("claim").is_none());
 }
@@ -487,7 +465,7 @@ fn submit_refuses_a_missing_or_expired_claim() {
     let env = &w.env;
     let dir = w.ready("work");
     let missing = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert_eq!(codes(&missing), ["claim_missing"]);
+    assert_eq!(problem_codes(&missing), ["claim_missing"]);
     // --dry-run needs no claim.
     let dry = env.tool(&dir, &["submit", "--dry-run", "--json"]).expect(0).json();
     assert_eq!(dry["body"]["claim_id"], "");
@@ -497,7 +475,7 @@ fn submit_refuses_a_missing_or_expired_claim() {
     env.tool(&dir, &["claim"]).expect(0);
     set_local_expiry(&dir, unix_now() - 1);
     let expired = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert_eq!(codes(&expired), ["claim_expired"]);
+    assert_eq!(problem_codes(&expired), ["claim_expired"]);
     let human = env.tool(&dir, &["submit"]).expect(1);
     assert!(human.out().contains("claim_expired") && human.out().contains("expired"), "{}", human.out());
     assert_eq!(w.posts(SUBMISSIONS), 0);
@@ -535,7 +513,7 @@ fn centerless_task_needs_proposed_idea() {
     let dir = w.ready("work");
     env.tool(&dir, &["claim"]).expect(0);
     let run = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert_eq!(codes(&run), ["submission_invalid"]);
+    assert_eq!(problem_codes(&run), ["submission_invalid"]);
     assert!(run["problems"][0]["message"].as_str().unwrap().contains("proposed_idea"), "{run}");
     assert_eq!(w.posts(SUBMISSIONS), 0);
     sidecar(
@@ -553,12 +531,18 @@ fn sidecar_problems_are_refused_before_sending() {
     let dir = w.ready("work");
     env.tool(&dir, &["claim"]).expect(0);
     fs::remove_file(dir.join("submission.json")).unwrap();
-    assert_eq!(codes(&env.tool(&dir, &["submit", "--json"]).expect(1).json()), ["submission_invalid"]);
+    assert_eq!(
+        problem_codes(&env.tool(&dir, &["submit", "--json"]).expect(1).json()),
+        ["submission_invalid"]
+    );
     sidecar(&dir, json!({"summary": "s", "claimed_metrics": {"other_metric": 1}}));
-    assert_eq!(codes(&env.tool(&dir, &["submit", "--json"]).expect(1).json()), ["submission_invalid"]);
+    assert_eq!(
+        problem_codes(&env.tool(&dir, &["submit", "--json"]).expect(1).json()),
+        ["submission_invalid"]
+    );
     sidecar(&dir, json!({"summary": "s", "claimed_metrics": {"score": 1}, "artifact_uri": "http://x/a.zip"}));
     let bad_artifact = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    let found = codes(&bad_artifact);
+    let found = problem_codes(&bad_artifact);
     assert!(!found.is_empty() && found.iter().all(|c| c == "submission_invalid"), "{bad_artifact}");
     assert_eq!(w.posts(SUBMISSIONS), 0);
 }
@@ -571,15 +555,15 @@ fn empty_and_oversize_patches_are_refused() {
     sidecar(&dir, json!({"summary": "s", "claimed_metrics": {"score": 1}}));
     env.tool(&dir, &["claim"]).expect(0);
     let empty = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert_eq!(codes(&empty), ["empty_patch"]);
+    assert_eq!(problem_codes(&empty), ["empty_patch"]);
     // Only out-of-scope changes, left out: still empty.
     write(&dir.join("README.md"), b"# mine\n");
     let left = env.tool(&dir, &["submit", "--allow-outside", "--json"]).expect(1).json();
-    assert_eq!(codes(&left), ["empty_patch"]);
+    assert_eq!(problem_codes(&left), ["empty_patch"]);
 
     write(&dir.join("src/model.py"), "x = 1\n".repeat(100).as_bytes());
     let big = env.tool(&dir, &["submit", "--allow-outside", "--json"]).expect(1).json();
-    assert_eq!(codes(&big), ["patch_too_large"]);
+    assert_eq!(problem_codes(&big), ["patch_too_large"]);
     assert!(big["patch_bytes"].as_u64().unwrap() > 400);
     assert_eq!(w.posts(SUBMISSIONS), 0);
     // The oracle agrees about the size.
@@ -597,7 +581,7 @@ fn out_of_scope_changes_are_refused_or_left_out() {
     write(&dir.join("notes/plan.txt"), b"new and outside\n");
     env.tool(&dir, &["claim"]).expect(0);
     let refused = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert_eq!(codes(&refused), ["outside_allowed_paths"]);
+    assert_eq!(problem_codes(&refused), ["outside_allowed_paths"]);
     assert_eq!(refused["problems"][0]["paths"], json!(["README.md", "notes/plan.txt"]));
     assert_eq!(w.posts(SUBMISSIONS), 0);
 
@@ -620,7 +604,7 @@ fn duplicate_submit_is_refused_without_force() {
     env.tool(&dir, &["claim"]).expect(0);
     env.tool(&dir, &["submit"]).expect(0);
     let again = env.tool(&dir, &["submit", "--json"]).expect(2);
-    assert_eq!(error_code(&again), "duplicate_submission");
+    assert_eq!(again.error_code(), "duplicate_submission");
     assert_eq!(w.posts(SUBMISSIONS), 1);
     // --force sends it (this coordinator then refuses: the claim is no longer active).
     let forced = env.tool(&dir, &["submit", "--force"]);
@@ -651,7 +635,7 @@ fn answer_lost_after_the_server_stored_it_is_found_not_resent() {
         assert_eq!(state["submissions"][0]["id"].as_str(), stored[0]["id"].as_str());
         assert!(state.get("pending_submission").is_none());
         // And a later submit is a refused duplicate, not a second submission.
-        assert_eq!(error_code(&env.tool(&dir, &["submit", "--json"]).expect(2)), "duplicate_submission");
+        assert_eq!(env.tool(&dir, &["submit", "--json"]).expect(2).error_code(), "duplicate_submission");
     }
 }
 
@@ -718,12 +702,12 @@ fn clone_defaults_to_the_repository_basename_and_refuses_a_non_empty_target() {
     assert_eq!(env.git(&ws.join("task-repo"), &["rev-parse", "HEAD"]).trim(), w.base_commit);
     // Again: the target exists and is not empty.
     let run = env.tool(&ws, &["clone", "demo-task", "--json"]).expect(2);
-    assert_eq!(error_code(&run), "target_exists");
+    assert_eq!(run.error_code(), "target_exists");
     assert_eq!(env.git(&ws.join("task-repo"), &["rev-parse", "HEAD"]).trim(), w.base_commit);
     let keep = ws.join("keep");
     write(&keep.join("mine.txt"), b"do not touch\n");
     assert_eq!(
-        error_code(&env.tool(&ws, &["clone", "demo-task", "keep", "--json"]).expect(2)),
+        env.tool(&ws, &["clone", "demo-task", "keep", "--json"]).expect(2).error_code(),
         "target_exists"
     );
     assert_eq!(fs::read(keep.join("mine.txt")).unwrap(), b"do not touch\n");
@@ -806,7 +790,7 @@ fn hostile_task_records_get_a_clear_error_and_create_nothing() {
         fs::write(&file, w.record.to_string()).unwrap();
         let run = w.env.tool(&ws, &["clone", TASK_ID, "t2", "--task-file", file.to_str().unwrap(), "--json"]);
         assert_eq!(run.code, 2, "{why}: {}", run.stderr);
-        assert_eq!(error_code(&run), "bad_task_record", "{why}");
+        assert_eq!(run.error_code(), "bad_task_record", "{why}");
         assert_eq!(fs::read_dir(&ws).unwrap().count(), 0, "{why}: created something");
         assert!(!marker.exists(), "a transport ran a command");
     }
@@ -821,7 +805,7 @@ fn artifact_first_task_submits_an_empty_patch_with_the_artifact() {
     // No artifact yet: refused.
     sidecar(&dir, json!({"summary": "s", "claimed_metrics": {"score": 1}}));
     let run = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert!(codes(&run).contains(&"submission_invalid".to_string()), "{run}");
+    assert!(problem_codes(&run).contains(&"submission_invalid".to_string()), "{run}");
     let sha = "AB".repeat(32);
     sidecar(
         &dir,
