@@ -38,6 +38,17 @@ use crate::state::State;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const GET_TIMEOUT: Duration = Duration::from_secs(60);
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl RequestSpec {
+    /// The whole-request timeout of cli.md §8: 120 s to create a submission, 60 s otherwise.
+    pub fn timeout(&self) -> Duration {
+        if self.method == "POST" && self.path == "/api/v1/submissions" {
+            SUBMIT_TIMEOUT
+        } else {
+            GET_TIMEOUT
+        }
+    }
+}
 pub const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 pub const MAX_RETRIES: u32 = 3;
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -208,8 +219,8 @@ impl Coordinator {
 
     /// Send a request, signed by `signer` when given (signed afresh before each attempt), and
     /// return a response with status < 400. GETs are retried; nothing else is.
-    pub fn send(&self, spec: &RequestSpec, signer: Option<&Hotkey>, timeout: Duration) -> Result<Response> {
-        let timeout = self.timeout_override.unwrap_or(timeout);
+    pub fn send(&self, spec: &RequestSpec, signer: Option<&Hotkey>) -> Result<Response> {
+        let timeout = self.timeout_override.unwrap_or(spec.timeout());
         let what = format!("{} {}", spec.method, spec.path);
         let retries = if spec.is_retryable_method() { MAX_RETRIES } else { 0 };
         let mut attempt = 0;
@@ -315,25 +326,25 @@ impl Coordinator {
     /// A GET returning JSON; signed when `signer` is given (the miner's reads are unsigned).
     pub fn get_json(&self, path: &str, query: &[(String, String)], signer: Option<&Hotkey>) -> Result<Value> {
         let spec = RequestSpec::new("GET", path, query, None)?;
-        self.send(&spec, signer, GET_TIMEOUT)?.json(&format!("GET {}", spec.path))
+        self.send(&spec, signer)?.json(&format!("GET {}", spec.path))
     }
 
     /// An unsigned GET returning text (onboarding markdown).
     pub fn get_text(&self, path: &str) -> Result<String> {
         let spec = RequestSpec::new("GET", path, &[], None)?;
-        Ok(self.send(&spec, None, GET_TIMEOUT)?.text())
+        Ok(self.send(&spec, None)?.text())
     }
 
     /// A signed POST of `body` (sent as the canonical bytes that were signed).
-    pub fn post_json(&self, path: &str, body: &Value, hotkey: &Hotkey, timeout: Duration) -> Result<Value> {
+    pub fn post_json(&self, path: &str, body: &Value, hotkey: &Hotkey) -> Result<Value> {
         let spec = RequestSpec::new("POST", path, &[], Some(body))?;
-        self.send(&spec, Some(hotkey), timeout)?.json(&format!("POST {}", spec.path))
+        self.send(&spec, Some(hotkey))?.json(&format!("POST {}", spec.path))
     }
 
     /// A signed POST without a body (the hash of empty bytes is signed).
     pub fn post_empty(&self, path: &str, hotkey: &Hotkey) -> Result<Value> {
         let spec = RequestSpec::new("POST", path, &[], None)?;
-        self.send(&spec, Some(hotkey), GET_TIMEOUT)?.json(&format!("POST {}", spec.path))
+        self.send(&spec, Some(hotkey))?.json(&format!("POST {}", spec.path))
     }
 
     /// `GET /api/v1/tasks`: every task record as served.
@@ -357,7 +368,7 @@ impl Coordinator {
     /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description`; the claim as served.
     pub fn claim_task(&self, task_id: &str, description: &str, hotkey: &Hotkey) -> Result<Value> {
         let path = format!("/api/v1/tasks/{}/claim", path_segment(task_id)?);
-        let claim = self.post_json(&path, &json!({"claim_description": description}), hotkey, GET_TIMEOUT)?;
+        let claim = self.post_json(&path, &json!({"claim_description": description}), hotkey)?;
         expect_object(claim, &format!("POST {path}"))
     }
 
@@ -371,7 +382,7 @@ impl Coordinator {
     /// Signed `POST /api/v1/submissions` (body fields per protocol.md §4.7), 120 s, never
     /// retried here: the caller decides after checking what the server recorded.
     pub fn create_submission(&self, body: &Value, hotkey: &Hotkey) -> Result<Value> {
-        let submission = self.post_json("/api/v1/submissions", body, hotkey, SUBMIT_TIMEOUT)?;
+        let submission = self.post_json("/api/v1/submissions", body, hotkey)?;
         expect_object(submission, "POST /api/v1/submissions")
     }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::auth;
 use crate::canonical_json::canonicalize_str;
 use crate::cli::RequestArgs;
-use crate::client::{Coordinator, RequestSpec, GET_TIMEOUT, SUBMIT_TIMEOUT};
+use crate::client::{Coordinator, RequestSpec};
 use crate::ctx::Ctx;
 use crate::error::{Error, Kind, Result, ResultExt};
 
@@ -27,12 +27,7 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
     if args.dry_run {
         return dry_run(ctx, &coordinator, &spec, hotkey.as_ref());
     }
-    let timeout = if spec.method == "POST" && spec.path == "/api/v1/submissions" {
-        SUBMIT_TIMEOUT
-    } else {
-        GET_TIMEOUT
-    };
-    let response = coordinator.send(&spec, hotkey.as_ref(), timeout)?;
+    let response = coordinator.send(&spec, hotkey.as_ref())?;
     let parsed = if response.body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
