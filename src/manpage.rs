@@ -134,7 +134,7 @@ fn submission_section(roff: &mut Roff) {
         ("implemented_submission_id", "optional: the submission whose idea this one implements."),
         (
             "artifact_uri, artifact_sha256, artifact_size_bytes",
-            "optional, together: an artifact for artifact-first tasks (sha256 as 64 lowercase hex digits).",
+            "optional, together: an artifact for artifact-first tasks (sha256 as 64 hex digits, sent lower-cased).",
         ),
         ("base_ref, notes", "accepted and ignored; the base sent is always the task's base commit."),
     ];
