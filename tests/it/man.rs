@@ -118,7 +118,10 @@ fn man_install_defaults_to_the_prefix_of_the_binary() {
     let bin_dir = env.path("prefix/bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
     let copy = bin_dir.join("git-bitsota");
-    std::fs::copy(crate::common::BIN, &copy).unwrap();
+    // Copied by `cp`, not from this process: a write descriptor inherited by a child another
+    // test forks at that moment would make the exec fail with "text file busy".
+    let cp = env.command("cp", env.root()).arg(crate::common::BIN).arg(&copy).status().unwrap();
+    assert!(cp.success());
     let out = env.command(&copy, env.root()).args(["man", "--install"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let page = env.path("prefix/share/man/man1/git-bitsota.1");
