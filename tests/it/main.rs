@@ -3,6 +3,7 @@
 mod common;
 
 mod bench;
+mod bigfile;
 mod canonical;
 mod check;
 mod client;
