@@ -22,7 +22,7 @@ pub const DEFAULT_COORDINATOR_URL: &str = "https://autoresearch.bitsota.com";
         and submits exactly the patch validators will replay. Task and claim state live in \
         .git/bitsota.toml; commit, branch and stash as you like: the submission is always \
         base commit -> working tree.",
-    after_long_help = AFTER_HELP,
+    after_long_help = crate::error::exit_status_help(),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -32,11 +32,6 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
-
-const AFTER_HELP: &str = "\
-Exit status: 0 success; 1 check found a problem; 2 usage or local configuration error; \
-3 network; 4 key or authentication; 5 coordinator refused the request.\n\n\
-See `git bitsota man` for files, environment and the full reference.";
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {

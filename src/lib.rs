@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
+pub mod interrupt;
 pub mod keys;
 pub mod manpage;
 pub mod output;

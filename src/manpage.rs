@@ -271,29 +271,23 @@ fn environment_section(roff: &mut Roff) {
 
 fn exit_status_section(roff: &mut Roff) {
     roff.control("SH", ["EXIT STATUS"]);
-    let codes: &[(&str, &str)] = &[
-        ("0", "Success."),
-        ("1", "check (or the checks inside submit, or the pre-push check) found a problem."),
-        (
-            "2",
-            "Usage or local configuration error: bad flags, not a task clone, corrupt state, bad sidecar path, \
-             a foreign hook in the way.",
-        ),
-        ("3", "Network: the coordinator is unreachable or timed out."),
-        (
-            "4",
-            "Key or authentication: no wallet, wrong password, bad keyfile, or the coordinator said 401/403.",
-        ),
-        ("5", "The coordinator refused the request (other 4xx/5xx) or answered something unexpected."),
-    ];
-    for (code, text) in codes {
-        entry(roff, vec![bold(*code)], text);
+    for (code, json, description) in crate::error::exit_statuses() {
+        let mut text = format!("{}.", capitalize(description));
+        if !json.is_empty() {
+            text.push_str(&format!(" JSON error code {json}, unless a more specific one is given."));
+        }
+        entry(roff, vec![bold(code.to_string())], &text);
     }
     roff.control("PP", []);
     roff.text([roman(
         "Errors go to stderr as error: <what>, the cause chain and a hint; with --json they are also printed on \
          stdout as {\"version\":1,\"error\":{\"code\":...,\"message\":...}}.",
     )]);
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn see_also_section(roff: &mut Roff) {

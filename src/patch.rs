@@ -254,6 +254,12 @@ fn is_regular_file(repo: &Repo, path: &[u8]) -> bool {
 /// multi-GB checkpoint outside the allowed paths costs one streamed hash when its stat data
 /// changed, and nothing otherwise).
 pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
+    // Ctrl-C stops the gits; the private index is removed on the way out (exit 130).
+    let _interrupt = crate::interrupt::Guard::install();
+    crate::interrupt::or_interrupted(build_from_worktree(repo, base_commit, patterns))
+}
+
+fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
     let index = TempIndex::create(repo, base_commit)?;
     let git = || repo.git().stable_config().index_file(&index.path);
 
@@ -621,6 +627,7 @@ fn stream_blob_hash(path: &std::path::Path, kind: gix::hash::Kind) -> Result<Str
         }
         read_total += n as u64;
         hasher.update(&buf[..n]);
+        crate::interrupt::check()?;
     }
     if read_total != len {
         return Err(fail(std::io::Error::other("the file changed while it was read")));

@@ -327,10 +327,14 @@ impl Git {
 }
 
 fn failure(what: &str, code: Option<i32>, stderr: &[u8]) -> Error {
+    // Killed by Ctrl-C (the terminal signals the whole foreground group): an interruption.
+    if code.is_none() && crate::interrupt::interrupted() {
+        return crate::interrupt::error();
+    }
     let stderr = String::from_utf8_lossy(stderr);
     let stderr = stderr.trim();
     let code = code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
-    let mut err = Error::usage(format!("`{what}` failed ({code})"));
+    let mut err = Error::usage(format!("`{what}` failed ({code})")).with_code("git_failed");
     if !stderr.is_empty() {
         err = err.with_source(GitStderr(stderr.to_string()));
     }

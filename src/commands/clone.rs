@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::bind;
 use crate::cli::CloneArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::output::Style;
 use crate::repo::{Git, Repo};
 use crate::task::{self, Strictness, TaskSnapshot};
@@ -40,7 +40,9 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     }
     let created = !dir.exists();
 
-    let result = clone_and_bind(ctx, snapshot, &dir, &branch, from_server);
+    // Ctrl-C stops git; the half-made clone is removed below and the exit status is 130.
+    let interrupt = crate::interrupt::Guard::install();
+    let result = crate::interrupt::or_interrupted(clone_and_bind(ctx, snapshot, &dir, &branch, from_server));
     if result.is_err() {
         // Leave nothing half-made behind.
         if created {
@@ -51,6 +53,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
             }
         }
     }
+    drop(interrupt);
     let (repo, state) = result?;
     let task = &state.task;
     if ctx.out.is_json() {
@@ -97,7 +100,10 @@ fn clone_and_bind(
         .arg(dir)
         .run_visible()
         .map_err(|e| {
-            Error::network(format!("cloning {} failed", snapshot.repository))
+            // A local repository that cannot be cloned is a local error (exit 2); a remote one
+            // most likely could not be reached (exit 3). git has said why on stderr.
+            let kind = if is_local(&snapshot.repository) { Kind::Usage } else { Kind::Network };
+            Error::new(kind, format!("cloning {} failed", snapshot.repository))
                 .with_code("clone_failed")
                 .with_source(e)
         })?;
@@ -113,6 +119,19 @@ fn clone_and_bind(
     let state = bind::bind_snapshot(&ctx.out, &repo, snapshot, url, false)?;
     repo.git().args(["checkout", "--quiet", "-b", branch, &state.task.base_commit]).output()?;
     Ok((repo, state))
+}
+
+/// Whether git would clone `repository` from the local file system (a path or `file://`),
+/// not over the network.
+fn is_local(repository: &str) -> bool {
+    if repository.starts_with("file://") {
+        return true;
+    }
+    // git's rule: `host:path` is ssh unless a `/` comes before the first `:`; `x://` is a URL.
+    match repository.find(':') {
+        None => true,
+        Some(colon) => repository[..colon].contains('/'),
+    }
 }
 
 /// `git -c` options allowing exactly the transports of cli.md §4 `clone`.
@@ -165,6 +184,14 @@ mod tests {
         assert_eq!(default_dir("git@github.com:o/repo.git").unwrap(), "repo");
         assert_eq!(default_dir("/srv/repos/task/").unwrap(), "task");
         assert!(default_dir("https://h/..").is_err());
+    }
+
+    #[test]
+    fn local_and_remote_repositories() {
+        assert!(is_local("/srv/repos/task.git") && is_local("../task") && is_local("file:///srv/task"));
+        assert!(is_local("./a:b"));
+        assert!(!is_local("https://github.com/o/t.git") && !is_local("git@github.com:o/t.git"));
+        assert!(!is_local("ssh://host/t"));
     }
 
     #[test]

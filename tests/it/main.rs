@@ -8,6 +8,7 @@ mod canonical;
 mod check;
 mod client;
 mod edge;
+mod exits;
 mod fake_coordinator;
 mod fnmatch;
 mod hook;

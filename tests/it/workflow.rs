@@ -729,12 +729,14 @@ fn clone_defaults_to_the_repository_basename_and_refuses_a_non_empty_target() {
 
 #[test]
 fn clone_that_fails_half_way_leaves_nothing() {
-    // A base_ref the repository does not have (exit 2); a repository that does not exist
-    // (git clone fails: exit 3).
+    // A base_ref the repository does not have (exit 2); a local repository that does not
+    // exist (git clone fails, nothing to do with the network: exit 2); a host that cannot be
+    // reached (exit 3).
     type Tweak = fn(&mut Value);
-    let cases: [(Tweak, i32); 2] = [
+    let cases: [(Tweak, i32); 3] = [
         (|r: &mut Value| r["base_ref"] = json!("no-such-branch"), 2),
-        (|r: &mut Value| r["repository"] = json!("/nonexistent/task-repo"), 3),
+        (|r: &mut Value| r["repository"] = json!("/nonexistent/task-repo"), 2),
+        (|r: &mut Value| r["repository"] = json!("https://127.0.0.1:9/task-repo.git"), 3),
     ];
     for (tweak, code) in cases {
         let w = world_with(tweak);
