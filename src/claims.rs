@@ -73,7 +73,12 @@ impl Obtained {
     /// Record the claim as the clone's `[claim]` and forget the in-flight marker, in one
     /// write; `extra` adds what the caller keeps (disclaimer bookkeeping, work item). The
     /// request lock is released when `self` is dropped, after this.
-    pub fn record<T>(&self, state_file: &StateFile, hotkey: &str, extra: impl FnOnce(&mut State) -> T) -> Result<T> {
+    pub fn record<T>(
+        &self,
+        state_file: &StateFile,
+        hotkey: &str,
+        extra: impl FnOnce(&mut State) -> T,
+    ) -> Result<T> {
         let record = record_of(&self.claim, hotkey);
         state_file.update(|fresh| {
             fresh.other.remove(PENDING_KEY);
@@ -108,7 +113,8 @@ impl Obtained {
 /// Refuse while the clone holds a claim that is still active (unless `force`).
 pub fn refuse_if_held(state: &State, force: bool) -> Result<()> {
     let Some(claim) = &state.claim else { return Ok(()) };
-    if force || claim.status != "active" || !timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0) {
+    let live = claim.status == "active" && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0);
+    if force || !live {
         return Ok(());
     }
     Err(Error::usage(format!(

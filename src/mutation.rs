@@ -45,7 +45,12 @@ impl MutationGuard {
         Self::acquire_within(state_file, out, what, WAIT_AT_MOST)
     }
 
-    fn acquire_within(state_file: &StateFile, out: &Output, what: &str, wait: Duration) -> Result<MutationGuard> {
+    fn acquire_within(
+        state_file: &StateFile,
+        out: &Output,
+        what: &str,
+        wait: Duration,
+    ) -> Result<MutationGuard> {
         let lock_path = lock_path(state_file.path());
         let started = Instant::now();
         let mut said = false;
@@ -57,7 +62,8 @@ impl MutationGuard {
                 .truncate(false)
                 .open(&lock_path)
                 .map_err(|e| {
-                    Error::usage(format!("cannot create the lock file {}", lock_path.display())).with_source(e)
+                    Error::usage(format!("cannot create the lock file {}", lock_path.display()))
+                        .with_source(e)
                 })?;
             // SAFETY: flock on a descriptor we own.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
@@ -154,7 +160,8 @@ mod tests {
         assert_eq!(err.code(), "request_locked");
         assert!(err.message().contains("bitsota.toml.request-lock"), "{}", err.message());
         drop(held);
-        let again = MutationGuard::acquire_within(&file, &out, "testing", Duration::ZERO).expect("free again");
+        let again =
+            MutationGuard::acquire_within(&file, &out, "testing", Duration::ZERO).expect("free again");
         drop(again);
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(names.is_empty(), "no lock file left: {names:?}");

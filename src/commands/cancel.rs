@@ -55,8 +55,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                 Ok(Some(served)) if is_cancelled(&served) => finish(ctx, &state_file, &claim.id, served),
                 Ok(found) => {
                     mark_pending(&state_file, None)?;
-                    let status = found.as_ref().and_then(|c| text(c, "status")).unwrap_or("not listed".into());
-                    ctx.out.warn(format!("the coordinator did not cancel claim {} (status {status})", claim.id));
+                    let status =
+                        found.as_ref().and_then(|c| text(c, "status")).unwrap_or("not listed".into());
+                    ctx.out
+                        .warn(format!("the coordinator did not cancel claim {} (status {status})", claim.id));
                     Err(err.with_hint("run `git bitsota cancel` again"))
                 }
                 Err(_) => Err(err.with_hint(
