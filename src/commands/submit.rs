@@ -118,6 +118,11 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
             return Err(refusal);
         }
     }
+    // Another run may have cancelled the claim while this one waited.
+    if let Some(problem) = self::claim_problem(&state) {
+        report.push(problem);
+        return refuse(ctx, &report);
+    }
 
     // A previous attempt whose answer was lost: look before sending again.
     let pending = pending_attempt(&state);

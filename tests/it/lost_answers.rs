@@ -334,3 +334,22 @@ fn cancel_killed_while_the_answer_is_held_is_recorded_by_the_rerun_without_sendi
     assert_eq!(fake.count("POST", &cancel_route(&id)), 1, "nothing sent again");
     assert_eq!(state_of(&dir)["claim"]["status"].as_str(), Some("cancelled"));
 }
+
+#[test]
+fn submit_waiting_for_a_cancel_in_another_terminal_sees_the_claim_cancelled() {
+    let (fake, env) = setup();
+    let dir = ready(&env, "work");
+    env.tool(&dir, &["claim"]).expect(0);
+    let id = claim_id(&dir).unwrap();
+    let hold = Hold::new(Duration::from_secs(30));
+    fake.push_route_fault("POST", &cancel_route(&id), Fault::HoldAfterProcessing(hold.clone()));
+    let cancel = Background::start(&env, &dir, &["cancel"]);
+    hold.wait_acted();
+    let mut submit = Background::start(&env, &dir, &["submit", "--json"]);
+    submit.wait_for_line(WAITING);
+    hold.release();
+    cancel.finish().expect(0);
+    let refused = submit.finish().expect(1).json();
+    assert_eq!(refused["problems"][0]["code"], "claim_expired", "{refused}");
+    assert_eq!(fake.count("POST", SUBMISSIONS), 0);
+}
