@@ -110,8 +110,16 @@ impl Obtained {
     }
 }
 
-/// Refuse while the clone holds a claim that is still active (unless `force`).
+/// Refuse while the clone holds a claim that is still active (unless `force`). Not while a
+/// claim request of a killed run is pending: [`obtain`] first adopts what that request made.
 pub fn refuse_if_held(state: &State, force: bool) -> Result<()> {
+    if state.other.contains_key(PENDING_KEY) {
+        return Ok(());
+    }
+    refuse_held_claim(state, force)
+}
+
+fn refuse_held_claim(state: &State, force: bool) -> Result<()> {
     let Some(claim) = &state.claim else { return Ok(()) };
     let live = claim.status == "active" && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0);
     if force || !live {
@@ -154,6 +162,7 @@ pub fn obtain(
             return Ok(obtained(found, How::FoundAfterLostAnswer, &mine, guard));
         }
     }
+    refuse_held_claim(&state, request.force)?;
     if !request.force {
         if let Some(found) = newest(mine.iter().copied()) {
             return Ok(obtained(found, How::Adopted, &mine, guard));

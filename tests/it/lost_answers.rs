@@ -353,3 +353,31 @@ fn submit_waiting_for_a_cancel_in_another_terminal_sees_the_claim_cancelled() {
     assert_eq!(refused["problems"][0]["code"], "claim_expired", "{refused}");
     assert_eq!(fake.count("POST", SUBMISSIONS), 0);
 }
+
+#[test]
+fn forced_claim_killed_mid_request_is_adopted_by_a_plain_claim_despite_the_held_one() {
+    let (fake, env) = setup();
+    let dir = ready(&env, "work");
+    env.tool(&dir, &["claim"]).expect(0);
+    let hold = Hold::new(Duration::from_secs(30));
+    fake.push_route_fault("POST", &claim_route(), Fault::HoldAfterProcessing(hold.clone()));
+    let run = Background::start(&env, &dir, &["claim", "--force"]);
+    hold.wait_acted();
+    run.kill();
+    hold.release();
+    let claims = fake.claims();
+    assert_eq!(claims.len(), 2);
+    assert_eq!(
+        claim_id(&dir).as_deref(),
+        claims[0]["id"].as_str(),
+        "the old claim is still the recorded one"
+    );
+
+    // Not refused as "already holds an active claim": the killed request's claim is adopted.
+    let next = env.tool(&dir, &["claim", "--json"]).expect(0);
+    assert_eq!(next.json()["obtained"], "found_after_lost_answer");
+    assert_eq!(fake.claims().len(), 2);
+    assert_eq!(claim_id(&dir).as_deref(), claims[1]["id"].as_str());
+    // Now the held claim is refused as usual.
+    assert_eq!(env.tool(&dir, &["claim", "--json"]).expect(2).error_code(), "claim_active");
+}
