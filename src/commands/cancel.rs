@@ -7,7 +7,6 @@
 use serde_json::{json, Value};
 
 use crate::claims;
-use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::mutation::{self, MutationGuard};
@@ -24,7 +23,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     if state.claim.is_none() {
         return Err(no_claim());
     }
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let hotkey = ctx.hotkey()?;
 
     let _guard = MutationGuard::acquire(&state_file, &ctx.out, "cancelling")?;

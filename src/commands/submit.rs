@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         return Ok(());
     }
 
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let hotkey = ctx.hotkey()?;
     if let Some(claim) = &state.claim {
         if claim.hotkey != hotkey.ss58() {
