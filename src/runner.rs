@@ -117,7 +117,7 @@ impl Drop for SignalGuard {
 }
 
 pub(crate) fn interrupted_error() -> Error {
-    Error::usage("interrupted; the task's commands were stopped").with_code("interrupted")
+    Error::new(crate::error::Kind::Interrupted, "interrupted; the task's commands were stopped")
 }
 
 pub(crate) struct CommandRun {
