@@ -374,7 +374,18 @@ pub fn sidecar_facts(
     path: Option<&std::path::Path>,
 ) -> Result<Option<SidecarFacts>> {
     let path = crate::sidecar::resolve_path(repo.work_tree(), path)?;
-    match crate::sidecar::load(&path)? {
+    let loaded = match crate::sidecar::load(&path) {
+        // A file that is not a JSON object is one more problem of the report, not the end of
+        // it; a file that cannot be read stays an error (exit 2).
+        Err(err) if err.kind() == crate::error::Kind::Problems => {
+            return Ok(Some(SidecarFacts {
+                problems: vec![err.message().to_string()],
+                ..SidecarFacts::default()
+            }));
+        }
+        other => other?,
+    };
+    match loaded {
         None => Ok(None),
         Some(sidecar) => Ok(Some(SidecarFacts {
             has_artifact: sidecar.has_artifact(),

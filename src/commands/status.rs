@@ -40,6 +40,14 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                 ctx.out.paint(Style::Red, "has problems")
             }
         ))?;
+        for problem in &report.problems {
+            ctx.out.line(format!(
+                "         {} [{}] {}",
+                ctx.out.paint(Style::Red, "problem:"),
+                problem.code,
+                problem.message
+            ))?;
+        }
     }
 
     // Live statuses from the coordinator. Unreachable, the recorded ones are shown instead.

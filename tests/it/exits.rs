@@ -107,3 +107,55 @@ fn help_man_page_and_readme_list_the_same_exit_statuses() {
         );
     }
 }
+
+#[test]
+fn a_malformed_sidecar_is_a_problem_of_the_report_and_an_unreadable_one_an_error() {
+    let env = Env::new();
+    let repo = env.repo_with("repo", &[("src/a.py", b"a\n")]);
+    env.bind(&repo, &task_record("https://example.invalid/t.git", "main", &["src/*"]));
+    write(&repo.join("src/a.py"), b"b\n");
+    write(&repo.join("submission.json"), b"{\"summary\": \"x\",");
+
+    // check --json: the whole report, with the sidecar as one problem (exit 1).
+    let run = env.tool(&repo, &["--json", "check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(crate::common::problem_codes(&report), ["submission_invalid"]);
+    assert!(
+        crate::common::problem(&report, "submission_invalid")["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"),
+        "{report}"
+    );
+    assert_eq!(crate::common::listed(&report), [("src/a.py".into(), "modified".into(), true)]);
+    // Human output too: the file list, then the problem.
+    let run = env.tool(&repo, &["check"]);
+    assert_eq!(run.code, 1);
+    assert!(run.out().contains("src/a.py") && run.out().contains("[submission_invalid]"), "{}", run.out());
+
+    // status: everything else, and the problem (no claim, no submissions: nothing to fetch).
+    let run = env.tool(&repo, &["--json", "status"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = run.json();
+    assert_eq!(status["task"]["slug"], "demo-task", "{status}");
+    assert_eq!(crate::common::problem_codes(&status["check"]), ["submission_invalid"]);
+    let run = env.tool(&repo, &["status"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("check has problems"), "{}", run.out());
+    assert!(run.out().contains("[submission_invalid] the submission sidecar"), "{}", run.out());
+
+    // Not a JSON object: the same problem.
+    write(&repo.join("submission.json"), b"[1, 2]");
+    let run = env.tool(&repo, &["--json", "check"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(crate::common::problem_codes(&run.json()), ["submission_invalid"]);
+
+    // A sidecar path that cannot be read is an error (exit 2), for check and status alike.
+    fs::remove_file(repo.join("submission.json")).unwrap();
+    fs::create_dir(repo.join("submission.json")).unwrap();
+    let run = env.tool(&repo, &["--json", "check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.error_code(), "submission_path");
+    env.tool(&repo, &["status"]).expect(2);
+}
