@@ -23,6 +23,7 @@ pub mod metric;
 pub mod mutation;
 pub mod output;
 pub mod patch;
+pub mod problems;
 pub mod repo;
 pub mod runner;
 pub mod served;

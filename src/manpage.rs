@@ -150,34 +150,9 @@ fn problems_section(roff: &mut Roff) {
          \"problems\"); any problem means exit status 1. With --allow-outside, the per-file refusals \
          (the first eight) leave those changes out of the patch and list them instead.",
     )]);
-    let codes: &[(&str, &str)] = &[
-        ("outside_allowed_paths", "a changed path no allowed_patch_paths pattern matches (Python fnmatch)."),
-        ("bytecode_path", "a .pyc/.pyo path, by the validator's rule."),
-        ("unquotable_path", "a name git would quote or the validator's parsing would change."),
-        ("nested_repository", "an untracked nested git repository."),
-        ("unmerged_path", "a merge conflict in progress."),
-        ("submodule_change", "a gitlink change; git apply on the validator's clone would do nothing."),
-        (
-            "converted_by_attributes",
-            "a file .gitattributes would check out with other bytes than the work tree has.",
-        ),
-        ("needs_refused_change", "an allowed change that cannot apply without a refused one."),
-        ("patch_too_large", "the exact patch is longer than max_patch_bytes."),
-        ("empty_patch", "nothing to submit (artifact-first tasks may submit an artifact instead)."),
-        ("patch_not_utf8", "the patch is not UTF-8; mark such files binary in .git/info/attributes."),
-        (
-            "patch_misread",
-            "the paths a validator would read from the patch are not exactly the submitted paths.",
-        ),
-        (
-            "submission_invalid",
-            "the submission file is missing (submit) or breaks a rule (see SUBMISSION FILE).",
-        ),
-        ("claim_missing, claim_expired", "submit without an active, unexpired claim."),
-        ("not_descended_from_base", "pre-push: a pushed commit does not descend from the base commit."),
-    ];
-    for (code, text) in codes {
-        entry(roff, vec![bold(*code)], text);
+    for code in crate::problems::ProblemCode::ALL {
+        let text = format!("{}. Hint: {}.", capitalize(code.message()), code.hint().trim_end_matches('.'));
+        entry(roff, vec![bold(code.code())], &text);
     }
 }
 

@@ -18,6 +18,7 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result, ResultExt};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
+use crate::problems::ProblemCode;
 use crate::served::{has_id, text};
 use crate::sidecar::{self, Sidecar};
 use crate::state::{State, SubmissionRecord};
@@ -174,10 +175,7 @@ fn already_submitted(state: &State, claim_id: &str, patch_sha256: &str) -> Optio
 /// the coordinator decides whether it takes more than one) and not be past its expiry.
 fn claim_problem(state: &State) -> Option<Problem> {
     let Some(claim) = &state.claim else {
-        return Some(
-            Problem::new("claim_missing", "this clone holds no claim of the task")
-                .with_hint("claim it first: `git bitsota claim`"),
-        );
+        return Some(Problem::of(ProblemCode::ClaimMissing));
     };
     let expired = timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s <= 0);
     if !matches!(claim.status.as_str(), "active" | "submitted") || expired {
@@ -187,8 +185,8 @@ fn claim_problem(state: &State) -> Option<Problem> {
             format!("status {}", claim.status)
         };
         return Some(
-            Problem::new("claim_expired", format!("claim {} can no longer be used ({why})", claim.id))
-                .with_hint("claim the task again: `git bitsota claim`"),
+            Problem::of(ProblemCode::ClaimExpired)
+                .with_message(format!("claim {} can no longer be used ({why})", claim.id)),
         );
     }
     None

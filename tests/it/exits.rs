@@ -159,3 +159,14 @@ fn a_malformed_sidecar_is_a_problem_of_the_report_and_an_unreadable_one_an_error
     assert_eq!(run.error_code(), "submission_path");
     env.tool(&repo, &["status"]).expect(2);
 }
+
+#[test]
+fn the_man_page_lists_every_problem_code_of_the_table() {
+    let env = Env::new();
+    let page = env.tool(env.root(), &["man"]).expect(0).out();
+    let section = page.split("PROBLEM CODES").nth(1).unwrap().split(".SH").next().unwrap();
+    let terms: Vec<&str> =
+        section.lines().filter_map(|l| l.strip_prefix("\\fB").and_then(|l| l.strip_suffix("\\fR"))).collect();
+    let table: Vec<&str> = git_bitsota::problems::ProblemCode::ALL.iter().map(|c| c.code()).collect();
+    assert_eq!(terms, table);
+}
