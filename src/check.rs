@@ -1,6 +1,8 @@
 //! The check: what would be submitted and every reason it would be refused, as a report that
 //! `check`, `diff`, `submit` and `status` share (cli.md §5).
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Value};
 
 use crate::error::Result;
@@ -265,18 +267,20 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
             Rejection::Bytecode(paths) | Rejection::Disallowed(paths) => misread.extend(paths),
         }
     }
-    // The paths validators extract must be exactly the submitted ones.
-    let mut expected: Vec<String> = Vec::new();
+    // The paths validators extract must be exactly the submitted ones. (Sets: a patch may
+    // touch thousands of paths.)
+    let mut expected: BTreeSet<String> = BTreeSet::new();
     for file in report.built.files.iter().filter(|f| f.allowed()) {
         expected.extend(file.display_from());
-        expected.push(file.display_path());
+        expected.insert(file.display_path());
     }
-    let unexpected = extracted.iter().filter(|p| !expected.contains(p));
+    let extracted_set: BTreeSet<&String> = extracted.iter().collect();
+    let unexpected = extracted.iter().filter(|p| !expected.contains(*p));
     // And every submitted path must be among what they read, or the patch is not what we think.
-    let unread = expected.iter().filter(|p| !extracted.contains(p));
+    let unread = expected.iter().filter(|p| !extracted_set.contains(p));
     misread.extend(unexpected.chain(unread).cloned());
     // Paths refused for other reasons are already reported; do not double-report them here.
-    let refused: Vec<String> =
+    let refused: BTreeSet<String> =
         report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
     misread.retain(|p| !refused.contains(p));
     misread.sort();
