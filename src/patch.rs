@@ -348,7 +348,31 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
 
     // The precise changes, without a patch: nothing is rendered before it is judged.
     let raw_only = || git().arg("diff-index").arg("--cached").args(RAW_ONLY).arg(base_commit).output();
-    let mut raw = split_raw_and_patch(&raw_only()?)?.0;
+    let render = |pathspecs: &[&[u8]]| {
+        git()
+            .arg("--literal-pathspecs")
+            .arg("diff-index")
+            .arg("--cached")
+            .args(RAW_AND_PATCH)
+            .arg(base_commit)
+            .arg("--")
+            .args(pathspecs.iter().map(|p| os_str(p)))
+            .output()
+    };
+    // While the full raw run looks at everything, render the allowed work-tree changes in
+    // parallel: when the raw run finds nothing else (no refused or committed change), that
+    // patch is the one, and the check costs one diff-index run of wall time.
+    let guessed: Vec<&[u8]> =
+        to_update.iter().copied().filter(|p| reasons_for(p, patterns).is_empty()).collect();
+    let (first, guess) = std::thread::scope(|scope| {
+        let guess = (!guessed.is_empty() && pathspec_bytes(&guessed) <= MAX_PATHSPEC_BYTES)
+            .then(|| scope.spawn(|| render(&guessed)));
+        let first = raw_only();
+        let guess = guess.and_then(|handle| handle.join().ok()).and_then(Result::ok);
+        (first, guess)
+    });
+    let mut raw = split_raw_and_patch(&first?)?.0;
+    let mut guess = guess.map(|bytes| split_raw_and_patch(&bytes)).transpose()?;
     // A file removed from the index only (`git rm --cached`) is untracked but exists at base:
     // compare it with its base state, so an unchanged file does not show up as deleted plus
     // added. Regular files are hashed without storing; anything else is cheap to add.
@@ -392,6 +416,7 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
         update_index(&git, other.iter().map(|c| c.src_path.as_slice()))?;
         untracked_outside.retain(|u| !readded.contains(&u.path));
         raw = split_raw_and_patch(&raw_only()?)?.0;
+        guess = None;
     }
 
     let mut files: Vec<ChangedFile> = Vec::new();
@@ -418,6 +443,7 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
     // allowed change can vanish with it: such a change needs the refused one, and is refused
     // too. Each round refuses at least one more change, so this ends.
     while !revert.is_empty() {
+        guess = None;
         git().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
         let left = split_raw_and_patch(&raw_only()?)?.0;
         let present: BTreeSet<&[u8]> = left
@@ -434,21 +460,10 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
     }
     // Only allowed changes are left in the private index: render exactly those.
     let allowed: Vec<&ChangedFile> = files.iter().filter(|f| f.allowed()).collect();
-    let patch = if allowed.is_empty() {
-        Vec::new()
-    } else {
-        let render = |pathspecs: &[&[u8]]| {
-            git()
-                .arg("--literal-pathspecs")
-                .arg("diff-index")
-                .arg("--cached")
-                .args(RAW_AND_PATCH)
-                .arg(base_commit)
-                .arg("--")
-                .args(pathspecs.iter().map(|p| os_str(p)))
-                .output()
-        };
-        render_allowed(&allowed, render)?
+    let patch = match guess {
+        _ if allowed.is_empty() => Vec::new(),
+        Some((guess_raw, guess_patch)) if names_exactly(&guess_raw, &allowed) => guess_patch,
+        _ => render_allowed(&allowed, render)?,
     };
 
     files.extend(untracked_outside);
@@ -470,25 +485,37 @@ const MAX_PATHSPEC_BYTES: usize = 256 << 10;
 /// paths (`render(&[])` is the unlimited run). The raw records of that run must name exactly
 /// the allowed changes, or the unlimited run is used.
 fn render_allowed(allowed: &[&ChangedFile], render: impl Fn(&[&[u8]]) -> Result<Vec<u8>>) -> Result<Vec<u8>> {
-    let mut wanted: BTreeSet<&[u8]> = BTreeSet::new();
-    for file in allowed {
-        wanted.insert(&file.path);
-        if let Some(from) = &file.from {
-            wanted.insert(from);
-        }
-    }
-    let pathspecs: Vec<&[u8]> = wanted.iter().copied().collect();
-    if pathspecs.iter().map(|p| p.len() + 1).sum::<usize>() <= MAX_PATHSPEC_BYTES {
+    let pathspecs: Vec<&[u8]> = sides(allowed).into_iter().collect();
+    if pathspec_bytes(&pathspecs) <= MAX_PATHSPEC_BYTES {
         let (raw, patch) = split_raw_and_patch(&render(&pathspecs)?)?;
-        let seen: BTreeSet<&[u8]> = raw
-            .iter()
-            .flat_map(|c| std::iter::once(c.src_path.as_slice()).chain(c.dst_path.as_deref()))
-            .collect();
-        if seen == wanted && raw.len() == allowed.len() {
+        if names_exactly(&raw, allowed) {
             return Ok(patch);
         }
     }
     Ok(split_raw_and_patch(&render(&[])?)?.1)
+}
+
+/// Both paths of every change.
+fn sides<'a>(files: &[&'a ChangedFile]) -> BTreeSet<&'a [u8]> {
+    let mut paths = BTreeSet::new();
+    for file in files {
+        paths.insert(file.path.as_slice());
+        paths.extend(file.from.as_deref());
+    }
+    paths
+}
+
+/// Whether raw records are exactly the `allowed` changes (same paths, same number).
+fn names_exactly(raw: &[RawChange], allowed: &[&ChangedFile]) -> bool {
+    let seen: BTreeSet<&[u8]> = raw
+        .iter()
+        .flat_map(|c| std::iter::once(c.src_path.as_slice()).chain(c.dst_path.as_deref()))
+        .collect();
+    raw.len() == allowed.len() && seen == sides(allowed)
+}
+
+fn pathspec_bytes(paths: &[&[u8]]) -> usize {
+    paths.iter().map(|p| p.len() + 1).sum()
 }
 
 /// The mode `update-index` would record for a regular file in the work tree: executable or

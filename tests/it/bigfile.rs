@@ -237,3 +237,29 @@ fn a_mode_change_of_an_out_of_scope_file_is_seen_without_a_content_change() {
     assert_eq!(code, 1, "{report}");
     assert_eq!(listed(&report), [("weights.bin".into(), "modified".into(), false)]);
 }
+
+#[test]
+fn the_patch_rendered_alongside_the_raw_run_is_used_only_when_it_is_exactly_the_allowed_changes() {
+    let env = Env::new();
+    let repo = repo_with_weights(&env);
+    // Work-tree edit only: the parallel render is the patch.
+    write(&repo.join("src/train.py"), b"lr = 2\n");
+    let alone = env.tool(&repo, &["diff"]).expect(0).out();
+    assert!(alone.contains("+lr = 2") && alone.matches("diff --git").count() == 1, "{alone}");
+    // Plus a committed allowed file and a staged one the work-tree walk does not see: the
+    // patch must hold all three.
+    write(&repo.join("src/new.py"), b"new = 1\n");
+    env.git(&repo, &["add", "src/new.py"]);
+    env.git(&repo, &["commit", "-q", "-m", "add"]);
+    write(&repo.join("src/staged.py"), b"staged = 1\n");
+    env.git(&repo, &["add", "src/staged.py"]);
+    let all = env.tool(&repo, &["diff"]).expect(0).out();
+    for needle in ["b/src/train.py", "b/src/new.py", "b/src/staged.py"] {
+        assert!(all.contains(needle), "{needle} missing:\n{all}");
+    }
+    assert_eq!(all.matches("diff --git").count(), 3, "{all}");
+    // And with a refused change next to them, none of its bytes.
+    write(&repo.join("weights.bin"), &noise(9, BIG));
+    let left = env.tool(&repo, &["diff", "--allow-outside"]).expect(0).out();
+    assert_eq!(left, all);
+}
