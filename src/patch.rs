@@ -6,16 +6,18 @@
 //! explicit options, so the user's configuration cannot change the bytes:
 //!
 //! 1. copy `.git/index` to a temporary file (or `read-tree` the base when there is none);
-//! 2. list what differs from that index, both walks at once: `diff-files` (unstaged work) and
-//!    `ls-files -o --exclude-standard` (untracked work); committed and staged work is already
-//!    in the index;
-//! 3. `update-index --add --remove` the candidates into the private index, except untracked
-//!    files that could never be submitted (out of scope: they may be huge artifacts, and are
-//!    never hashed into the object store);
-//! 4. `diff-index --cached --raw -M -p --binary --full-index` with fixed prefixes: the precise
-//!    change of each path and the patch, in one run;
-//! 5. if a change cannot be submitted, put it back to its base state in the private index and
-//!    take the patch again (repeated while that drags an allowed change out with it).
+//! 2. list what differs from that index, both walks at once: `diff-files --raw` (unstaged
+//!    work) and `ls-files -o --exclude-standard` (untracked work); committed and staged work is
+//!    already in the index;
+//! 3. judge each candidate path by its name before reading it: `update-index --add --remove`
+//!    only what could be submitted or costs nothing (allowed paths, removals, symlinks,
+//!    conflicts). Untracked files that can never be submitted are never read; tracked ones
+//!    whose stat data changed are hashed without being stored and, if they really changed,
+//!    reported as refused while the private index keeps their base entry;
+//! 4. `diff-index --cached --raw -M` (no patch): the precise change of each path;
+//! 5. put every refused change back to its base state in the private index (repeated while
+//!    that drags an allowed change out with it), then render the patch of the allowed paths
+//!    only (`-p --binary --full-index`, literal pathspecs). Nothing refused is ever rendered.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
