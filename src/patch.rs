@@ -440,10 +440,22 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
             revert_lines(change, &mut revert);
         }
     }
+    // When no refused path collides with an allowed one (a file `d` and a directory `d/`),
+    // putting the refused changes back cannot evict an allowed change: one round, no second
+    // look, and a parallel render of exactly the allowed changes stays good.
+    if !revert.is_empty() && !collides(&files) {
+        let guessed_right = guess.as_ref().is_some_and(|(guess_raw, _)| {
+            names_exactly(guess_raw, &files.iter().filter(|f| f.allowed()).collect::<Vec<_>>())
+        });
+        if !guessed_right {
+            git().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
+        }
+        revert.clear();
+    }
     // Put refused changes back to base in the private index, then look again. Restoring a
-    // base path evicts entries it collides with (a file `d` and a directory `d/`), so an
-    // allowed change can vanish with it: such a change needs the refused one, and is refused
-    // too. Each round refuses at least one more change, so this ends.
+    // base path evicts entries it collides with, so an allowed change can vanish with it: such
+    // a change needs the refused one, and is refused too. Each round refuses at least one more
+    // change, so this ends.
     while !revert.is_empty() {
         guess = None;
         git().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
@@ -495,6 +507,25 @@ fn render_allowed(allowed: &[&ChangedFile], render: impl Fn(&[&[u8]]) -> Result<
         }
     }
     Ok(split_raw_and_patch(&render(&[])?)?.1)
+}
+
+/// Whether a refused change's path is, contains or lies inside an allowed change's path.
+fn collides(files: &[ChangedFile]) -> bool {
+    let allowed: Vec<&ChangedFile> = files.iter().filter(|f| f.allowed()).collect();
+    let allowed = sides(&allowed);
+    let refused: Vec<&ChangedFile> = files.iter().filter(|f| !f.allowed()).collect();
+    sides(&refused).into_iter().any(|path| {
+        let mut inside = path.to_vec();
+        inside.push(b'/');
+        // `path` itself, anything under `path/`, or a directory of `path`.
+        let below = allowed
+            .range(path..)
+            .take_while(|a| a.starts_with(path))
+            .any(|a| a.len() == path.len() || a.starts_with(&inside));
+        let above =
+            path.iter().enumerate().filter(|(_, b)| **b == b'/').any(|(i, _)| allowed.contains(&path[..i]));
+        below || above
+    })
 }
 
 /// Both paths of every change.
@@ -922,4 +953,27 @@ pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pat
     };
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Built { files, patch })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, refused: bool) -> ChangedFile {
+        ChangedFile {
+            path: path.as_bytes().to_vec(),
+            from: None,
+            change: Change::Modified,
+            reasons: if refused { vec![Reason::Outside] } else { Vec::new() },
+        }
+    }
+
+    #[test]
+    fn collisions_are_a_path_and_what_lies_under_it() {
+        assert!(collides(&[file("d", true), file("d/x", false)]));
+        assert!(collides(&[file("d/x", true), file("d", false)]));
+        assert!(collides(&[file("a/b/c", true), file("a", false)]));
+        assert!(!collides(&[file("d", true), file("dx", false), file("d.txt", false), file("e/d", false)]));
+        assert!(!collides(&[file("weights.bin", true), file("src/train.py", false)]));
+    }
 }
