@@ -443,12 +443,14 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
     // When no refused path collides with an allowed one (a file `d` and a directory `d/`),
     // putting the refused changes back cannot evict an allowed change: one round, no second
     // look, and a parallel render of exactly the allowed changes stays good.
+    let unlimited_revert = std::cell::RefCell::new(Vec::new());
     if !revert.is_empty() && !collides(&files) {
         let guessed_right = guess.as_ref().is_some_and(|(guess_raw, _)| {
             names_exactly(guess_raw, &files.iter().filter(|f| f.allowed()).collect::<Vec<_>>())
         });
+        // Only a render without pathspecs (a fallback) needs them put back.
         if !guessed_right {
-            git().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
+            *unlimited_revert.borrow_mut() = std::mem::take(&mut revert);
         }
         revert.clear();
     }
@@ -477,7 +479,13 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
     let patch = match guess {
         _ if allowed.is_empty() => Vec::new(),
         Some((guess_raw, guess_patch)) if names_exactly(&guess_raw, &allowed) => guess_patch,
-        _ => render_allowed(&allowed, render)?,
+        _ => render_allowed(&allowed, |pathspecs| {
+            if pathspecs.is_empty() && !unlimited_revert.borrow().is_empty() {
+                let lines = std::mem::take(&mut *unlimited_revert.borrow_mut());
+                git().args(["update-index", "-z", "--index-info"]).stdin(lines).output()?;
+            }
+            render(pathspecs)
+        })?,
     };
 
     files.extend(untracked_outside);
