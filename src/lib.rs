@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
+pub mod ideas;
 pub mod keys;
 pub mod manpage;
 pub mod output;
@@ -21,9 +22,11 @@ pub mod repo;
 pub mod served;
 pub mod sidecar;
 pub mod state;
+pub mod submission_api;
 pub mod task;
 pub mod timefmt;
 pub mod validator;
+pub mod work_items;
 
 use clap::Parser;
 

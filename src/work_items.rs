@@ -1,0 +1,222 @@
+//! Pool work items (protocol.md §4.6, cli.md §10.2): planner-made sub-tasks of a task, listed
+//! in the order the reference client picks them, claimed one at a time with a signed request,
+//! and remembered in the state's `[claim]` (`work_item_id`, title, instructions, status).
+
+use std::cmp::Ordering;
+
+use serde_json::{json, Map, Value};
+
+use crate::client::Coordinator;
+use crate::error::{Error, Result};
+use crate::keys::Hotkey;
+use crate::served::{one_line, text};
+use crate::state::ClaimRecord;
+use crate::task::TaskSnapshot;
+
+/// Keys in the state's `[claim]` for a work-item claim.
+pub const KEY_ID: &str = "work_item_id";
+pub const KEY_TITLE: &str = "work_item_title";
+pub const KEY_INSTRUCTIONS: &str = "work_item_instructions";
+pub const KEY_STATUS: &str = "work_item_status";
+pub const KEY_BASE: &str = "base_submission_id";
+
+/// `GET /api/v1/work-items?task_id=…&status=…` (unsigned), ordered by [`compare`]. Items of
+/// other tasks (a server ignoring the filter) are dropped.
+pub fn list(coordinator: &Coordinator, task_id: &str, status: Option<&str>) -> Result<Vec<Value>> {
+    let mut query = vec![("task_id".to_string(), task_id.to_string())];
+    if let Some(status) = status {
+        query.push(("status".to_string(), status.to_string()));
+    }
+    let what = "GET /api/v1/work-items";
+    let items = match coordinator.get_json("/api/v1/work-items", &query, None)? {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        other => {
+            return Err(Error::server(format!(
+                "the coordinator's answer to {what} is not a JSON array: {}",
+                one_line(&crate::served::shorten(&other.to_string(), 200))
+            ))
+            .with_code("bad_response"));
+        }
+    };
+    let mut items: Vec<Value> = items
+        .into_iter()
+        .filter(|i| i.is_object() && text(i, "task_id").is_none_or(|t| t == task_id))
+        .filter(|i| status.is_none_or(|s| text(i, "status").is_none_or(|have| have == s)))
+        .collect();
+    items.sort_by(compare);
+    Ok(items)
+}
+
+/// The reference's pick order: `priority` descending, then `created_at` ascending (as strings).
+pub fn compare(a: &Value, b: &Value) -> Ordering {
+    let priority = |i: &Value| i.get("priority").and_then(Value::as_f64).unwrap_or(0.0);
+    let created = |i: &Value| text(i, "created_at").unwrap_or_default();
+    priority(b).total_cmp(&priority(a)).then_with(|| created(a).cmp(&created(b)))
+}
+
+/// A work item's `base_submission_id`, when it names one.
+pub fn base_submission(item: &Value) -> Option<String> {
+    text(item, "base_submission_id").map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// What `claim --work-item` got: the claim as served (or as listed, when resumed) and its item.
+pub struct Claimed {
+    pub claim: Value,
+    pub item: Value,
+    /// An active claim of this hotkey on the item was taken up again: nothing was sent.
+    pub resumed: bool,
+}
+
+/// Claim a work item of `task` for `hotkey`: `requested` names it, else the item whose claim
+/// is this hotkey's active claim on the task is resumed, else the first open item is taken.
+/// Refuses (exit 2) before signing when there is no such item, or it is held by someone else.
+pub fn claim(
+    coordinator: &Coordinator,
+    task: &TaskSnapshot,
+    requested: Option<&str>,
+    description: &str,
+    hotkey: &Hotkey,
+) -> Result<Claimed> {
+    let me = hotkey.ss58();
+    let mine: Vec<Value> = coordinator
+        .list_claims(Some(&task.id), Some("active"))?
+        .into_iter()
+        .filter(|c| {
+            text(c, "miner_hotkey").as_deref() == Some(me) && text(c, "status").as_deref() == Some("active")
+        })
+        .filter(|c| text(c, "task_id").is_none_or(|t| t == task.id))
+        .collect();
+    // The active claim of mine that holds `item`, if any.
+    let held_by_me = |item: &Value| -> Option<Value> {
+        let item_id = text(item, "id")?;
+        let item_claim = text(item, "claim_id");
+        mine.iter()
+            .find(|c| {
+                text(c, KEY_ID).as_deref() == Some(item_id.as_str())
+                    || (item_claim.is_some() && text(c, "id") == item_claim)
+            })
+            .cloned()
+    };
+    let claimed = list(coordinator, &task.id, Some("claimed"))?;
+
+    if let Some(wanted) = requested {
+        let wanted = crate::submission_api::checked_id(wanted).map_err(|_| {
+            Error::usage(format!("{:?} is not a valid work item id", one_line(wanted))).with_code("bad_id")
+        })?;
+        let open = list(coordinator, &task.id, Some("open"))?;
+        let found = open.iter().chain(claimed.iter()).find(|i| text(i, "id").as_deref() == Some(wanted));
+        let Some(item) = found.cloned() else {
+            return Err(Error::usage(format!("{} has no open or claimed work item {wanted}", task.slug))
+                .with_code("no_work_item")
+                .with_hint("list them with `git bitsota work-items` (or `--status claimed`)"));
+        };
+        if let Some(claim) = held_by_me(&item) {
+            return Ok(Claimed { claim, item, resumed: true });
+        }
+        if text(&item, "status").as_deref() != Some("open") {
+            return Err(Error::usage(format!(
+                "work item {wanted} is {} by another claim{}",
+                one_line(&text(&item, "status").unwrap_or_default()),
+                text(&item, "claim_id").map(|c| format!(" ({})", one_line(&c))).unwrap_or_default()
+            ))
+            .with_code("work_item_taken")
+            .with_hint("pick an open one from `git bitsota work-items`"));
+        }
+        return post_claim(coordinator, item, description, hotkey);
+    }
+
+    if let Some((item, claim)) = claimed.iter().find_map(|i| held_by_me(i).map(|c| (i.clone(), c))) {
+        return Ok(Claimed { claim, item, resumed: true });
+    }
+    let open = list(coordinator, &task.id, Some("open"))?;
+    match open.into_iter().find(|i| text(i, "status").as_deref() == Some("open")) {
+        Some(item) => post_claim(coordinator, item, description, hotkey),
+        None => Err(Error::usage(format!("no open work items for {}", task.slug))
+            .with_code("no_open_work_items")
+            .with_hint(
+                "see every item with `git bitsota work-items --status claimed` or `--status completed`",
+            )),
+    }
+}
+
+/// Signed `POST /api/v1/work-items/{id}/claim` with `claim_description` and the item's
+/// `base_submission_id` when it names one.
+fn post_claim(coordinator: &Coordinator, item: Value, description: &str, hotkey: &Hotkey) -> Result<Claimed> {
+    let id = text(&item, "id").unwrap_or_default();
+    let id = crate::submission_api::checked_id(&id)
+        .map_err(|_| {
+            Error::server("the coordinator served a work item without a usable `id`")
+                .with_code("bad_response")
+        })?
+        .to_string();
+    let mut body = Map::new();
+    body.insert("claim_description".into(), json!(description));
+    if let Some(base) = base_submission(&item) {
+        body.insert("base_submission_id".into(), json!(base));
+    }
+    let path = format!("/api/v1/work-items/{id}/claim");
+    let claim = coordinator.post_json(&path, &Value::Object(body), hotkey)?;
+    if !claim.is_object() {
+        return Err(Error::server(format!("the coordinator's answer to POST {path} is not a claim object"))
+            .with_code("bad_response"));
+    }
+    Ok(Claimed { claim, item, resumed: false })
+}
+
+/// Remember the work item in the state's `[claim]`.
+pub fn note_on_claim(record: &mut ClaimRecord, item: &Value) {
+    let mut put = |key: &str, value: Option<String>| {
+        match value.filter(|v| !v.is_empty()) {
+            Some(v) => record.other.insert(key.into(), toml::Value::String(v)),
+            None => record.other.remove(key),
+        };
+    };
+    put(KEY_ID, text(item, "id"));
+    put(KEY_TITLE, text(item, "title"));
+    put(KEY_INSTRUCTIONS, text(item, "instructions"));
+    put(KEY_STATUS, Some("claimed".into()));
+    put(KEY_BASE, base_submission(item));
+}
+
+/// The work item a claim record holds, as (id, title, instructions, status).
+pub struct Noted {
+    pub id: String,
+    pub title: String,
+    pub instructions: String,
+    pub status: String,
+}
+
+pub fn noted(record: &ClaimRecord) -> Option<Noted> {
+    let get = |key: &str| record.other.get(key).and_then(toml::Value::as_str).unwrap_or_default().to_string();
+    let id = get(KEY_ID);
+    if id.is_empty() {
+        return None;
+    }
+    Some(Noted { id, title: get(KEY_TITLE), instructions: get(KEY_INSTRUCTIONS), status: get(KEY_STATUS) })
+}
+
+/// After a successful submit with this claim: the item is done.
+pub fn mark_completed(record: &mut ClaimRecord) {
+    if noted(record).is_some() {
+        record.other.insert(KEY_STATUS.into(), toml::Value::String("completed".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_descending_then_oldest_first() {
+        let mut items = vec![
+            json!({"id": "low", "priority": 1, "created_at": "2026-01-01T00:00:00Z"}),
+            json!({"id": "high-new", "priority": 5, "created_at": "2026-01-03T00:00:00Z"}),
+            json!({"id": "high-old", "priority": 5, "created_at": "2026-01-02T00:00:00Z"}),
+            json!({"id": "none", "created_at": "2025-01-01T00:00:00Z"}),
+        ];
+        items.sort_by(compare);
+        let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["high-old", "high-new", "low", "none"]);
+    }
+}
