@@ -14,6 +14,7 @@ pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
 pub mod ideas;
+pub mod implements;
 pub mod keys;
 pub mod manpage;
 pub mod output;

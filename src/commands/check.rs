@@ -20,6 +20,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
         ctx.out.json(&report.to_json())?;
     } else {
         report.print(&ctx.out)?;
+        centerless_notes(ctx, &repo, &state, args.submission_file.as_deref())?;
     }
     if report.ok() {
         Ok(())
@@ -42,4 +43,23 @@ pub fn sidecar_if_present(
             problems: crate::sidecar::problems(&sidecar, task),
         })),
     }
+}
+
+/// On a centerless task: the idea that will be sent and the submission it implements.
+fn centerless_notes(
+    ctx: &Ctx,
+    repo: &Repo,
+    state: &crate::state::State,
+    path: Option<&std::path::Path>,
+) -> Result<()> {
+    if !state.task.is_centerless() {
+        return Ok(());
+    }
+    let path = crate::sidecar::resolve_path(repo.work_tree(), path)?;
+    // A sidecar that does not load is already reported by the check.
+    let sidecar = crate::sidecar::load(&path).ok().flatten();
+    for line in crate::implements::centerless_lines(&state.task, sidecar.as_ref(), state, None) {
+        ctx.out.line(line)?;
+    }
+    Ok(())
 }
