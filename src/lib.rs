@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod consent;
 pub mod ctx;
 pub mod error;
 pub mod fnmatch;
@@ -17,9 +18,12 @@ pub mod ideas;
 pub mod implements;
 pub mod keys;
 pub mod manpage;
+pub mod measure;
+pub mod metric;
 pub mod output;
 pub mod patch;
 pub mod repo;
+pub mod runner;
 pub mod served;
 pub mod sidecar;
 pub mod state;
@@ -28,6 +32,7 @@ pub mod task;
 pub mod timefmt;
 pub mod validator;
 pub mod work_items;
+pub mod worktree;
 
 use clap::Parser;
 
