@@ -3,9 +3,11 @@
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
 pub mod auth;
+pub mod bench_outputs;
 pub mod bind;
 pub mod canonical_json;
 pub mod check;
+pub mod claims;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -20,6 +22,7 @@ pub mod keys;
 pub mod manpage;
 pub mod measure;
 pub mod metric;
+pub mod mutation;
 pub mod output;
 pub mod patch;
 pub mod repo;

@@ -6,11 +6,13 @@ use std::cmp::Ordering;
 
 use serde_json::{json, Map, Value};
 
+use crate::claims::{self, ClaimRequest, Obtained};
 use crate::client::Coordinator;
 use crate::error::{Error, Result};
 use crate::keys::Hotkey;
+use crate::output::Output;
 use crate::served::{one_line, text};
-use crate::state::ClaimRecord;
+use crate::state::{ClaimRecord, StateFile};
 use crate::task::TaskSnapshot;
 
 /// Keys in the state's `[claim]` for a work-item claim.
@@ -60,24 +62,36 @@ pub fn base_submission(item: &Value) -> Option<String> {
     text(item, "base_submission_id").map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// What `claim --work-item` got: the claim as served (or as listed, when resumed) and its item.
-pub struct Claimed {
-    pub claim: Value,
+/// What `claim --work-item` got: the claim (created, or this hotkey's active claim on the item
+/// taken up again), not yet recorded, and its item.
+pub struct ItemClaim {
+    pub obtained: Obtained,
     pub item: Value,
-    /// An active claim of this hotkey on the item was taken up again: nothing was sent.
-    pub resumed: bool,
+}
+
+/// Which work item to claim and how (`claim --work-item [ID] [-m TEXT] [--force]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ItemRequest<'a> {
+    /// The item's id; `None` resumes this hotkey's item, else takes the first open one.
+    pub requested: Option<&'a str>,
+    pub description: &'a str,
+    /// Claim although the clone holds an active claim.
+    pub force: bool,
 }
 
 /// Claim a work item of `task` for `hotkey`: `requested` names it, else the item whose claim
 /// is this hotkey's active claim on the task is resumed, else the first open item is taken.
-/// Refuses (exit 2) before signing when there is no such item, or it is held by someone else.
-pub fn claim(
+/// Refuses (exit 2) before signing when there is no such item, or another claim holds it.
+/// Creating goes through [`claims::obtain`] (request lock, adoption, lost answers).
+pub fn obtain(
+    out: &Output,
     coordinator: &Coordinator,
+    state_file: &StateFile,
     task: &TaskSnapshot,
-    requested: Option<&str>,
-    description: &str,
+    request: ItemRequest<'_>,
     hotkey: &Hotkey,
-) -> Result<Claimed> {
+) -> Result<ItemClaim> {
+    let ItemRequest { requested, description, force } = request;
     let me = hotkey.ss58();
     let mine: Vec<Value> = coordinator
         .list_claims(Some(&task.id), Some("active"))?
@@ -87,7 +101,7 @@ pub fn claim(
         })
         .filter(|c| text(c, "task_id").is_none_or(|t| t == task.id))
         .collect();
-    // The active claim of mine that holds `item`, if any.
+    // The active claim of mine that holds `item`: the claim names the item, or the item its claim.
     let held_by_me = |item: &Value| -> Option<Value> {
         let item_id = text(item, "id")?;
         let item_claim = text(item, "claim_id");
@@ -99,50 +113,55 @@ pub fn claim(
             .cloned()
     };
     let claimed = list(coordinator, &task.id, Some("claimed"))?;
+    let resume = |claim: Value, item: Value| -> Result<ItemClaim> {
+        Ok(ItemClaim { obtained: claims::adopt(out, state_file, claim)?, item })
+    };
 
-    if let Some(wanted) = requested {
-        let wanted = crate::submission_api::checked_id(wanted).map_err(|_| {
-            Error::usage(format!("{:?} is not a valid work item id", one_line(wanted))).with_code("bad_id")
-        })?;
-        let open = list(coordinator, &task.id, Some("open"))?;
-        let found = open.iter().chain(claimed.iter()).find(|i| text(i, "id").as_deref() == Some(wanted));
-        let Some(item) = found.cloned() else {
-            return Err(Error::usage(format!("{} has no open or claimed work item {wanted}", task.slug))
-                .with_code("no_work_item")
-                .with_hint("list them with `git bitsota work-items` (or `--status claimed`)"));
-        };
-        if let Some(claim) = held_by_me(&item) {
-            return Ok(Claimed { claim, item, resumed: true });
+    let item = match requested {
+        Some(wanted) => {
+            let wanted = crate::submission_api::checked_id(wanted).map_err(|_| {
+                Error::usage(format!("{:?} is not a valid work item id", one_line(wanted)))
+                    .with_code("bad_id")
+            })?;
+            let open = list(coordinator, &task.id, Some("open"))?;
+            let found = open.iter().chain(claimed.iter()).find(|i| text(i, "id").as_deref() == Some(wanted));
+            let Some(item) = found.cloned() else {
+                return Err(Error::usage(format!("{} has no open or claimed work item {wanted}", task.slug))
+                    .with_code("no_work_item")
+                    .with_hint("list them with `git bitsota work-items` (or `--status claimed`)"));
+            };
+            if let Some(claim) = held_by_me(&item) {
+                return resume(claim, item);
+            }
+            if text(&item, "status").as_deref() != Some("open") {
+                return Err(Error::usage(format!(
+                    "work item {wanted} is {} by another claim{}",
+                    one_line(&text(&item, "status").unwrap_or_default()),
+                    text(&item, "claim_id").map(|c| format!(" ({})", one_line(&c))).unwrap_or_default()
+                ))
+                .with_code("work_item_taken")
+                .with_hint("pick an open one from `git bitsota work-items`"));
+            }
+            item
         }
-        if text(&item, "status").as_deref() != Some("open") {
-            return Err(Error::usage(format!(
-                "work item {wanted} is {} by another claim{}",
-                one_line(&text(&item, "status").unwrap_or_default()),
-                text(&item, "claim_id").map(|c| format!(" ({})", one_line(&c))).unwrap_or_default()
-            ))
-            .with_code("work_item_taken")
-            .with_hint("pick an open one from `git bitsota work-items`"));
+        None => {
+            if let Some((item, claim)) = claimed.iter().find_map(|i| held_by_me(i).map(|c| (i.clone(), c))) {
+                return resume(claim, item);
+            }
+            let open = list(coordinator, &task.id, Some("open"))?;
+            match open.into_iter().find(|i| text(i, "status").as_deref() == Some("open")) {
+                Some(item) => item,
+                None => {
+                    return Err(Error::usage(format!("no open work items for {}", task.slug))
+                        .with_code("no_open_work_items")
+                        .with_hint(
+                            "see every item with `git bitsota work-items --status claimed` or `--status completed`",
+                        ));
+                }
+            }
         }
-        return post_claim(coordinator, item, description, hotkey);
-    }
+    };
 
-    if let Some((item, claim)) = claimed.iter().find_map(|i| held_by_me(i).map(|c| (i.clone(), c))) {
-        return Ok(Claimed { claim, item, resumed: true });
-    }
-    let open = list(coordinator, &task.id, Some("open"))?;
-    match open.into_iter().find(|i| text(i, "status").as_deref() == Some("open")) {
-        Some(item) => post_claim(coordinator, item, description, hotkey),
-        None => Err(Error::usage(format!("no open work items for {}", task.slug))
-            .with_code("no_open_work_items")
-            .with_hint(
-                "see every item with `git bitsota work-items --status claimed` or `--status completed`",
-            )),
-    }
-}
-
-/// Signed `POST /api/v1/work-items/{id}/claim` with `claim_description` and the item's
-/// `base_submission_id` when it names one.
-fn post_claim(coordinator: &Coordinator, item: Value, description: &str, hotkey: &Hotkey) -> Result<Claimed> {
     let id = text(&item, "id").unwrap_or_default();
     let id = crate::submission_api::checked_id(&id)
         .map_err(|_| {
@@ -150,9 +169,25 @@ fn post_claim(coordinator: &Coordinator, item: Value, description: &str, hotkey:
                 .with_code("bad_response")
         })?
         .to_string();
+    let request = ClaimRequest { task_id: &task.id, work_item_id: Some(&id), force };
+    let obtained = claims::obtain(out, coordinator, state_file, me, request, || {
+        post_claim(coordinator, &id, &item, description, hotkey)
+    })?;
+    Ok(ItemClaim { obtained, item })
+}
+
+/// Signed `POST /api/v1/work-items/{id}/claim` with `claim_description` and the item's
+/// `base_submission_id` when it names one; the claim as served.
+fn post_claim(
+    coordinator: &Coordinator,
+    id: &str,
+    item: &Value,
+    description: &str,
+    hotkey: &Hotkey,
+) -> Result<Value> {
     let mut body = Map::new();
     body.insert("claim_description".into(), json!(description));
-    if let Some(base) = base_submission(&item) {
+    if let Some(base) = base_submission(item) {
         body.insert("base_submission_id".into(), json!(base));
     }
     let path = format!("/api/v1/work-items/{id}/claim");
@@ -161,7 +196,7 @@ fn post_claim(coordinator: &Coordinator, item: Value, description: &str, hotkey:
         return Err(Error::server(format!("the coordinator's answer to POST {path} is not a claim object"))
             .with_code("bad_response"));
     }
-    Ok(Claimed { claim, item, resumed: false })
+    Ok(claim)
 }
 
 /// Remember the work item in the state's `[claim]`.
@@ -209,7 +244,7 @@ mod tests {
 
     #[test]
     fn priority_descending_then_oldest_first() {
-        let mut items = vec![
+        let mut items = [
             json!({"id": "low", "priority": 1, "created_at": "2026-01-01T00:00:00Z"}),
             json!({"id": "high-new", "priority": 5, "created_at": "2026-01-03T00:00:00Z"}),
             json!({"id": "high-old", "priority": 5, "created_at": "2026-01-02T00:00:00Z"}),

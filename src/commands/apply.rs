@@ -9,7 +9,6 @@
 use serde_json::json;
 
 use crate::cli::ApplyArgs;
-use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::implements;
@@ -25,7 +24,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     let state = state_file.read_bound()?;
     let task = &state.task;
     let id = submission_api::checked_id(&args.submission)?.to_string();
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let submission = submission_api::fetch(&coordinator, &id)?;
     submission_api::ensure_same_task(&submission, &id, &task.id, &task.slug)?;
 

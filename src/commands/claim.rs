@@ -1,37 +1,27 @@
 //! `git bitsota claim [-m TEXT] [--force]`: signed claim of the bound task; records the claim
-//! and shows the participation disclaimer the first time each version is seen.
+//! and shows the participation disclaimer the first time each version is seen. An active claim
+//! of this hotkey on the task is adopted instead of making a second one (see `claims`).
 
 use serde_json::{json, Value};
 
+use crate::claims::{self, ClaimRequest};
 use crate::cli::ClaimArgs;
 use crate::client::{self, Coordinator};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Style;
 use crate::served::{one_line, text};
-use crate::state::ClaimRecord;
+use crate::state::{ClaimRecord, State};
+use crate::submission_api;
 use crate::timefmt;
-use crate::work_items;
+use crate::work_items::{self, ItemRequest};
 
 pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state_file = ctx.state_file(&repo);
     let state = state_file.read_bound()?;
-    if let Some(claim) = &state.claim {
-        if claim.status == "active"
-            && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0)
-            && !args.force
-        {
-            return Err(Error::usage(format!(
-                "this clone already holds an active claim ({}, {})",
-                claim.id,
-                timefmt::time_left_words(&claim.expires_at)
-            ))
-            .with_code("claim_active")
-            .with_hint("submit with it, cancel it with `git bitsota cancel`, or claim again with --force"));
-        }
-    }
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    claims::refuse_if_held(&state, args.force)?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let task = coordinator.resolve_task(&state.task.id)?;
     if !client::is_live(&task) {
         return Err(Error::usage(format!(
@@ -43,36 +33,39 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         .with_code("task_not_live"));
     }
     let hotkey = ctx.hotkey()?;
-    let (claim, work_item) = match &args.work_item {
+    let (mut obtained, item) = match &args.work_item {
         Some(requested) => {
-            let claimed =
-                work_items::claim(&coordinator, &state.task, requested.as_deref(), &args.message, &hotkey)?;
-            (claimed.claim.clone(), Some(claimed))
+            let request = ItemRequest {
+                requested: requested.as_deref(),
+                description: &args.message,
+                force: args.force,
+            };
+            let got = work_items::obtain(&ctx.out, &coordinator, &state_file, &state.task, request, &hotkey)?;
+            (got.obtained, Some(got.item))
         }
-        None => (direct_claim(&coordinator, &state, args, &hotkey)?, None),
+        None => {
+            let base = checked_base(&coordinator, &state, args.base.as_deref())?;
+            let request = ClaimRequest { task_id: &state.task.id, work_item_id: None, force: args.force };
+            let obtained =
+                claims::obtain(&ctx.out, &coordinator, &state_file, hotkey.ss58(), request, || {
+                    coordinator.claim_task_on_base(&state.task.id, &args.message, base.as_deref(), &hotkey)
+                })?;
+            (obtained, None)
+        }
     };
-    let id = text(&claim, "id").unwrap_or_default();
+    let (claim, id, how) = (obtained.claim.clone(), obtained.id(), obtained.how);
     if id.is_empty() {
         return Err(Error::server("the coordinator's claim has no `id`").with_code("bad_response"));
     }
-    let mut record = ClaimRecord {
-        id: id.clone(),
-        hotkey: hotkey.ss58().to_string(),
-        status: text(&claim, "status").unwrap_or_else(|| "active".into()),
-        created_at: text(&claim, "created_at").unwrap_or_default(),
-        expires_at: text(&claim, "expires_at").unwrap_or_default(),
-        other: toml::Table::new(),
-    };
-    if let Some(claimed) = &work_item {
-        work_items::note_on_claim(&mut record, &claimed.item);
-    } else if let Some(base) = args.base.as_deref() {
-        record.other.insert(work_items::KEY_BASE.into(), toml::Value::String(base.trim().to_string()));
-    }
+    let record = claims::record_of(&claim, hotkey.ss58());
+    let adoption = obtained.adoption_words();
 
     // Record the claim even if showing the disclaimer fails later: it exists on the server.
     let disclaimer = claim.get("participation_disclaimer").filter(|d| d.is_object());
-    let show_disclaimer = state_file.update(|fresh| {
-        fresh.claim = Some(record.clone());
+    let show_disclaimer = obtained.record(&state_file, hotkey.ss58(), |fresh| {
+        if let Some(claim) = fresh.claim.as_mut() {
+            note_work(claim, item.as_ref(), args.base.as_deref());
+        }
         let d = disclaimer?;
         let key =
             format!("{}@{}", text(d, "code").unwrap_or_default(), text(d, "version").unwrap_or_default());
@@ -85,6 +78,9 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         }
         Some(d)
     })?;
+    let others = std::mem::take(&mut obtained.others);
+    // Recorded: a second terminal waiting to claim may go on (and sees this claim).
+    drop(obtained);
 
     if let Some(d) = &show_disclaimer {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
@@ -97,60 +93,70 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
             ctx.out.info(format!("read it in full: {}", one_line(&url)));
         }
     }
+    if !others.is_empty() {
+        ctx.out.warn(format!(
+            "this hotkey holds other active claims on the task: {}",
+            others.iter().map(|id| one_line(id)).collect::<Vec<_>>().join(", ")
+        ));
+    }
     if ctx.out.is_json() {
-        return ctx.out.json(&json!({"version": 1, "claim": claim}));
+        return ctx.out.json(&json!({"version": 1, "claim": claim, "obtained": how.as_str()}));
     }
-    if let Some(claimed) = &work_item {
-        return report_work_item(ctx, &state, &record, claimed);
+    if let Some(item) = &item {
+        return report_work_item(ctx, &state, &record, item, how == claims::How::Adopted);
     }
-    ctx.out.line(format!(
-        "claimed {} as {}: claim {} ({})",
-        ctx.out.paint(Style::Bold, &state.task.slug),
-        record.hotkey,
-        id,
-        timefmt::time_left_words(&record.expires_at)
-    ))?;
+    match adoption {
+        Some(words) => ctx.out.line(words)?,
+        None => ctx.out.line(format!(
+            "claimed {} as {}: claim {} ({})",
+            ctx.out.paint(Style::Bold, &state.task.slug),
+            record.hotkey,
+            id,
+            timefmt::time_left_words(&record.expires_at)
+        ))?,
+    }
     if let Some(base) = args.base.as_deref() {
-        ctx.out.hint(format!("build on it with `git bitsota apply {}`", base.trim()));
+        ctx.out.hint(format!("build on it with `git bitsota apply {}`", one_line(base.trim())));
     }
     ctx.out.hint("check with `git bitsota check`, then `git bitsota submit`");
     Ok(())
 }
 
-/// A direct claim of the task, with `--base` checked to be a submission of this task first.
-fn direct_claim(
-    coordinator: &Coordinator,
-    state: &crate::state::State,
-    args: &ClaimArgs,
-    hotkey: &crate::keys::Hotkey,
-) -> Result<Value> {
-    let base = match args.base.as_deref() {
-        Some(base) => {
-            let id = crate::submission_api::checked_id(base)?;
-            let submission = crate::submission_api::fetch(coordinator, id)?;
-            crate::submission_api::ensure_same_task(&submission, id, &state.task.id, &state.task.slug)?;
-            Some(id.to_string())
-        }
-        None => None,
-    };
-    coordinator.claim_task_on_base(&state.task.id, &args.message, base.as_deref(), hotkey)
+/// `--base`: a submission of this task (exit 2 otherwise), checked before anything is signed.
+fn checked_base(coordinator: &Coordinator, state: &State, base: Option<&str>) -> Result<Option<String>> {
+    let Some(base) = base else { return Ok(None) };
+    let id = submission_api::checked_id(base)?;
+    let submission = submission_api::fetch(coordinator, id)?;
+    submission_api::ensure_same_task(&submission, id, &state.task.id, &state.task.slug)?;
+    Ok(Some(id.to_string()))
 }
 
-/// What a work-item claim holds: the item's title and instructions, and its base submission.
+/// What the claim is for, kept in the state's `[claim]`: the work item, or the base submission.
+fn note_work(claim: &mut ClaimRecord, item: Option<&Value>, base: Option<&str>) {
+    match (item, base) {
+        (Some(item), _) => work_items::note_on_claim(claim, item),
+        (None, Some(base)) => {
+            claim.other.insert(work_items::KEY_BASE.into(), toml::Value::String(base.trim().to_string()));
+        }
+        (None, None) => {}
+    }
+}
+
+/// A work-item claim: the item's title and instructions, and the submission it builds on.
 fn report_work_item(
     ctx: &Ctx,
-    state: &crate::state::State,
+    state: &State,
     record: &ClaimRecord,
-    claimed: &work_items::Claimed,
+    item: &Value,
+    resumed: bool,
 ) -> Result<()> {
-    let item = &claimed.item;
-    let verb = if claimed.resumed { "resumed" } else { "claimed" };
+    let verb = if resumed { "resumed" } else { "claimed" };
     ctx.out.line(format!(
         "{verb} work item {} of {} as {}: claim {} ({})",
         ctx.out.paint(Style::Bold, &one_line(&text(item, "id").unwrap_or_default())),
         state.task.slug,
         record.hotkey,
-        record.id,
+        one_line(&record.id),
         timefmt::time_left_words(&record.expires_at)
     ))?;
     if let Some(title) = text(item, "title").filter(|t| !t.trim().is_empty()) {

@@ -4,11 +4,10 @@
 use serde_json::{json, Value};
 
 use crate::cli::IdeasArgs;
-use crate::client::Coordinator;
-use crate::commands::submissions::metric_words;
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::ideas;
+use crate::served::metric_words;
 use crate::served::{cell, shorten};
 use crate::submission_api::proposed_idea;
 
@@ -27,7 +26,7 @@ pub fn run(ctx: &Ctx, args: &IdeasArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let me = my_hotkey(ctx, &state);
     let listed = ideas::fetch(&coordinator, &task.id, me.as_deref(), args.all)?;
     if ctx.out.is_json() {

@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use crate::cli::WorkItemsArgs;
-use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::served::{cell, shorten};
@@ -13,7 +12,7 @@ use crate::work_items;
 pub fn run(ctx: &Ctx, args: &WorkItemsArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state = ctx.state_file(&repo).read_bound()?;
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let status = args.status.trim();
     let items = work_items::list(&coordinator, &state.task.id, Some(status))?;
     if ctx.out.is_json() {

@@ -70,7 +70,15 @@ impl World {
     }
 
     /// A submission made by someone else, as the coordinator would serve it.
-    fn seed(&self, id: &str, task: &str, miner: &str, status: &str, created: &str, idea: &str, patch: &str) {
+    fn seed(
+        &self,
+        id: &str,
+        task: &str,
+        miner: &str,
+        (status, created): (&str, &str),
+        idea: &str,
+        patch: &str,
+    ) {
         self.fake.add_submission(json!({
             "id": id, "task_id": task, "claim_id": format!("claim-{id}"), "miner_hotkey": miner,
             "status": status, "created_at": created, "base_ref": self.base_commit, "patch": patch,
@@ -258,8 +266,8 @@ fn claim_work_item_with_none_open_or_an_active_claim_held_is_refused() {
 #[test]
 fn claim_base_sends_base_submission_id_for_a_submission_of_this_task_only() {
     let w = world("standard", |_| {});
-    w.seed("sub-here", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "", "");
-    w.seed("sub-there", OTHER_TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "", "");
+    w.seed("sub-here", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "", "");
+    w.seed("sub-there", OTHER_TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "", "");
     let dir = w.clone("work");
 
     let run = w.env.tool(&dir, &["claim", "--base", "sub-there", "--json"]).expect(2);
@@ -281,15 +289,22 @@ fn claim_base_sends_base_submission_id_for_a_submission_of_this_task_only() {
 #[test]
 fn ideas_are_ordered_by_status_then_others_first_then_newest_with_failed_ones_only_on_all() {
     let w = world("centerless", |_| {});
-    w.seed("acc-old", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "old idea", "");
-    w.seed("acc-mine", TASK_ID, SS58, "accepted", "2026-01-09T00:00:00Z", "my idea", "");
-    w.seed("acc-new", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-02T00:00:00Z", "new idea\nsecond line", "");
-    w.seed("pend-mine", TASK_ID, SS58, "pending_verification", "2026-01-08T00:00:00Z", "p1", "");
-    w.seed("pend", TASK_ID, OTHER_HOTKEY, "pending_verification", "2026-01-03T00:00:00Z", "p2", "");
-    w.seed("rej", TASK_ID, OTHER_HOTKEY, "rejected", "2026-01-05T00:00:00Z", "bad", "");
-    w.seed("err", TASK_ID, OTHER_HOTKEY, "error", "2026-01-06T00:00:00Z", "broken", "");
-    w.seed("no-idea", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-07T00:00:00Z", "   ", "");
-    w.seed("elsewhere", OTHER_TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-07T00:00:00Z", "x", "");
+    w.seed("acc-old", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "old idea", "");
+    w.seed("acc-mine", TASK_ID, SS58, ("accepted", "2026-01-09T00:00:00Z"), "my idea", "");
+    w.seed(
+        "acc-new",
+        TASK_ID,
+        OTHER_HOTKEY,
+        ("accepted", "2026-01-02T00:00:00Z"),
+        "new idea\nsecond line",
+        "",
+    );
+    w.seed("pend-mine", TASK_ID, SS58, ("pending_verification", "2026-01-08T00:00:00Z"), "p1", "");
+    w.seed("pend", TASK_ID, OTHER_HOTKEY, ("pending_verification", "2026-01-03T00:00:00Z"), "p2", "");
+    w.seed("rej", TASK_ID, OTHER_HOTKEY, ("rejected", "2026-01-05T00:00:00Z"), "bad", "");
+    w.seed("err", TASK_ID, OTHER_HOTKEY, ("error", "2026-01-06T00:00:00Z"), "broken", "");
+    w.seed("no-idea", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-07T00:00:00Z"), "   ", "");
+    w.seed("elsewhere", OTHER_TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-07T00:00:00Z"), "x", "");
     let dir = w.clone("work");
 
     let run = w.env.tool(&dir, &["ideas", "--json"]).expect(0);
@@ -331,7 +346,7 @@ fn ideas_on_a_task_without_them_says_so_and_exits_0() {
 fn apply_puts_the_patch_in_the_work_tree_only_and_records_the_idea() {
     let w = world("centerless", |_| {});
     let patch = w.patch(&[("train.py", b"lr = 0.01\nsteps = 100\n"), ("src/new.py", b"NEW = 1\n")]);
-    w.seed("idea-1", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "tiny lr", &patch);
+    w.seed("idea-1", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "tiny lr", &patch);
     let dir = w.clone("work");
     let index_before = fs::read(dir.join(".git/index")).unwrap();
 
@@ -359,11 +374,11 @@ fn apply_puts_the_patch_in_the_work_tree_only_and_records_the_idea() {
 fn apply_refuses_another_tasks_submission_and_a_patch_validators_would_reject() {
     let w = world("centerless", |_| {});
     let good = w.patch(&[("train.py", b"lr = 0.3\nsteps = 100\n")]);
-    w.seed("elsewhere", OTHER_TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "idea", &good);
+    w.seed("elsewhere", OTHER_TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "idea", &good);
     let outside = w.patch(&[("train.py", b"lr = 0.3\n"), ("README.md", b"# changed\n")]);
-    w.seed("outside", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "idea", &outside);
+    w.seed("outside", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "idea", &outside);
     let bytecode = w.patch(&[("src/m.pyc", b"\x00\x01bytecode")]);
-    w.seed("pyc", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "idea", &bytecode);
+    w.seed("pyc", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "idea", &bytecode);
     let dir = w.clone("work");
     let before = snapshot(&dir);
 
@@ -389,7 +404,7 @@ fn apply_of_a_patch_that_does_not_apply_changes_nothing_and_names_the_paths() {
         ("src/model.py", b"def model():\n    return 2\n"),
         ("train.py", b"lr = 0.4\nsteps = 100\n"),
     ]);
-    w.seed("clash", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "idea", &patch);
+    w.seed("clash", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "idea", &patch);
     let dir = w.clone("work");
     write(&dir.join("train.py"), b"lr = 0.9 # mine\nsteps = 7\n");
     let before = snapshot(&dir);
@@ -410,19 +425,18 @@ fn apply_of_a_patch_that_does_not_apply_changes_nothing_and_names_the_paths() {
 fn implements_comes_from_the_flag_then_the_sidecar_then_the_state_and_is_checked_before_signing() {
     let w = world("centerless", |_| {});
     let patch = w.patch(&[("src/model.py", b"def model():\n    return 3\n")]);
-    w.seed("from-state", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "state idea", &patch);
-    w.seed("from-sidecar", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "sidecar idea", "");
+    w.seed("from-state", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "state idea", &patch);
+    w.seed("from-sidecar", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "sidecar idea", "");
     w.seed(
         "from-flag",
         TASK_ID,
         OTHER_HOTKEY,
-        "pending_verification",
-        "2026-01-01T00:00:00Z",
+        ("pending_verification", "2026-01-01T00:00:00Z"),
         "flag idea",
         "",
     );
-    w.seed("no-idea", TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "", "");
-    w.seed("elsewhere", OTHER_TASK_ID, OTHER_HOTKEY, "accepted", "2026-01-01T00:00:00Z", "x", "");
+    w.seed("no-idea", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "", "");
+    w.seed("elsewhere", OTHER_TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "x", "");
     let dir = w.clone("work");
     w.env.tool(&dir, &["apply", "from-state"]).expect(0);
     w.env.tool(&dir, &["claim"]).expect(0);
