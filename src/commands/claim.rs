@@ -64,7 +64,9 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     let disclaimer = claim.get("participation_disclaimer").filter(|d| d.is_object());
     let show_disclaimer = obtained.record(&state_file, hotkey.ss58(), |fresh| {
         if let Some(claim) = fresh.claim.as_mut() {
-            note_work(claim, item.as_ref(), args.base.as_deref());
+            // An adopted claim was made without this --base: it does not build on it.
+            let base = args.base.as_deref().filter(|_| how == claims::How::Created);
+            note_work(claim, item.as_ref(), base);
         }
         let d = disclaimer?;
         let key =
