@@ -87,6 +87,7 @@ pub fn write_state(
             state.submissions = previous.submissions;
             state.bench = previous.bench;
             state.trusted_commands = previous.trusted_commands;
+            state.implements = previous.implements;
             state.other = previous.other;
         } else {
             out.warn(format!(

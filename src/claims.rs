@@ -221,6 +221,11 @@ pub fn record_of(claim: &Value, hotkey: &str) -> ClaimRecord {
         status: text(claim, "status").unwrap_or_else(|| "active".into()),
         created_at: text(claim, "created_at").unwrap_or_default(),
         expires_at: text(claim, "expires_at").unwrap_or_default(),
+        work_item_id: None,
+        work_item_title: None,
+        work_item_instructions: None,
+        work_item_status: None,
+        base_submission_id: None,
         other: toml::Table::new(),
     }
 }

@@ -5,9 +5,6 @@
 use crate::sidecar::Sidecar;
 use crate::state::State;
 
-/// Top-level key of the state file that `apply` writes.
-pub const STATE_KEY: &str = "implements";
-
 /// Where the value sent as `implemented_submission_id` came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -28,20 +25,7 @@ impl Source {
 
 /// The state's recorded value, if any.
 pub fn recorded(state: &State) -> Option<String> {
-    state
-        .other
-        .get(STATE_KEY)
-        .and_then(toml::Value::as_str)
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
-/// Record (or, with `None`, forget) the submission this work implements.
-pub fn record(state: &mut State, id: Option<&str>) {
-    match id {
-        Some(id) => state.other.insert(STATE_KEY.into(), toml::Value::String(id.to_string())),
-        None => state.other.remove(STATE_KEY),
-    };
+    state.implements.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// The flag, else the sidecar's value, else the state's.

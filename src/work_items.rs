@@ -15,13 +15,6 @@ use crate::served::{one_line, text};
 use crate::state::{ClaimRecord, StateFile};
 use crate::task::TaskSnapshot;
 
-/// Keys in the state's `[claim]` for a work-item claim.
-pub const KEY_ID: &str = "work_item_id";
-pub const KEY_TITLE: &str = "work_item_title";
-pub const KEY_INSTRUCTIONS: &str = "work_item_instructions";
-pub const KEY_STATUS: &str = "work_item_status";
-pub const KEY_BASE: &str = "base_submission_id";
-
 /// `GET /api/v1/work-items?task_id=…&status=…` (unsigned), ordered by [`compare`]. Items of
 /// other tasks (a server ignoring the filter) are dropped.
 pub fn list(coordinator: &Coordinator, task_id: &str, status: Option<&str>) -> Result<Vec<Value>> {
@@ -107,7 +100,7 @@ pub fn obtain(
         let item_claim = text(item, "claim_id");
         mine.iter()
             .find(|c| {
-                text(c, KEY_ID).as_deref() == Some(item_id.as_str())
+                text(c, "work_item_id").as_deref() == Some(item_id.as_str())
                     || (item_claim.is_some() && text(c, "id") == item_claim)
             })
             .cloned()
@@ -201,20 +194,15 @@ fn post_claim(
 
 /// Remember the work item in the state's `[claim]`.
 pub fn note_on_claim(record: &mut ClaimRecord, item: &Value) {
-    let mut put = |key: &str, value: Option<String>| {
-        match value.filter(|v| !v.is_empty()) {
-            Some(v) => record.other.insert(key.into(), toml::Value::String(v)),
-            None => record.other.remove(key),
-        };
-    };
-    put(KEY_ID, text(item, "id"));
-    put(KEY_TITLE, text(item, "title"));
-    put(KEY_INSTRUCTIONS, text(item, "instructions"));
-    put(KEY_STATUS, Some("claimed".into()));
-    put(KEY_BASE, base_submission(item));
+    let served = |key: &str| text(item, key).filter(|v| !v.is_empty());
+    record.work_item_id = served("id");
+    record.work_item_title = served("title");
+    record.work_item_instructions = served("instructions");
+    record.work_item_status = Some("claimed".into());
+    record.base_submission_id = base_submission(item);
 }
 
-/// The work item a claim record holds, as (id, title, instructions, status).
+/// The work item a claim record holds.
 pub struct Noted {
     pub id: String,
     pub title: String,
@@ -223,18 +211,20 @@ pub struct Noted {
 }
 
 pub fn noted(record: &ClaimRecord) -> Option<Noted> {
-    let get = |key: &str| record.other.get(key).and_then(toml::Value::as_str).unwrap_or_default().to_string();
-    let id = get(KEY_ID);
-    if id.is_empty() {
-        return None;
-    }
-    Some(Noted { id, title: get(KEY_TITLE), instructions: get(KEY_INSTRUCTIONS), status: get(KEY_STATUS) })
+    let id = record.work_item_id.clone().filter(|id| !id.is_empty())?;
+    let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+    Some(Noted {
+        id,
+        title: or_empty(&record.work_item_title),
+        instructions: or_empty(&record.work_item_instructions),
+        status: or_empty(&record.work_item_status),
+    })
 }
 
 /// After a successful submit with this claim: the item is done.
 pub fn mark_completed(record: &mut ClaimRecord) {
-    if noted(record).is_some() {
-        record.other.insert(KEY_STATUS.into(), toml::Value::String("completed".into()));
+    if record.work_item_id.is_some() {
+        record.work_item_status = Some("completed".into());
     }
 }
 

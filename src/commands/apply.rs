@@ -11,7 +11,6 @@ use serde_json::json;
 use crate::cli::ApplyArgs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
-use crate::implements;
 use crate::output::Style;
 use crate::repo::Repo;
 use crate::served::{one_line, text};
@@ -59,7 +58,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     let idea = submission_api::proposed_idea(&submission);
     let recorded = match (&idea, args.no_implements) {
         (Some(_), false) => {
-            state_file.update(|fresh| implements::record(fresh, Some(&id)))?;
+            state_file.update(|fresh| fresh.implements = Some(id.clone()))?;
             Some(id.clone())
         }
         _ => None,

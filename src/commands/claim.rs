@@ -137,9 +137,7 @@ fn checked_base(coordinator: &Coordinator, state: &State, base: Option<&str>) ->
 fn note_work(claim: &mut ClaimRecord, item: Option<&Value>, base: Option<&str>) {
     match (item, base) {
         (Some(item), _) => work_items::note_on_claim(claim, item),
-        (None, Some(base)) => {
-            claim.other.insert(work_items::KEY_BASE.into(), toml::Value::String(base.trim().to_string()));
-        }
+        (None, Some(base)) => claim.base_submission_id = Some(base.trim().to_string()),
         (None, None) => {}
     }
 }
