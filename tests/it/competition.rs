@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::common::{files_under, task_record, write, Env, PHRASE, SS58};
-use crate::fake_coordinator::{iso, unix_now, Fake};
+use crate::fake_coordinator::{iso, unix_now, Fake, Fault};
 
 const TASK_ID: &str = "c54218ce-0000-4000-8000-000000000001";
 const OTHER_TASK_ID: &str = "c54218ce-0000-4000-8000-0000000000ff";
@@ -560,4 +560,22 @@ fn global_options_have_their_own_help_heading() {
     assert!(own.contains("--work-item") && own.contains("--message"), "{own}");
     assert!(!own.contains("--coordinator-url") && !own.contains("--wallet-name"), "{own}");
     assert!(global.contains("--coordinator-url") && global.contains("--json"), "{global}");
+}
+
+#[test]
+fn a_work_item_claim_whose_answer_was_lost_is_found_and_recorded_not_sent_again() {
+    let w = world("standard", |_| {});
+    w.fake.add_work_item(item("first", 5, "2026-01-01T00:00:00Z", "open"));
+    w.fake.add_work_item(item("picked", 1, "2026-01-02T00:00:00Z", "open"));
+    let dir = w.clone("work");
+    w.fake.push_route_fault("POST", "/api/v1/work-items/picked/claim", Fault::ResetAfterProcessing);
+
+    let run = w.env.tool(&dir, &["claim", "--work-item", "picked", "--json"]).expect(0);
+    assert_eq!(run.json()["obtained"], "found_after_lost_answer");
+    assert_eq!(w.posts_to(WORK_ITEM_CLAIM).len(), 1, "sent once");
+    let served = w.fake.work_items().into_iter().find(|i| i["id"] == "picked").unwrap();
+    let state = state_of(&dir);
+    assert_eq!(state["claim"]["id"].as_str(), served["claim_id"].as_str());
+    assert_eq!(state["claim"]["work_item_id"].as_str(), Some("picked"));
+    assert_eq!(state["claim"]["work_item_title"].as_str(), Some("title of picked"));
 }
