@@ -19,7 +19,7 @@ use crate::error::{Error, Kind, Result, ResultExt};
 use crate::implements::{self, Source};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
-use crate::served::{has_id, text};
+use crate::served::{has_id, one_line, text};
 use crate::sidecar::{self, Sidecar};
 use crate::state::{PendingSubmission, State, SubmissionRecord};
 use crate::timefmt;
@@ -362,7 +362,7 @@ fn dry_run_implements(
         return;
     };
     if !state.task.is_centerless() {
-        ctx.out.info(format!("implements: submission {id} ({})", source.words()));
+        ctx.out.info(format!("implements: submission {} ({})", one_line(id), source.words()));
     }
     let checked = ctx.coordinator(Some(state)).and_then(|coordinator| {
         crate::submission_api::fetch_implementable(&coordinator, id, &state.task.id, &state.task.slug)
@@ -376,6 +376,7 @@ fn dry_run_implements(
             ctx.out.warn(format!("{}; a real submit would refuse", err.message()));
         }
         Err(err) => {
+            let id = one_line(id);
             ctx.out.warn(format!("could not check submission {id} on the coordinator: {}", err.message()))
         }
     }
