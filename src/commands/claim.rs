@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         if let Some(claim) = fresh.claim.as_mut() {
             // An adopted claim was made without this --base: it does not build on it.
             let base = args.base.as_deref().filter(|_| how == claims::How::Created);
-            note_work(claim, item.as_ref(), base);
+            note_work(claim, &obtained.claim, item.as_ref(), base);
         }
         let d = disclaimer?;
         let key =
@@ -134,11 +134,18 @@ fn checked_base(coordinator: &Coordinator, state: &State, base: Option<&str>) ->
 }
 
 /// What the claim is for, kept in the state's `[claim]`: the work item, or the base submission.
-fn note_work(claim: &mut ClaimRecord, item: Option<&Value>, base: Option<&str>) {
+/// A plain claim that adopted a work-item claim still records the item it is on.
+fn note_work(claim: &mut ClaimRecord, served: &Value, item: Option<&Value>, base: Option<&str>) {
     match (item, base) {
         (Some(item), _) => work_items::note_on_claim(claim, item),
         (None, Some(base)) => claim.base_submission_id = Some(base.trim().to_string()),
-        (None, None) => {}
+        (None, None) => {
+            if let Some(id) = text(served, "work_item_id").filter(|id| !id.is_empty()) {
+                claim.work_item_id = Some(id);
+                claim.work_item_status = Some("claimed".into());
+            }
+            claim.base_submission_id = text(served, "base_submission_id").filter(|b| !b.is_empty());
+        }
     }
 }
 

@@ -581,3 +581,25 @@ fn a_work_item_claim_whose_answer_was_lost_is_found_and_recorded_not_sent_again(
     assert_eq!(state["claim"]["work_item_id"].as_str(), Some("picked"));
     assert_eq!(state["claim"]["work_item_title"].as_str(), Some("title of picked"));
 }
+
+#[test]
+fn a_plain_claim_that_adopts_a_work_item_claim_records_the_item_and_completes_it_on_submit() {
+    let w = world("standard", |_| {});
+    let mut held = item("held", 1, "2026-01-01T00:00:00Z", "claimed");
+    held["claim_id"] = json!("claim-held");
+    w.fake.add_work_item(held);
+    w.fake.add_claim(
+        json!({"id": "claim-held", "task_id": TASK_ID, "miner_hotkey": SS58, "status": "active",
+               "work_item_id": "held", "created_at": iso(unix_now())}),
+        600,
+    );
+    let dir = w.clone("work");
+    let run = w.env.tool(&dir, &["claim", "--json"]).expect(0);
+    assert_eq!(run.json()["obtained"], "adopted");
+    assert_eq!(state_of(&dir)["claim"]["work_item_id"].as_str(), Some("held"));
+    write(&dir.join("train.py"), b"lr = 0.06\nsteps = 100\n");
+    write(&dir.join("submission.json"), br#"{"summary": "s", "claimed_metrics": {"score": 1.1}}"#);
+    w.env.tool(&dir, &["submit"]).expect(0);
+    assert_eq!(state_of(&dir)["claim"]["work_item_status"].as_str(), Some("completed"));
+    assert_eq!(w.fake.work_items()[0]["status"], "completed");
+}
