@@ -161,6 +161,8 @@ fn failing_paths(stderr: &str) -> Vec<String> {
             at.rsplit_once(':').map(|(p, _)| p.to_string())
         } else if let Some(quoted) = rest.strip_prefix("affected file '") {
             quoted.split_once("' is beyond").map(|(p, _)| p.to_string())
+        } else if let Some(quoted) = rest.strip_prefix("invalid path '") {
+            quoted.strip_suffix('\'').map(str::to_string)
         } else {
             rest.split_once(": ").map(|(p, _)| p.to_string())
         };
@@ -179,7 +181,8 @@ mod tests {
     fn git_apply_messages_name_their_paths() {
         let stderr = "error: patch failed: train.py:1\nerror: train.py: patch does not apply\n\
                       error: new.py: already exists in working directory\n\
-                      error: affected file 'link/x' is beyond a symbolic link\n";
-        assert_eq!(failing_paths(stderr), ["train.py", "new.py", "link/x"]);
+                      error: affected file 'link/x' is beyond a symbolic link\n\
+                      error: invalid path 'src/../up'\n";
+        assert_eq!(failing_paths(stderr), ["train.py", "new.py", "link/x", "src/../up"]);
     }
 }

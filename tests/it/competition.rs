@@ -603,3 +603,32 @@ fn a_plain_claim_that_adopts_a_work_item_claim_records_the_item_and_completes_it
     assert_eq!(state_of(&dir)["claim"]["work_item_status"].as_str(), Some("completed"));
     assert_eq!(w.fake.work_items()[0]["status"], "completed");
 }
+
+#[test]
+fn apply_never_writes_outside_the_work_tree_through_a_served_symlink_or_dot_dot() {
+    let w = world("centerless", |_| {});
+    let outside = w.env.path("outside");
+    fs::create_dir_all(&outside).unwrap();
+    // Allowed by `src/*` for validators, but git refuses to write beyond the new symlink.
+    let through_link = format!(
+        "diff --git a/src/x b/src/x\nnew file mode 120000\n--- /dev/null\n+++ b/src/x\n@@ -0,0 +1 @@\n+{}\n\\ No newline at end of file\n\
+         diff --git a/src/x/escape.txt b/src/x/escape.txt\nnew file mode 100644\n--- /dev/null\n+++ b/src/x/escape.txt\n@@ -0,0 +1 @@\n+pwned\n",
+        outside.display()
+    );
+    w.seed("link", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "idea", &through_link);
+    let dot_dot = "diff --git a/src/../../up.txt b/src/../../up.txt\nnew file mode 100644\n--- /dev/null\n+++ b/src/../../up.txt\n@@ -0,0 +1 @@\n+pwned\n";
+    w.seed("dotdot", TASK_ID, OTHER_HOTKEY, ("accepted", "2026-01-01T00:00:00Z"), "idea", dot_dot);
+    let dir = w.clone("work");
+    let before = snapshot(&dir);
+
+    let run = w.env.tool(&dir, &["apply", "link", "--json"]).expect(1);
+    assert_eq!(run.error_code(), "patch_does_not_apply");
+    assert!(run.error_message().contains("src/x/escape.txt"), "{}", run.error_message());
+    let run = w.env.tool(&dir, &["apply", "dotdot", "--json"]).expect(1);
+    assert_eq!(run.error_code(), "patch_does_not_apply");
+    assert!(run.error_message().contains("src/../../up.txt"), "{}", run.error_message());
+
+    assert_eq!(snapshot(&dir), before, "nothing changed, the symlink included");
+    assert!(crate::common::names_in(&outside).is_empty());
+    assert!(!w.env.path("up.txt").exists() && !dir.join("../up.txt").exists());
+}
