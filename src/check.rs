@@ -206,7 +206,8 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
     }
     patch_problems(&mut report, &patterns);
 
-    let artifact_ok = task.artifact_required && options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
+    let has_artifact = options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
+    let artifact_ok = crate::artifact::task_requires_artifact(task) && has_artifact;
     if report.built.patch.is_empty() && !artifact_ok {
         let mut problem = Problem::new(
             "empty_patch",
@@ -217,6 +218,9 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
         } else {
             "every change was left out; only changes inside allowed_patch_paths are submitted".to_string()
         });
+        report.push(problem);
+    }
+    if let Some(problem) = crate::artifact::missing_problem(task, report.built.patch.is_empty(), has_artifact) {
         report.push(problem);
     }
     if let Some(sidecar) = &options.sidecar {

@@ -31,8 +31,12 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
 
     let sidecar_path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
     let sidecar = sidecar::load(&sidecar_path)?;
+    let rehearsal = crate::artifact::is_local_rehearsal(&ctx.coordinator_url(Some(&state)));
     let facts = match &sidecar {
-        Some(s) => SidecarFacts { has_artifact: s.has_artifact(), problems: sidecar::problems(s, task) },
+        Some(s) => SidecarFacts {
+            has_artifact: s.has_artifact(),
+            problems: sidecar::problems_for(s, task, rehearsal),
+        },
         None => SidecarFacts {
             has_artifact: false,
             problems: vec![format!("the submission file {} is missing", sidecar_path.display())],
@@ -65,6 +69,12 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let Some(sidecar) = sidecar else {
         return refuse(ctx, &report);
     };
+    if !args.dry_run {
+        verify_artifact(ctx, &sidecar, args.no_verify_artifact, &mut report)?;
+        if !report.ok() {
+            return refuse(ctx, &report);
+        }
+    }
     let patch = report.patch_text().unwrap_or_default().to_string();
     let body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
     for path in report.left_out() {
@@ -137,6 +147,29 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
             Err(err)
         }
     }
+}
+
+/// `artifact verify` (headers only) of the sidecar's artifact, its problems added to the
+/// report: a submission validators are sure to refuse never goes out.
+fn verify_artifact(ctx: &Ctx, sidecar: &Sidecar, skip: bool, report: &mut Report) -> Result<()> {
+    let Some(uri) = sidecar.artifact_uri() else {
+        return Ok(());
+    };
+    if skip {
+        ctx.out.warn(format!(
+            "not checking that validators can download {uri} (--no-verify-artifact)"
+        ));
+        return Ok(());
+    }
+    let uri = crate::artifact::parse_uri(uri)?;
+    if let Some(warning) = crate::artifact::fetch::local_http_warning(&uri) {
+        ctx.out.warn(warning);
+    }
+    let fetched = crate::artifact::fetch(&uri, &crate::artifact::expected(sidecar), None, &ctx.out)?;
+    for problem in fetched.problems {
+        report.push(problem);
+    }
+    Ok(())
 }
 
 /// Whether a failed POST may still have been stored: no answer, a 5xx, or an answer that
