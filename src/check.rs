@@ -220,7 +220,8 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
         });
         report.push(problem);
     }
-    if let Some(problem) = crate::artifact::missing_problem(task, report.built.patch.is_empty(), has_artifact) {
+    if let Some(problem) = crate::artifact::missing_problem(task, report.built.patch.is_empty(), has_artifact)
+    {
         report.push(problem);
     }
     if let Some(sidecar) = &options.sidecar {

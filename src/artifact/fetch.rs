@@ -58,7 +58,9 @@ pub fn parse_uri(text: &str) -> Result<ArtifactUri> {
         Some("http") if crate::client::is_loopback(host) => {
             Ok(ArtifactUri { text: trimmed.to_string(), local_http: true })
         }
-        Some("http") => Err(bad("validators only download https:// (http:// is accepted for loopback hosts, for local tests)")),
+        Some("http") => Err(bad(
+            "validators only download https:// (http:// is accepted for loopback hosts, for local tests)",
+        )),
         _ => Err(bad("the scheme must be https://")),
     }
 }
@@ -90,11 +92,8 @@ impl Fetched {
 
     /// The `artifact verify --json` object of cli.md §10.5.
     pub fn to_json(&self) -> serde_json::Value {
-        let problems: Vec<serde_json::Value> = self
-            .problems
-            .iter()
-            .map(|p| serde_json::json!({"code": p.code, "message": p.message}))
-            .collect();
+        let problems: Vec<serde_json::Value> =
+            self.problems.iter().map(|p| serde_json::json!({"code": p.code, "message": p.message})).collect();
         serde_json::json!({
             "version": 1,
             "ok": self.ok(),
@@ -148,7 +147,10 @@ pub fn fetch(
         fetched.problems.push(
             Problem::new(
                 "artifact_redirect",
-                format!("{} answers HTTP {status}, a redirect to {shown}; validators do not follow redirects", uri.text),
+                format!(
+                    "{} answers HTTP {status}, a redirect to {shown}; validators do not follow redirects",
+                    uri.text
+                ),
             )
             .with_hint(
                 "use a URL that serves the bytes itself: Hugging Face `resolve/` URLs redirect to a CDN",
@@ -156,7 +158,7 @@ pub fn fetch(
         );
         return Ok(fetched);
     }
-    if status >= 400 || status < 200 {
+    if !(200..300).contains(&status) {
         fetched.problems.push(unreachable(&uri.text, &format!("HTTP {status}")));
         return Ok(fetched);
     }
@@ -181,7 +183,9 @@ pub fn fetch(
     let digested = match copied {
         Ok(digested) => digested,
         Err(CopyError::Read(e)) => {
-            fetched.problems.push(unreachable(&uri.text, &format!("the download broke off: {}", io_words(&e))));
+            fetched
+                .problems
+                .push(unreachable(&uri.text, &format!("the download broke off: {}", io_words(&e))));
             return Ok(fetched);
         }
         Err(CopyError::Write(e)) => {
@@ -222,8 +226,9 @@ fn unreachable(uri: &str, why: &str) -> Problem {
 }
 
 fn size_mismatch(message: String) -> Problem {
-    Problem::new("artifact_size_mismatch", message)
-        .with_hint("run `git bitsota artifact set URI` to record what the URI serves, or upload the right file")
+    Problem::new("artifact_size_mismatch", message).with_hint(
+        "run `git bitsota artifact set URI` to record what the URI serves, or upload the right file",
+    )
 }
 
 /// The agent: validator limits, no redirects, statuses as values, proxies only for https.
@@ -276,7 +281,9 @@ fn io_words(e: &std::io::Error) -> String {
         _ => {
             // ureq wraps its own errors (a read timeout among them) in io errors.
             let text = e.to_string();
-            if text.to_ascii_lowercase().contains("timeout") || text.to_ascii_lowercase().contains("timed out") {
+            if text.to_ascii_lowercase().contains("timeout")
+                || text.to_ascii_lowercase().contains("timed out")
+            {
                 format!("no data for {:.0} s ({text})", timeout().as_secs_f64().max(1.0))
             } else {
                 text

@@ -46,8 +46,10 @@ pub fn set(
             let verification = match no_verify {
                 true => None,
                 false => {
-                    let expected =
-                        Expected { sha256: Some(digested.sha256.clone()), size_bytes: Some(digested.size_bytes) };
+                    let expected = Expected {
+                        sha256: Some(digested.sha256.clone()),
+                        size_bytes: Some(digested.size_bytes),
+                    };
                     Some(artifact::fetch(&uri, &expected, None, &ctx.out)?)
                 }
             };
@@ -114,9 +116,12 @@ pub fn verify(ctx: &Ctx, download: bool, submission_file: Option<&Path>) -> Resu
     let repo = ctx.repo()?;
     let sidecar_path = sidecar::resolve_path(repo.work_tree(), submission_file)?;
     let Some(sidecar) = sidecar::load(&sidecar_path)? else {
-        return Err(Error::usage(format!("the submission sidecar {} does not exist", sidecar_path.display()))
-            .with_code("artifact_missing")
-            .with_hint("record the artifact first: `git bitsota artifact set URL --file FILE`"));
+        return Err(Error::usage(format!(
+            "the submission sidecar {} does not exist",
+            sidecar_path.display()
+        ))
+        .with_code("artifact_missing")
+        .with_hint("record the artifact first: `git bitsota artifact set URL --file FILE`"));
     };
     let Some(uri_text) = sidecar.artifact_uri() else {
         return Err(Error::usage(format!("{} names no artifact (`artifact_uri`)", sidecar_path.display()))
@@ -138,7 +143,8 @@ pub fn verify(ctx: &Ctx, download: bool, submission_file: Option<&Path>) -> Resu
     if fetched.ok() {
         Ok(())
     } else {
-        Err(Error::problems(format!("{} problem(s) with the artifact", fetched.problems.len())).already_reported())
+        Err(Error::problems(format!("{} problem(s) with the artifact", fetched.problems.len()))
+            .already_reported())
     }
 }
 

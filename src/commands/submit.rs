@@ -156,9 +156,7 @@ fn verify_artifact(ctx: &Ctx, sidecar: &Sidecar, skip: bool, report: &mut Report
         return Ok(());
     };
     if skip {
-        ctx.out.warn(format!(
-            "not checking that validators can download {uri} (--no-verify-artifact)"
-        ));
+        ctx.out.warn(format!("not checking that validators can download {uri} (--no-verify-artifact)"));
         return Ok(());
     }
     let uri = crate::artifact::parse_uri(uri)?;
