@@ -233,6 +233,11 @@ pub struct BenchArgs {
     /// Sidecar written by --record
     #[arg(long, value_name = "FILE")]
     pub submission_file: Option<PathBuf>,
+    /// Run with this artifact (a file, or an https:// URI downloaded as validators do) at
+    /// .autoresearch-submission/artifact; without it, the sidecar's artifact is used when its
+    /// bytes are cached
+    #[arg(long, value_name = "FILE|URI")]
+    pub artifact: Option<String>,
 }
 
 #[derive(Debug, Args)]

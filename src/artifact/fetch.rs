@@ -292,6 +292,22 @@ fn io_words(e: &std::io::Error) -> String {
     }
 }
 
+/// Remove the partial downloads of processes that no longer exist (killed mid-download).
+fn remove_abandoned(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(".partial-")) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A download in progress: a new file in the download directory, removed unless kept.
 struct Partial {
     path: PathBuf,
@@ -306,6 +322,7 @@ impl Partial {
                 .with_source(e)
         };
         fs::create_dir_all(dir).map_err(cannot)?;
+        remove_abandoned(dir);
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())

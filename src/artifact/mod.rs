@@ -78,3 +78,106 @@ pub fn cached(common_dir: &Path, sha256: &str, size_bytes: u64) -> Option<PathBu
     let meta = std::fs::symlink_metadata(&path).ok()?;
     (meta.is_file() && meta.len() == size_bytes).then_some(path)
 }
+
+/// Where `bench --artifact` (or a replay) takes the artifact from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Uri(ArtifactUri),
+}
+
+impl Source {
+    /// A URI when the text has a scheme (`…://`), else a file path.
+    pub fn parse(text: &str) -> crate::error::Result<Source> {
+        if text.contains("://") {
+            Ok(Source::Uri(parse_uri(text)?))
+        } else {
+            Ok(Source::File(PathBuf::from(text)))
+        }
+    }
+}
+
+/// An artifact ready to be placed: its bytes on disk and what the run is told about it.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub file: PathBuf,
+    pub uri: String,
+    pub size_bytes: u64,
+    /// How it was found, for the user: "file", "downloaded" or "cached".
+    pub how: &'static str,
+}
+
+/// The artifact for a run: the file given, the URI given (from the cache when its bytes are
+/// there, else downloaded into it like `verify --download`), or without `source` the sidecar's
+/// artifact when its bytes are cached. A URI the sidecar also names must give the sidecar's
+/// sha256 and size: any problem refuses (exit 1) before anything runs.
+pub fn ready(
+    common_dir: &Path,
+    source: Option<&Source>,
+    sidecar: Option<&Sidecar>,
+    out: &crate::output::Output,
+) -> crate::error::Result<Option<Ready>> {
+    use crate::error::Error;
+    let sidecar_uri = sidecar.and_then(Sidecar::artifact_uri);
+    let sidecar_expected = sidecar.map(expected).unwrap_or_default();
+    let cached_by_sidecar = || match (&sidecar_expected.sha256, sidecar_expected.size_bytes) {
+        (Some(sha), Some(size)) => cached(common_dir, sha, size).map(|file| (file, size)),
+        _ => None,
+    };
+    match source {
+        None => Ok(sidecar_uri.and_then(|uri| {
+            cached_by_sidecar().map(|(file, size_bytes)| Ready {
+                file,
+                uri: uri.to_string(),
+                size_bytes,
+                how: "cached",
+            })
+        })),
+        Some(Source::File(path)) => {
+            let file = hash::open_regular(path, "artifact file")?;
+            let size_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let uri = match sidecar_uri {
+                Some(uri) => uri.to_string(),
+                None => {
+                    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                    format!("file://{}", absolute.display())
+                }
+            };
+            Ok(Some(Ready { file: path.clone(), uri, size_bytes, how: "file" }))
+        }
+        Some(Source::Uri(uri)) => {
+            let same = sidecar_uri.is_some_and(|s| s == uri.text);
+            let expected = if same { sidecar_expected.clone() } else { Expected::default() };
+            if same {
+                if let Some((file, size_bytes)) = cached_by_sidecar() {
+                    return Ok(Some(Ready { file, uri: uri.text.clone(), size_bytes, how: "cached" }));
+                }
+            }
+            if let Some(warning) = fetch::local_http_warning(uri) {
+                out.warn(warning);
+            }
+            let fetched = fetch(uri, &expected, Some(&cache_dir(common_dir)), out)?;
+            match (&fetched.file, fetched.downloaded_bytes, fetched.problems.first()) {
+                (Some(file), Some(size_bytes), None) => Ok(Some(Ready {
+                    file: file.clone(),
+                    uri: uri.text.clone(),
+                    size_bytes,
+                    how: "downloaded",
+                })),
+                (_, _, first) => {
+                    let code = first.map_or("artifact_unreachable", |p| p.code);
+                    let messages: Vec<&str> = fetched.problems.iter().map(|p| p.message.as_str()).collect();
+                    let mut err = Error::problems(format!(
+                        "the artifact cannot be used; nothing was run: {}",
+                        messages.join("; ")
+                    ))
+                    .with_code(code);
+                    if let Some(hint) = first.and_then(|p| p.hint.clone()) {
+                        err = err.with_hint(hint);
+                    }
+                    Err(err)
+                }
+            }
+        }
+    }
+}

@@ -522,3 +522,183 @@ fn submit_can_skip_the_artifact_check_with_a_warning() {
     assert!(run.stderr.contains("--no-verify-artifact"), "{}", run.stderr);
     assert_eq!(fake.submissions().len(), 1);
 }
+
+// --- bench --artifact ------------------------------------------------------------------------
+
+/// The benchmark reports the three variables, the sha256 of the file at the path it was given
+/// (and that the path is relative to its directory), then scores 1.
+const REPORTING_BENCH: &[u8] = br#"{
+  echo "PATH_VAR=$AUTORESEARCH_SUBMISSION_ARTIFACT_PATH"
+  echo "URI_VAR=$AUTORESEARCH_SUBMISSION_ARTIFACT_URI"
+  echo "BYTES_VAR=$AUTORESEARCH_SUBMISSION_ARTIFACT_BYTES"
+  echo "SHA=$(sha256sum < "$AUTORESEARCH_SUBMISSION_ARTIFACT_PATH" | cut -d' ' -f1)"
+  echo "PWD=$(pwd)"
+} > "$HOME/../seen.txt"
+case "${MODE:-ok}" in
+  fail) exit 3 ;;
+  slow) touch "$HOME/../started"; sleep 30 ;;
+esac
+echo score=1
+"#;
+
+fn bench_repo(env: &Env, tweak: impl FnOnce(&mut Value)) -> PathBuf {
+    let repo = env.repo_with("task", &[("bench.sh", REPORTING_BENCH), ("train.py", b"lr = 0.1\n")]);
+    let mut record = task_record(repo.to_str().unwrap(), "main", &["train.py"]);
+    record["benchmark_command"] = json!("sh bench.sh");
+    tweak(&mut record);
+    env.bind(&repo, &record);
+    repo
+}
+
+fn seen(env: &Env) -> std::collections::BTreeMap<String, String> {
+    let text = fs::read_to_string(env.path("seen.txt")).expect("the benchmark ran");
+    fs::remove_file(env.path("seen.txt")).unwrap();
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn bench_places_a_file_artifact_as_validators_do_and_removes_it() {
+    let mut env = Env::new();
+    let repo = bench_repo(&env, |_| {});
+    let bytes = noise(2 * 1024 * 1024 + 3, 9);
+    let file = env.path("my model.zip");
+    fs::write(&file, &bytes).unwrap();
+    let placed = repo.join(".autoresearch-submission");
+
+    let run = env.tool(&repo, &["bench", "--yes", "--json", "--artifact", file.to_str().unwrap()]).expect(0);
+    assert_eq!(run.json()["status"], "ok");
+    let vars = seen(&env);
+    assert_eq!(vars["PATH_VAR"], ".autoresearch-submission/artifact");
+    assert_eq!(vars["BYTES_VAR"], bytes.len().to_string());
+    assert_eq!(vars["SHA"], sha256sum(&file));
+    assert!(vars["URI_VAR"].starts_with("file://"), "{vars:?}");
+    assert!(!placed.exists(), "left behind after success");
+    let exclude = fs::read_to_string(repo.join(".git/info/exclude")).unwrap();
+    assert!(exclude.lines().any(|l| l == "/.autoresearch-submission/"), "{exclude}");
+
+    // With a sidecar naming an artifact, its URI is what the run is told.
+    sidecar(&repo, json!({"summary": "s", "artifact_uri": "https://example.com/m.zip"}));
+    env.tool(&repo, &["bench", "--yes", "--artifact", file.to_str().unwrap()]).expect(0);
+    assert_eq!(seen(&env)["URI_VAR"], "https://example.com/m.zip");
+
+    // Failure and timeout clean up too.
+    env.set("MODE", "fail");
+    let failed = env
+        .tool(&repo, &["bench", "--yes", "--inherit-env", "--json", "--artifact", file.to_str().unwrap()])
+        .expect(1);
+    assert_eq!(failed.json()["status"], "error");
+    assert_eq!(seen(&env)["SHA"], sha256sum(&file));
+    assert!(!placed.exists(), "left behind after a failure");
+
+    let slow_repo = &repo;
+    let mut slow_env = env;
+    slow_env.set("MODE", "slow");
+    fs::write(
+        slow_repo.join(".git/bitsota.toml"),
+        fs::read_to_string(slow_repo.join(".git/bitsota.toml"))
+            .unwrap()
+            .replace("time_budget_seconds = 3600", "time_budget_seconds = 2"),
+    )
+    .unwrap();
+    let timed_out = slow_env
+        .tool(slow_repo, &["bench", "--yes", "--inherit-env", "--json", "--artifact", file.to_str().unwrap()])
+        .expect(1);
+    assert_eq!(timed_out.json()["status"], "timeout");
+    assert!(!placed.exists(), "left behind after a timeout");
+
+    // A symlink where the directory goes is refused, and nothing runs.
+    slow_env.set("MODE", "ok");
+    std::os::unix::fs::symlink(slow_env.home(), &placed).unwrap();
+    let refused = slow_env
+        .tool(slow_repo, &["bench", "--yes", "--json", "--artifact", file.to_str().unwrap()])
+        .expect(2);
+    assert_eq!(refused.error_code(), "artifact_place");
+    assert!(fs::symlink_metadata(&placed).unwrap().file_type().is_symlink());
+    assert!(fs::read_dir(slow_env.home()).unwrap().next().is_none(), "wrote through the symlink");
+}
+
+#[test]
+fn bench_cleans_up_on_ctrl_c() {
+    let mut env = Env::new();
+    env.set("MODE", "slow");
+    let repo = bench_repo(&env, |_| {});
+    let file = env.path("a.bin");
+    fs::write(&file, b"abc").unwrap();
+    let mut child = env
+        .command(crate::common::BIN, &repo)
+        .args(["bench", "--yes", "--inherit-env", "--artifact", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !env.path("started").exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the benchmark never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(repo.join(".autoresearch-submission/artifact").is_file());
+    // SAFETY: signals the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    // The runner's `interrupted` error (exit 2, as before this issue).
+    assert_eq!(status.code(), Some(2));
+    assert!(!repo.join(".autoresearch-submission").exists(), "left behind after Ctrl-C");
+}
+
+#[test]
+fn bench_downloads_a_uri_checks_it_against_the_sidecar_and_reuses_the_cache() {
+    let env = Env::new();
+    let server = Server::start();
+    let bytes = noise(1_500_000, 10);
+    server.route("/m.zip", Answer::Bytes(bytes.clone()));
+    let uri = server.url("/m.zip");
+    let repo = bench_repo(&env, |r| r["requires_submission_artifact"] = json!(true));
+
+    // The sidecar names the same URI with other bytes: refused before anything runs.
+    sidecar(
+        &repo,
+        json!({"summary": "s", "artifact_uri": uri, "artifact_sha256": "ab".repeat(32), "artifact_size_bytes": bytes.len()}),
+    );
+    let refused = env.tool(&repo, &["bench", "--yes", "--json", "--artifact", &uri]).expect(1);
+    assert_eq!(refused.error_code(), "artifact_sha256_mismatch");
+    assert!(!env.path("seen.txt").exists(), "the benchmark ran");
+    assert!(!repo.join(".autoresearch-submission").exists());
+
+    // The right sha256: it is downloaded (the cache already has these bytes from the refused
+    // run, by their own sha256) and used.
+    sidecar(
+        &repo,
+        json!({"summary": "s", "artifact_uri": uri, "artifact_sha256": sha_hex(&bytes), "artifact_size_bytes": bytes.len()}),
+    );
+    let hits = server.hits("/m.zip");
+    let run = env.tool(&repo, &["bench", "--yes", "--artifact", &uri]).expect(0);
+    assert!(run.stderr.contains("cached"), "{}", run.stderr);
+    assert_eq!(server.hits("/m.zip"), hits, "downloaded again what the cache has");
+    let vars = seen(&env);
+    assert_eq!(vars["URI_VAR"], uri);
+    assert_eq!(vars["SHA"], sha_hex(&bytes));
+
+    // Without --artifact the sidecar's cached artifact is used, and that is said.
+    let run = env.tool(&repo, &["bench", "--yes"]).expect(0);
+    assert!(run.stderr.contains("using the sidecar's artifact from the cache"), "{}", run.stderr);
+    assert_eq!(seen(&env)["SHA"], sha_hex(&bytes));
+    assert_eq!(server.hits("/m.zip"), hits);
+
+    // A URI the sidecar does not name is downloaded and used as served.
+    let other = noise(1000, 11);
+    server.route("/other.zip", Answer::Bytes(other.clone()));
+    env.tool(&repo, &["bench", "--yes", "--artifact", &server.url("/other.zip")]).expect(0);
+    assert_eq!(seen(&env)["SHA"], sha_hex(&other));
+    assert_eq!(server.hits("/other.zip"), 1);
+
+    // A redirect is refused before anything runs.
+    server.route("/r.zip", Answer::Status(302, Some(uri.clone())));
+    let redirect =
+        env.tool(&repo, &["bench", "--yes", "--json", "--artifact", &server.url("/r.zip")]).expect(1);
+    assert_eq!(redirect.error_code(), "artifact_redirect");
+    assert!(!env.path("seen.txt").exists());
+
+    // The task requires an artifact: the baseline cannot run, and says so.
+    let run = env.tool(&repo, &["bench", "--yes", "--baseline"]).expect(0);
+    assert!(run.stderr.contains("cannot run the baseline"), "{}", run.stderr);
+}
