@@ -367,3 +367,37 @@ impl Drop for Partial {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_rules() {
+        let https = parse_uri(" https://huggingface.co/x/resolve/main/a.zip?download=1 ").unwrap();
+        assert_eq!(https.text, "https://huggingface.co/x/resolve/main/a.zip?download=1");
+        assert!(!https.local_http);
+        for local in ["http://127.0.0.1:8080/a.zip", "http://localhost/a", "http://[::1]:9/a"] {
+            assert!(parse_uri(local).unwrap().local_http, "{local}");
+        }
+        for bad in [
+            "http://example.com/a.zip",
+            "ftp://example.com/a.zip",
+            "file:///tmp/a.zip",
+            "https://user:pw@example.com/a.zip",
+            "https://example.com/a b.zip",
+            "https:///a.zip",
+            "a.zip",
+        ] {
+            assert_eq!(parse_uri(bad).unwrap_err().code(), "artifact_uri", "{bad}");
+        }
+    }
+
+    #[test]
+    fn rehearsal_means_a_loopback_coordinator() {
+        assert!(crate::artifact::is_local_rehearsal("http://127.0.0.1:4000"));
+        assert!(!crate::artifact::is_local_rehearsal("https://127.0.0.1:4000"));
+        assert!(!crate::artifact::is_local_rehearsal("http://example.com"));
+        assert!(!crate::artifact::is_local_rehearsal("https://autoresearch.bitsota.com"));
+    }
+}

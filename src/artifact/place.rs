@@ -107,3 +107,63 @@ pub fn place(root: &Path, source: &Path, uri: &str, size_bytes: u64) -> Result<P
     ];
     Ok(placed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_or_copies_and_removes_on_drop() {
+        let root = tempfile::tempdir().unwrap();
+        let source = root.path().join("model.zip");
+        fs::write(&source, b"bytes").unwrap();
+        // A leftover of an interrupted run is replaced.
+        fs::create_dir(root.path().join(DIR_NAME)).unwrap();
+        fs::write(root.path().join(DIR_NAME).join("stale"), b"x").unwrap();
+        let placed = place(root.path(), &source, "https://h/m.zip", 5).unwrap();
+        assert!(placed.linked(), "same file system: a hard link");
+        assert_eq!(fs::read(placed.path()).unwrap(), b"bytes");
+        assert!(!root.path().join(DIR_NAME).join("stale").exists());
+        assert_eq!(
+            placed.env(),
+            [
+                (ENV_PATH.to_string(), ".autoresearch-submission/artifact".to_string()),
+                (ENV_URI.to_string(), "https://h/m.zip".to_string()),
+                (ENV_BYTES.to_string(), "5".to_string()),
+            ]
+        );
+        drop(placed);
+        assert!(!root.path().join(DIR_NAME).exists());
+        assert!(source.exists(), "the source stays");
+
+        // Another file system (tmpfs, when there is one): a copy.
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() {
+            let other = tempfile::tempdir_in(shm).unwrap();
+            let far = other.path().join("far.zip");
+            fs::write(&far, b"far bytes").unwrap();
+            let placed = place(root.path(), &far, "u", 9).unwrap();
+            let same_device = {
+                use std::os::unix::fs::MetadataExt;
+                fs::metadata(&far).unwrap().dev() == fs::metadata(root.path()).unwrap().dev()
+            };
+            assert_eq!(placed.linked(), same_device);
+            assert_eq!(fs::read(placed.path()).unwrap(), b"far bytes");
+        }
+    }
+
+    #[test]
+    fn refuses_a_symlinked_or_file_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let source = root.path().join("model.zip");
+        fs::write(&source, b"bytes").unwrap();
+        let elsewhere = root.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.path().join(DIR_NAME)).unwrap();
+        assert_eq!(place(root.path(), &source, "u", 5).unwrap_err().code(), "artifact_place");
+        assert!(fs::read_dir(&elsewhere).unwrap().next().is_none());
+        fs::remove_file(root.path().join(DIR_NAME)).unwrap();
+        fs::write(root.path().join(DIR_NAME), b"a file").unwrap();
+        assert_eq!(place(root.path(), &source, "u", 5).unwrap_err().code(), "artifact_place");
+    }
+}
