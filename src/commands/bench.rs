@@ -191,7 +191,7 @@ fn place_artifact(
     ready: &crate::artifact::Ready,
 ) -> Result<crate::artifact::place::Placed> {
     use crate::artifact::place;
-    crate::bind::add_exclude_line(repo, "where bench puts the submission artifact", place::EXCLUDE_LINE)?;
+    repo.add_exclude_line("where bench puts the submission artifact", place::EXCLUDE_LINE)?;
     let placed = place::place(repo.work_tree(), &ready.file, &ready.uri, ready.size_bytes)?;
     out.info(format!(
         "==> artifact: {} ({} bytes, {}) at {}/{} ({})",
