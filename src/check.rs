@@ -223,10 +223,12 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
         });
         report.push(problem);
     }
-    if let Some(problem) = crate::artifact::missing_problem(task, report.built.patch.is_empty(), has_artifact)
-    {
-        report.push(problem);
-    }
+    // Judged on a sidecar that exists (check does not require one; submit does).
+    let missing = options
+        .sidecar
+        .as_ref()
+        .and_then(|_| crate::artifact::missing_problem(task, report.built.patch.is_empty(), has_artifact));
+    report.problems.extend(missing);
     if let Some(sidecar) = &options.sidecar {
         for message in &sidecar.problems {
             report.push(

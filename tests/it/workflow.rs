@@ -554,12 +554,13 @@ fn empty_and_oversize_patches_are_refused() {
     let dir = w.clone("work");
     sidecar(&dir, json!({"summary": "s", "claimed_metrics": {"score": 1}}));
     env.tool(&dir, &["claim"]).expect(0);
+    // (An empty patch is scored on an artifact, which the sidecar does not name.)
     let empty = env.tool(&dir, &["submit", "--json"]).expect(1).json();
-    assert_eq!(problem_codes(&empty), ["empty_patch"]);
+    assert_eq!(problem_codes(&empty), ["empty_patch", "artifact_missing"]);
     // Only out-of-scope changes, left out: still empty.
     write(&dir.join("README.md"), b"# mine\n");
     let left = env.tool(&dir, &["submit", "--allow-outside", "--json"]).expect(1).json();
-    assert_eq!(problem_codes(&left), ["empty_patch"]);
+    assert_eq!(problem_codes(&left), ["empty_patch", "artifact_missing"]);
 
     write(&dir.join("src/model.py"), "x = 1\n".repeat(100).as_bytes());
     let big = env.tool(&dir, &["submit", "--allow-outside", "--json"]).expect(1).json();
