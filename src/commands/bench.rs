@@ -147,7 +147,8 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         }
     }
 
-    report(out, &task, baseline.as_ref(), baseline_value, &candidate, recorded.as_deref())?;
+    let used = artifact.as_ref();
+    report(out, &task, baseline.as_ref(), baseline_value, &candidate, recorded.as_deref(), used)?;
     if candidate.status == Status::Ok {
         Ok(())
     } else {
@@ -382,6 +383,7 @@ fn report(
     baseline_value: Option<f64>,
     candidate: &Measurement,
     recorded: Option<&Path>,
+    artifact: Option<&crate::artifact::Ready>,
 ) -> Result<()> {
     let value = candidate.value.as_ref().map(|f| f.value);
     let improvement_value = match (baseline_value, value) {
@@ -406,6 +408,7 @@ fn report(
             "improvement": num(improvement_value),
             "log": candidate.log.to_string_lossy(),
             "sidecar": recorded.map(|p| p.to_string_lossy().into_owned()),
+            "artifact": artifact.map(|a| json!({"uri": a.uri, "size_bytes": a.size_bytes, "source": a.how})),
         });
         if let Some(b) = baseline {
             doc["baseline_status"] = json!(b.status.as_str());

@@ -567,6 +567,8 @@ fn bench_places_a_file_artifact_as_validators_do_and_removes_it() {
 
     let run = env.tool(&repo, &["bench", "--yes", "--json", "--artifact", file.to_str().unwrap()]).expect(0);
     assert_eq!(run.json()["status"], "ok");
+    assert_eq!(run.json()["artifact"]["source"], "file");
+    assert_eq!(run.json()["artifact"]["size_bytes"], bytes.len());
     let vars = seen(&env);
     assert_eq!(vars["PATH_VAR"], ".autoresearch-submission/artifact");
     assert_eq!(vars["BYTES_VAR"], bytes.len().to_string());
