@@ -52,6 +52,11 @@ impl Drop for Placed {
 /// `root`, `uri`, and `size_bytes`. A `.autoresearch-submission` that is a symlink or not a
 /// directory is refused; a directory left by an interrupted run is replaced.
 pub fn place(root: &Path, source: &Path, uri: &str, size_bytes: u64) -> Result<Placed> {
+    place_with(root, source, uri, size_bytes, true)
+}
+
+/// [`place`], copying without trying a hard link when `try_link` is false.
+fn place_with(root: &Path, source: &Path, uri: &str, size_bytes: u64, try_link: bool) -> Result<Placed> {
     let dir = root.join(DIR_NAME);
     let cannot = |what: &str, e: std::io::Error| {
         Error::usage(format!("cannot {what} {}", dir.display())).with_code("artifact_place").with_source(e)
@@ -81,7 +86,7 @@ pub fn place(root: &Path, source: &Path, uri: &str, size_bytes: u64) -> Result<P
             .with_source(e)
     })?;
     let mut reader = open_regular(&source, "artifact file")?;
-    placed.linked = fs::hard_link(&source, &target).is_ok();
+    placed.linked = try_link && fs::hard_link(&source, &target).is_ok();
     if !placed.linked {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
@@ -136,20 +141,17 @@ mod tests {
         assert!(!root.path().join(DIR_NAME).exists());
         assert!(source.exists(), "the source stays");
 
-        // Another file system (tmpfs, when there is one): a copy.
-        let shm = Path::new("/dev/shm");
-        if shm.is_dir() {
-            let other = tempfile::tempdir_in(shm).unwrap();
-            let far = other.path().join("far.zip");
-            fs::write(&far, b"far bytes").unwrap();
-            let placed = place(root.path(), &far, "u", 9).unwrap();
-            let same_device = {
-                use std::os::unix::fs::MetadataExt;
-                fs::metadata(&far).unwrap().dev() == fs::metadata(root.path()).unwrap().dev()
-            };
-            assert_eq!(placed.linked(), same_device);
-            assert_eq!(fs::read(placed.path()).unwrap(), b"far bytes");
+        // Where a hard link is impossible (another file system): a copy, and the source stays.
+        let placed = place_with(root.path(), &source, "u", 5, false).unwrap();
+        assert!(!placed.linked());
+        assert_eq!(fs::read(placed.path()).unwrap(), b"bytes");
+        {
+            use std::os::unix::fs::MetadataExt;
+            assert_ne!(fs::metadata(placed.path()).unwrap().ino(), fs::metadata(&source).unwrap().ino());
         }
+        drop(placed);
+        assert!(!root.path().join(DIR_NAME).exists());
+        assert_eq!(fs::read(&source).unwrap(), b"bytes");
     }
 
     #[test]

@@ -131,7 +131,8 @@ fn hash_refuses_missing_files_directories_and_fifos_without_hanging() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > Duration::from_secs(20) {
+        // A guard so a regression fails instead of hanging the suite, not a speed check.
+        if started.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
             panic!("artifact hash hangs on a FIFO");
         }
@@ -173,11 +174,11 @@ fn verify_accepts_the_exact_bytes_and_reads_no_body_without_download() {
         "/slow.zip",
         Answer::StallBody(bytes.len() as u64, bytes[..10].to_vec(), Duration::from_secs(30)),
     );
+    // (Reading it would end in a broken-off download, a problem, exit 1.)
     let slow_env = Env::new();
     let slow_repo = repo_naming(&slow_env, &server.url("/slow.zip"), &bytes);
-    let started = Instant::now();
-    slow_env.tool(&slow_repo, &["artifact", "verify", "--json"]).expect(0);
-    assert!(started.elapsed() < Duration::from_secs(10), "verify waited for the body");
+    let slow = slow_env.tool(&slow_repo, &["artifact", "verify", "--json"]).expect(0).json();
+    assert_eq!(slow["problems"], json!([]));
 }
 
 #[test]
@@ -291,10 +292,10 @@ fn chunked_answers_have_no_length_to_compare_but_download_checks_the_bytes() {
 fn a_stalling_server_times_out_as_unreachable() {
     let server = Server::start();
     let bytes = noise(50_000, 6);
-    server.route("/stall.zip", Answer::Stall(Duration::from_secs(30)));
+    server.route("/stall.zip", Answer::Stall(Duration::from_secs(300)));
     server.route(
         "/stall-body.zip",
-        Answer::StallBody(bytes.len() as u64, bytes[..1000].to_vec(), Duration::from_secs(30)),
+        Answer::StallBody(bytes.len() as u64, bytes[..1000].to_vec(), Duration::from_secs(300)),
     );
     for (path, download) in [("/stall.zip", false), ("/stall-body.zip", true)] {
         let repo_env = {
@@ -307,10 +308,11 @@ fn a_stalling_server_times_out_as_unreachable() {
         if download {
             args.push("--download");
         }
-        let started = Instant::now();
         let run = repo_env.tool(&repo, &args).expect(1).json();
-        assert!(started.elapsed() < Duration::from_secs(15), "{path} took {:?}", started.elapsed());
         assert_eq!(codes(&run), ["artifact_unreachable"], "{path}: {run}");
+        // The configured limit (1 s) is the one that fired, not the validators' 60 s.
+        let message = run["problems"][0]["message"].as_str().unwrap();
+        assert!(message.contains(" 1 s"), "{path}: {message}");
         // A broken download leaves nothing behind in the cache.
         let cache = repo.join(".git/bitsota/artifacts");
         let left: Vec<_> =
@@ -635,7 +637,8 @@ fn bench_cleans_up_on_ctrl_c() {
         .unwrap();
     let started = Instant::now();
     while !env.path("started").exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the benchmark never started");
+        // A guard so a regression fails instead of hanging the suite, not a speed check.
+        assert!(started.elapsed() < Duration::from_secs(120), "the benchmark never started");
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(repo.join(".autoresearch-submission/artifact").is_file());
