@@ -535,6 +535,8 @@ const REPORTING_BENCH: &[u8] = br#"{
   echo "BYTES_VAR=$AUTORESEARCH_SUBMISSION_ARTIFACT_BYTES"
   echo "SHA=$(sha256sum < "$AUTORESEARCH_SUBMISSION_ARTIFACT_PATH" | cut -d' ' -f1)"
   echo "PWD=$(pwd)"
+  echo "UNTRACKED=$(git status --porcelain --untracked-files=all | grep -c autoresearch-submission)"
+  echo "GIT_OK=$(git status --porcelain >/dev/null 2>&1 && echo yes)"
 } > "$HOME/../seen.txt"
 case "${MODE:-ok}" in
   fail) exit 3 ;;
@@ -576,6 +578,8 @@ fn bench_places_a_file_artifact_as_validators_do_and_removes_it() {
     assert_eq!(vars["BYTES_VAR"], bytes.len().to_string());
     assert_eq!(vars["SHA"], sha256sum(&file));
     assert!(vars["URI_VAR"].starts_with("file://"), "{vars:?}");
+    // git (and so `check`) does not see the placed artifact while it is there.
+    assert_eq!((vars["GIT_OK"].as_str(), vars["UNTRACKED"].as_str()), ("yes", "0"), "{vars:?}");
     assert!(!placed.exists(), "left behind after success");
     let exclude = fs::read_to_string(repo.join(".git/info/exclude")).unwrap();
     assert!(exclude.lines().any(|l| l == "/.autoresearch-submission/"), "{exclude}");
