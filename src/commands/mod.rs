@@ -4,6 +4,7 @@ use crate::cli::{ArtifactAction, Command, HookAction};
 use crate::ctx::Ctx;
 use crate::error::Result;
 
+pub mod apply;
 pub mod artifact;
 pub mod bench;
 pub mod cancel;
@@ -13,6 +14,7 @@ pub mod clone;
 pub mod completions;
 pub mod diff;
 pub mod hook;
+pub mod ideas;
 pub mod init;
 pub mod man;
 pub mod prepush;
@@ -23,6 +25,7 @@ pub mod submissions;
 pub mod submit;
 pub mod tasks;
 pub mod whoami;
+pub mod work_items;
 
 pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
@@ -32,6 +35,9 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Init(args) => init::run(ctx, &args),
         Command::Whoami => whoami::run(ctx),
         Command::Claim(args) => claim::run(ctx, &args),
+        Command::WorkItems(args) => work_items::run(ctx, &args),
+        Command::Ideas(args) => ideas::run(ctx, &args),
+        Command::Apply(args) => apply::run(ctx, &args),
         Command::Cancel => cancel::run(ctx),
         Command::Check(args) if args.pre_push => prepush::run(ctx, &args),
         Command::Check(args) => check::run(ctx, &args),
