@@ -2,7 +2,9 @@
 //!
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
+pub mod artifact;
 pub mod auth;
+pub mod bench_outputs;
 pub mod bind;
 pub mod canonical_json;
 pub mod check;
@@ -15,6 +17,8 @@ pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
+pub mod ideas;
+pub mod implements;
 pub mod interrupt;
 pub mod keys;
 pub mod manpage;
@@ -29,9 +33,11 @@ pub mod runner;
 pub mod served;
 pub mod sidecar;
 pub mod state;
+pub mod submission_api;
 pub mod task;
 pub mod timefmt;
 pub mod validator;
+pub mod work_items;
 pub mod worktree;
 
 use clap::Parser;

@@ -191,11 +191,22 @@ fn files_section(roff: &mut Roff) {
         ),
         (
             "<git common dir>/info/exclude",
-            "clone and init add the line /submission.json, so the sidecar is never part of the patch.",
+            "clone and init add the line /submission.json, so the sidecar is never part of the patch, and the \
+             task's result_path when it is neither tracked nor an allowed path.",
         ),
         (
             "<hooks dir>/pre-push",
             "The hook written by hook install; a replaced foreign hook is kept as pre-push.bitsota-backup next to it.",
+        ),
+        (
+            "<git common dir>/bitsota/artifacts/<sha256>",
+            "Artifacts downloaded by artifact set, artifact verify --download and bench --artifact URI, named by \
+             the SHA-256 of their bytes; bench uses them instead of downloading again. Delete freely.",
+        ),
+        (
+            "<work tree>/.autoresearch-submission/artifact",
+            "Where bench puts the artifact for a run, as validators do (a hard link when possible, else a copy); \
+             excluded in info/exclude and removed after the run.",
         ),
         (
             "bench logs",
@@ -240,6 +251,10 @@ fn environment_section(roff: &mut Roff) {
             "Set to 1 to accept key, mnemonic or password files readable by group or others.",
         ),
         ("BITSOTA_SKIP_CHECK", "Set to 1 to make the pre-push check pass with a notice on stderr."),
+        (
+            "BITSOTA_ARTIFACT_TIMEOUT_SECS",
+            "For tests: replaces the validators' 60 s connect and read limits for artifact downloads.",
+        ),
         (
             "GIT_DIR, GIT_WORK_TREE",
             "Honoured when finding the repository, as git does. No secret is ever accepted as a command-line argument.",

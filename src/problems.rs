@@ -127,6 +127,31 @@ problem_codes! {
         message: "a pushed commit does not descend from the task's base commit (pre-push)",
         hint: "rebase your work onto the base commit; validators apply the patch there",
     }
+    ArtifactMissing => "artifact_missing" {
+        words: "no artifact where validators require one",
+        message: "validators require an artifact (requires_submission_artifact, AUTORESEARCH_REQUIRE_SUBMISSION_ARTIFACT in validator_benchmark_env, or an empty patch) and the sidecar names none",
+        hint: "upload the artifact to an https URL that serves it directly, then `git bitsota artifact set URL --file FILE`",
+    }
+    ArtifactRedirect => "artifact_redirect" {
+        words: "the artifact URI redirects",
+        message: "artifact verify, submit: the artifact URI answers a redirect, which validators do not follow (Hugging Face resolve/ URLs redirect to a CDN)",
+        hint: "use a URL that serves the bytes itself",
+    }
+    ArtifactUnreachable => "artifact_unreachable" {
+        words: "the artifact cannot be downloaded",
+        message: "artifact verify, submit: HTTP 4xx/5xx, no connection, or no data for 60 s",
+        hint: "the URL must be public and answer a plain GET with the file",
+    }
+    ArtifactSizeMismatch => "artifact_size_mismatch" {
+        words: "the artifact has another size",
+        message: "the Content-Length served (or, with --download, the bytes read) differs from artifact_size_bytes",
+        hint: "run `git bitsota artifact set URI` to record what the URI serves, or upload the right file",
+    }
+    ArtifactSha256Mismatch => "artifact_sha256_mismatch" {
+        words: "the artifact has another SHA-256",
+        message: "artifact verify --download: the bytes read have another SHA-256",
+        hint: "run `git bitsota artifact set URI` to record what the URI serves, or upload the right file",
+    }
 }
 
 impl ProblemCode {

@@ -2,11 +2,14 @@
 
 mod common;
 
+mod artifact;
+mod artifact_server;
 mod bench;
 mod bigfile;
 mod canonical;
 mod check;
 mod client;
+mod competition;
 mod edge;
 mod exits;
 mod fake_coordinator;
