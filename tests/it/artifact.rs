@@ -649,8 +649,8 @@ fn bench_cleans_up_on_ctrl_c() {
     // SAFETY: signals the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
-    // The runner's `interrupted` error (exit 2, as before this issue).
-    assert_eq!(status.code(), Some(2));
+    // The runner's `interrupted` error: exit 130, as cli.md §7 says for Ctrl-C.
+    assert_eq!(status.code(), Some(130));
     assert!(!repo.join(".autoresearch-submission").exists(), "left behind after Ctrl-C");
 }
 
