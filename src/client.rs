@@ -416,8 +416,12 @@ pub fn is_live(task: &Value) -> bool {
 }
 
 fn unknown_task(wanted: &str, tasks: &[Value]) -> Error {
-    let live: Vec<&str> =
-        tasks.iter().filter(|t| is_live(t)).filter_map(|t| t.get("slug").and_then(Value::as_str)).collect();
+    let live: Vec<String> = tasks
+        .iter()
+        .filter(|t| is_live(t))
+        .filter_map(|t| t.get("slug").and_then(Value::as_str))
+        .map(crate::served::one_line)
+        .collect();
     let hint = if live.is_empty() {
         "the coordinator lists no live task right now (`git bitsota tasks --all` shows every task)"
             .to_string()

@@ -151,7 +151,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
 
     // Settle the sidecar before a run that may take hours: a bad path or file fails now.
     let sidecar_path = if args.record {
-        let path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
+        let path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
         sidecar::load(&path)?;
         Some(path)
     } else {
@@ -372,9 +372,10 @@ fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -
         crate::repo::short_oid(base),
         dir.display()
     ));
-    // No hooks: a post-checkout hook of the miner's must not run for our scratch checkout.
+    // No hooks (every git call pins core.hooksPath=/dev/null): a post-checkout hook of the
+    // miner's must not run for our scratch checkout.
     repo.git()
-        .args(["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"])
+        .args(["worktree", "add", "--detach", "--quiet"])
         .arg(&dir)
         .arg(base)
         .output()

@@ -25,5 +25,5 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "claim": served}));
     }
-    ctx.out.line(format!("cancelled claim {}", claim.id))
+    ctx.out.line(format!("cancelled claim {}", crate::served::one_line(&claim.id)))
 }

@@ -34,7 +34,7 @@ pub fn sidecar_if_present(
     task: &TaskSnapshot,
     path: Option<&std::path::Path>,
 ) -> Result<Option<SidecarFacts>> {
-    let path = crate::sidecar::resolve_path(repo.work_tree(), path)?;
+    let path = crate::sidecar::resolve_path(repo, path)?;
     match crate::sidecar::load(&path)? {
         None => Ok(None),
         Some(sidecar) => Ok(Some(SidecarFacts {

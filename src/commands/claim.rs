@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
         ctx.out.info(format!(
             "{}: {}",
-            ctx.out.paint_err(Style::Bold, &one_line(&title)),
+            one_line(&title),
             one_line(&text(d, "summary").unwrap_or_default())
         ));
         if let Some(url) = text(d, "url") {
@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         "claimed {} as {}: claim {} ({})",
         ctx.out.paint(Style::Bold, &state.task.slug),
         record.hotkey,
-        id,
+        one_line(&id),
         timefmt::time_left_words(&record.expires_at)
     ))?;
     ctx.out.hint("check with `git bitsota check`, then `git bitsota submit`");

@@ -12,7 +12,7 @@ use crate::bind;
 use crate::cli::CloneArgs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
-use crate::output::Style;
+use crate::output::{escape, quote_path, Shown, Style};
 use crate::repo::{Git, Repo};
 use crate::task::{self, Strictness, TaskSnapshot};
 
@@ -65,13 +65,13 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     }
     ctx.out.line(format!(
         "cloned {} into {} on branch {} at {} ({})",
-        ctx.out.paint(Style::Bold, &task.slug),
-        repo.work_tree().display(),
+        ctx.out.paint(Style::Bold, &escape(&task.slug, Shown::Line)),
+        quote_path(repo.work_tree()),
         branch,
         crate::repo::short_oid(&task.base_commit),
-        task.base_ref
+        escape(&task.base_ref, Shown::Line)
     ))?;
-    ctx.out.line(format!("allowed paths: {}", task.allowed_patch_paths.join(", ")))?;
+    ctx.out.line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
     ctx.out.hint(format!(
         "next: cd {} && git bitsota bench --baseline; guard pushes with `git bitsota hook install`",
         dir.display()

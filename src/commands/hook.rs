@@ -116,7 +116,7 @@ struct Place {
 }
 
 fn locate(repo: &Repo) -> Result<Place> {
-    let raw = repo.git().args(["rev-parse", "--git-path", "hooks"]).output()?;
+    let raw = repo.git().reading_hooks_config().args(["rev-parse", "--git-path", "hooks"]).output()?;
     let text = String::from_utf8(raw)
         .map_err(|_| Error::usage("`git rev-parse --git-path hooks` printed a path that is not UTF-8"))?;
     let text = text.trim_end_matches(['\n', '\r']);
@@ -159,7 +159,7 @@ fn locate(repo: &Repo) -> Result<Place> {
 /// `core.hooksPath` and the config file that sets it, when set.
 fn hooks_path_config(repo: &Repo) -> Result<(Option<String>, Option<String>)> {
     let (code, stdout, _) =
-        repo.git().args(["config", "--show-origin", "--get", "core.hooksPath"]).output_any()?;
+        repo.git().reading_hooks_config().args(["config", "--show-origin", "--get", "core.hooksPath"]).output_any()?;
     if code != Some(0) {
         return Ok((None, None));
     }
