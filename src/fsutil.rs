@@ -18,7 +18,7 @@ const TEMP_ATTEMPTS: usize = 16;
 pub fn create_temp(dir: &Path, stem: &str, mode: u32) -> std::io::Result<(File, PathBuf)> {
     let mut last = None;
     for _ in 0..TEMP_ATTEMPTS {
-        let path = dir.join(format!(".{stem}.tmp-{:016x}", unpredictable()));
+        let path = dir.join(format!(".{stem}.tmp-{}", random_suffix()));
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -32,6 +32,11 @@ pub fn create_temp(dir: &Path, stem: &str, mode: u32) -> std::io::Result<(File, 
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
+}
+
+/// A name part nobody can guess in advance (16 hex digits), for temporary files and directories.
+pub fn random_suffix() -> String {
+    format!("{:016x}", unpredictable())
 }
 
 /// 64 bits nobody outside this process can predict: std's hasher keys come from the OS's

@@ -13,6 +13,8 @@ pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
+pub mod harden;
+pub mod interrupt;
 pub mod keys;
 pub mod manpage;
 pub mod output;
@@ -31,8 +33,10 @@ use crate::error::Kind;
 
 /// Run the command line and return the process exit status (cli.md §7).
 pub fn main() -> i32 {
-    // Before anything else (and before any thread exists): take the secret variables out of
-    // the environment so no child process inherits them.
+    // Before anything else (and before any thread exists): no core dump and no same-user
+    // reader of /proc/<pid>/{environ,mem}; then take the secret variables out of the
+    // environment, overwriting their bytes, so no child process or /proc reader finds them.
+    harden::no_dumps();
     let secrets = keys::Secrets::take_from_env();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

@@ -78,6 +78,31 @@ impl Repo {
                 .with_source(e)
                 .with_hint("run this inside a task clone, or create one with `git bitsota clone TASK`")
         })?;
+        Self::from_gix(shared)
+    }
+
+    /// Open exactly `dir/.git` (no upward discovery, no `GIT_DIR`): for a directory this tool
+    /// just created, so a hostile name can never make it bind an enclosing repository.
+    pub fn open_exact(dir: &Path) -> Result<Repo> {
+        let git_dir = dir.join(".git");
+        let shared = gix::ThreadSafeRepository::open(&git_dir).map_err(|e| {
+            Error::usage(format!("not a git repository: {}", crate::output::quote_path(dir)))
+                .with_code("not_a_repository")
+                .with_source(e)
+        })?;
+        let repo = Self::from_gix(shared)?;
+        if repo.work_tree != canonical(dir) {
+            return Err(Error::usage(format!(
+                "{} is not the work tree of {}",
+                crate::output::quote_path(dir),
+                crate::output::quote_path(&git_dir)
+            ))
+            .with_code("not_a_repository"));
+        }
+        Ok(repo)
+    }
+
+    fn from_gix(shared: gix::ThreadSafeRepository) -> Result<Repo> {
         let repo = shared.to_thread_local();
         let Some(work_tree) = repo.workdir() else {
             return Err(Error::usage(format!(

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::bind;
 use crate::cli::CloneArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::output::{escape, quote_path, Shown, Style};
 use crate::repo::{Git, Repo};
 use crate::task::{self, Strictness, TaskSnapshot};
@@ -33,25 +33,33 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
         Some(dir) => dir.clone(),
         None => PathBuf::from(default_dir(&snapshot.repository)?),
     };
+    refuse_git_dir_name(&dir)?;
     if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(Error::usage(format!("{} already exists and is not empty", dir.display()))
+        return Err(Error::usage(format!("{} already exists and is not empty", quote_path(&dir)))
             .with_code("target_exists")
             .with_hint("choose another directory: `git bitsota clone TASK DIR`"));
     }
-    let created = !dir.exists();
 
-    let result = clone_and_bind(ctx, snapshot, &dir, &branch, from_server);
-    if result.is_err() {
-        // Leave nothing half-made behind.
-        if created {
-            let _ = std::fs::remove_dir_all(&dir);
-        } else if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
-            }
+    // Built in a hidden sibling and renamed into place only when complete: Ctrl-C (caught
+    // here) or a kill never leaves a bound clone at DIR with its files unchecked-out.
+    let staging = staging_dir(&dir)?;
+    let interrupt = crate::interrupt::Interrupt::catch();
+    let result = clone_and_bind(ctx, snapshot, &staging, &branch, from_server).and_then(|state| {
+        if interrupt.happened() {
+            return Err(interrupted());
         }
-    }
-    let (repo, state) = result?;
+        std::fs::rename(&staging, &dir)
+            .or_usage(|| format!("cannot move the new clone into place at {}", quote_path(&dir)))?;
+        Ok(state)
+    });
+    let state = match result {
+        Ok(state) => state,
+        Err(err) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(if interrupt.happened() { interrupted() } else { err });
+        }
+    };
+    let repo = Repo::open_exact(&dir)?;
     let task = &state.task;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
@@ -74,9 +82,38 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     ctx.out.line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
     ctx.out.hint(format!(
         "next: cd {} && git bitsota bench --baseline; guard pushes with `git bitsota hook install`",
-        dir.display()
+        quote_path(&dir)
     ));
     Ok(())
+}
+
+/// `.git` (in any case, in any component) is never a clone's directory: git would take the
+/// new clone's files for an enclosing repository's own `.git`.
+fn refuse_git_dir_name(dir: &Path) -> Result<()> {
+    let is_git = |c: std::path::Component| c.as_os_str().eq_ignore_ascii_case(".git");
+    if dir.components().any(is_git) {
+        return Err(Error::usage(format!("refusing to clone into {}: `.git` cannot name a clone", quote_path(dir)))
+            .with_code("bad_directory")
+            .with_hint("give another directory: `git bitsota clone TASK DIR`"));
+    }
+    Ok(())
+}
+
+/// A new, empty hidden directory beside `dir` for building the clone.
+fn staging_dir(dir: &Path) -> Result<PathBuf> {
+    let parent = match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).or_usage(|| format!("cannot create {}", quote_path(&parent)))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "clone".into());
+    let staging = parent.join(format!(".{name}.bitsota-clone-{}", crate::fsutil::random_suffix()));
+    std::fs::create_dir(&staging).or_usage(|| format!("cannot create {}", quote_path(&staging)))?;
+    Ok(staging)
+}
+
+fn interrupted() -> Error {
+    Error::usage("interrupted; nothing was cloned").with_code("interrupted")
 }
 
 fn clone_and_bind(
@@ -85,7 +122,7 @@ fn clone_and_bind(
     dir: &Path,
     branch: &str,
     from_server: bool,
-) -> Result<(Repo, crate::state::State)> {
+) -> Result<crate::state::State> {
     // Only the transports cli.md accepts (https, ssh, file/local paths) are allowed, so
     // transports that run commands (`ext::`, `fd::`) stay off even through redirects;
     // `--` ends the options before the URL. (`GIT_PROTOCOL_FROM_USER=0` would also turn off
@@ -101,7 +138,7 @@ fn clone_and_bind(
                 .with_code("clone_failed")
                 .with_source(e)
         })?;
-    let repo = Repo::discover_from(dir)?;
+    let repo = Repo::open_exact(dir)?;
     let base_ref = snapshot.base_ref.as_str();
     // A base commit that no branch or tag reaches is not cloned: ask for it once.
     if bind::resolve_base(&repo, base_ref).is_err() {
@@ -112,7 +149,7 @@ fn clone_and_bind(
     let url = url.or_else(|| from_server.then(|| ctx.coordinator_url(None)));
     let state = bind::bind_snapshot(&ctx.out, &repo, snapshot, url, false)?;
     repo.git().args(["checkout", "--quiet", "-b", branch, &state.task.base_commit]).output()?;
-    Ok((repo, state))
+    Ok(state)
 }
 
 /// `git -c` options allowing exactly the transports of cli.md §4 `clone`.

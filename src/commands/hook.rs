@@ -265,14 +265,9 @@ fn link_target(path: &Path) -> String {
     fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".to_string())
 }
 
-#[cfg(unix)]
 fn is_executable(meta: &fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode() & 0o111 != 0
-}
-#[cfg(not(unix))]
-fn is_executable(_meta: &fs::Metadata) -> bool {
-    true
 }
 
 /// Write the hook atomically: a temporary file in the same directory, mode 0755, renamed over.
