@@ -19,7 +19,7 @@ const BACKUP_NAME: &str = "pre-push.bitsota-backup";
 
 /// The hook this version writes. Changing it means appending the new body to [`SHIPPED`] (and
 /// bumping the marker), never editing an entry: old bodies must stay recognisable.
-const CURRENT: &str = HOOK_V1;
+const CURRENT: &str = HOOK_V2;
 
 const HOOK_V1: &str = r#"#!/bin/sh
 # installed by git-bitsota v1: checks pushed commits against the bound task's allowed paths.
@@ -33,8 +33,22 @@ command -v git-bitsota >/dev/null 2>&1 || {
 exec git bitsota check --pre-push "$@"
 "#;
 
+/// v2: `--` before git's arguments, so a remote named like an option (`--help`) is read as the
+/// remote, not as an option that makes `check` print help and let the push through.
+const HOOK_V2: &str = r#"#!/bin/sh
+# installed by git-bitsota v2: checks pushed commits against the bound task's allowed paths.
+# Remove it with `git bitsota hook uninstall`, or skip it once with `git push --no-verify`.
+command -v git-bitsota >/dev/null 2>&1 || {
+    echo >&2 "pre-push hook: 'git-bitsota' was not found on your PATH ($PATH)."
+    echo >&2 "Install git-bitsota or add its directory to PATH (GUI git clients often use a shorter PATH)."
+    echo >&2 "If you no longer want this check, delete the hook file: $0"
+    exit 1
+}
+exec git bitsota check --pre-push -- "$@"
+"#;
+
 /// Every hook body any git-bitsota release has written, oldest first; the last is [`CURRENT`].
-const SHIPPED: &[&str] = &[HOOK_V1];
+const SHIPPED: &[&str] = &[HOOK_V1, HOOK_V2];
 
 /// Hooks are small scripts; a bigger file is not one of ours and is not shown whole.
 const READ_LIMIT: u64 = 64 * 1024;
@@ -319,7 +333,7 @@ fn redirect_error(place: &Place) -> Option<Error> {
     let hint = match place.redirect.as_ref()? {
         Redirect::Outside => "install anyway with `git bitsota hook install --force`, or print the lines to add to \
                               your own hook with `git bitsota hook install --print`",
-        Redirect::Managed(_) => "add `git bitsota check --pre-push \"$@\"` to the manager's pre-push configuration \
+        Redirect::Managed(_) => "add `git bitsota check --pre-push -- \"$@\"` to the manager's pre-push configuration \
                                  (see `git bitsota hook install --print`), or write the hook anyway with --force",
     };
     Some(Error::usage(message).with_code("hooks_path_redirected").with_hint(hint))
@@ -463,7 +477,7 @@ fn print_hook(ctx: &Ctx, place: &Place) -> Result<()> {
     }
     ctx.out.bytes(CURRENT.as_bytes())?;
     ctx.out.hint(format!(
-        "to merge by hand, add the `command -v` guard and `git bitsota check --pre-push \"$@\"` to {} \
+        "to merge by hand, add the `command -v` guard and `git bitsota check --pre-push -- \"$@\"` to {} \
          (it must get the hook's arguments and stdin), or to your hook manager's pre-push step",
         place.hook.display()
     ));
@@ -593,7 +607,7 @@ mod tests {
         assert!(CURRENT.starts_with("#!/bin/sh\n# installed by git-bitsota v"));
         assert!(CURRENT.contains("command -v git-bitsota"));
         assert!(CURRENT.contains("exit 1"));
-        assert!(CURRENT.trim_end().ends_with("exec git bitsota check --pre-push \"$@\""));
+        assert!(CURRENT.trim_end().ends_with("exec git bitsota check --pre-push -- \"$@\""));
         assert_eq!(SHIPPED.last(), Some(&CURRENT));
     }
 
