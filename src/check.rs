@@ -214,7 +214,10 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
             "there is nothing to submit: no allowed change since the base commit",
         );
         problem.hint = Some(if report.left_out().is_empty() {
-            format!("edit files matching allowed_patch_paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths))
+            format!(
+                "edit files matching allowed_patch_paths: {}",
+                crate::task::allowed_paths_words(&task.allowed_patch_paths)
+            )
         } else {
             "every change was left out; only changes inside allowed_patch_paths are submitted".to_string()
         });

@@ -96,7 +96,10 @@ pub fn create_real_dir(dir: &Path) -> std::io::Result<()> {
             format!("{} is a symlink; refusing to write through it", dir.display()),
         )),
         Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(std::io::Error::new(ErrorKind::AlreadyExists, format!("{} is not a directory", dir.display()))),
+        Ok(_) => Err(std::io::Error::new(
+            ErrorKind::AlreadyExists,
+            format!("{} is not a directory", dir.display()),
+        )),
         Err(e) if e.kind() == ErrorKind::NotFound => fs::create_dir_all(dir),
         Err(e) => Err(e),
     }

@@ -21,7 +21,6 @@ pub fn no_dumps() {
     let _ = rustix::process::setrlimit(core, rustix::process::Rlimit { current: Some(0), ..limit });
 }
 
-
 extern "C" {
     /// The C library's environment array (POSIX `environ`).
     static mut environ: *mut *mut libc::c_char;

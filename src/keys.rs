@@ -560,10 +560,8 @@ fn read_pipe(file: &File, limit: usize, wait: std::time::Duration) -> std::io::R
             return Err(std::io::ErrorKind::TimedOut.into());
         }
         let mut fds = [rustix::event::PollFd::new(file, rustix::event::PollFlags::IN)];
-        let timeout = rustix::event::Timespec::try_from(left).unwrap_or(rustix::event::Timespec {
-            tv_sec: i64::MAX.into(),
-            tv_nsec: 0,
-        });
+        let timeout = rustix::event::Timespec::try_from(left)
+            .unwrap_or(rustix::event::Timespec { tv_sec: i64::MAX.into(), tv_nsec: 0 });
         let ready = match rustix::event::poll(&mut fds, Some(&timeout)) {
             Ok(ready) => ready,
             Err(rustix::io::Errno::INTR) => continue,

@@ -525,12 +525,8 @@ fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
 /// The changes of a pushed commit (`base_commit → commit`), for the pre-push check. Nothing is
 /// left out: the patch is everything that was committed.
 pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pattern]) -> Result<Built> {
-    let output = repo
-        .git()
-        .args(["diff-tree", "-r"])
-        .args(RAW_AND_PATCH)
-        .args([base_commit, commit])
-        .output()?;
+    let output =
+        repo.git().args(["diff-tree", "-r"]).args(RAW_AND_PATCH).args([base_commit, commit]).output()?;
     let (raw, patch) = split_raw_and_patch(&output)?;
     let mut files: Vec<ChangedFile> = raw.iter().map(|c| to_changed(c, patterns)).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -78,7 +78,8 @@ impl TaskSnapshot {
 
 /// The allowed patterns for a terminal, comma separated, each escaped (they come from the task).
 pub fn allowed_paths_words(patterns: &[String]) -> String {
-    let shown: Vec<String> = patterns.iter().map(|p| crate::output::escape(p, crate::output::Shown::Line)).collect();
+    let shown: Vec<String> =
+        patterns.iter().map(|p| crate::output::escape(p, crate::output::Shown::Line)).collect();
     shown.join(", ")
 }
 

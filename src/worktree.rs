@@ -23,15 +23,12 @@ impl TempWorktree {
         let nanos =
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = parent.join(format!("{label}-{}-{nanos}", std::process::id()));
-        repo.git()
-            .args(["worktree", "add", "--detach", "--quiet"])
-            .arg(&dir)
-            .arg(commit)
-            .output()
-            .map_err(|e| {
+        repo.git().args(["worktree", "add", "--detach", "--quiet"]).arg(&dir).arg(commit).output().map_err(
+            |e| {
                 Error::usage(format!("cannot create a temporary worktree at {}", short_oid(commit)))
                     .with_source(e)
-            })?;
+            },
+        )?;
         Ok(TempWorktree { repo: repo.clone(), dir })
     }
 

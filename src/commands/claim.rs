@@ -75,11 +75,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
 
     if let Some(d) = &show_disclaimer {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
-        ctx.out.info(format!(
-            "{}: {}",
-            one_line(&title),
-            one_line(&text(d, "summary").unwrap_or_default())
-        ));
+        ctx.out.info(format!("{}: {}", one_line(&title), one_line(&text(d, "summary").unwrap_or_default())));
         if let Some(url) = text(d, "url") {
             ctx.out.info(format!("read it in full: {}", one_line(&url)));
         }

@@ -79,7 +79,8 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
         crate::repo::short_oid(&task.base_commit),
         escape(&task.base_ref, Shown::Line)
     ))?;
-    ctx.out.line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
+    ctx.out
+        .line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
     ctx.out.hint(format!(
         "next: cd {} && git bitsota bench --baseline; guard pushes with `git bitsota hook install`",
         quote_path(&dir)
@@ -92,9 +93,12 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
 fn refuse_git_dir_name(dir: &Path) -> Result<()> {
     let is_git = |c: std::path::Component| c.as_os_str().eq_ignore_ascii_case(".git");
     if dir.components().any(is_git) {
-        return Err(Error::usage(format!("refusing to clone into {}: `.git` cannot name a clone", quote_path(dir)))
-            .with_code("bad_directory")
-            .with_hint("give another directory: `git bitsota clone TASK DIR`"));
+        return Err(Error::usage(format!(
+            "refusing to clone into {}: `.git` cannot name a clone",
+            quote_path(dir)
+        ))
+        .with_code("bad_directory")
+        .with_hint("give another directory: `git bitsota clone TASK DIR`"));
     }
     Ok(())
 }

@@ -172,8 +172,11 @@ fn locate(repo: &Repo) -> Result<Place> {
 
 /// `core.hooksPath` and the config file that sets it, when set.
 fn hooks_path_config(repo: &Repo) -> Result<(Option<String>, Option<String>)> {
-    let (code, stdout, _) =
-        repo.git().reading_hooks_config().args(["config", "--show-origin", "--get", "core.hooksPath"]).output_any()?;
+    let (code, stdout, _) = repo
+        .git()
+        .reading_hooks_config()
+        .args(["config", "--show-origin", "--get", "core.hooksPath"])
+        .output_any()?;
     if code != Some(0) {
         return Ok((None, None));
     }

@@ -33,7 +33,8 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
         crate::repo::short_oid(&task.base_commit),
         crate::output::escape(&task.base_ref, crate::output::Shown::Line)
     ))?;
-    ctx.out.line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
+    ctx.out
+        .line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
     ctx.out.hint("check your changes with `git bitsota check`; guard pushes with `git bitsota hook install`");
     Ok(())
 }

@@ -99,7 +99,10 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
         // An annotated tag is pushed as the tag object: check the commit it points to. A tag
         // of a tree or blob carries no commit, so there is no change against the base to check.
         let Some(commit) = repo.resolve_commit(&format!("{}^{{commit}}", line.local_oid))? else {
-            ctx.out.info(format!("git-bitsota: {} is not a commit; nothing to check", escape_line(&line.remote_ref)));
+            ctx.out.info(format!(
+                "git-bitsota: {} is not a commit; nothing to check",
+                escape_line(&line.remote_ref)
+            ));
             continue;
         };
         if !checked.contains_key(&commit) {

@@ -46,7 +46,8 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
             if !text.is_empty() {
                 // Not JSON: shown with its control characters visible (an answer could
                 // otherwise write to the clipboard or retitle the terminal).
-                ctx.out.line(crate::output::escape(text.trim_end_matches('\n'), crate::output::Shown::Text))?;
+                ctx.out
+                    .line(crate::output::escape(text.trim_end_matches('\n'), crate::output::Shown::Text))?;
             }
             Ok(())
         }

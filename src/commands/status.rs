@@ -31,7 +31,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             one_line(&task.id)
         ))?;
         ctx.out.line(format!("base     {} ({})", one_line(&task.base_commit), one_line(&task.base_ref)))?;
-        ctx.out.line(format!("metric   {} ({})", one_line(&task.metric_name), one_line(&task.metric_direction)))?;
+        ctx.out.line(format!(
+            "metric   {} ({})",
+            one_line(&task.metric_name),
+            one_line(&task.metric_direction)
+        ))?;
         let allowed = report.built.files.iter().filter(|f| f.allowed()).count();
         let refused = report.built.files.len() - allowed;
         ctx.out.line(format!(
