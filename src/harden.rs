@@ -7,18 +7,21 @@ use std::ffi::CStr;
 
 /// Turn off core dumps and ptrace/`/proc` access by processes of the same user.
 ///
-/// `PR_SET_DUMPABLE=0` (Linux) makes `/proc/<pid>/{environ,mem,maps}` of this process
-/// readable by root only and writes no core file (Ctrl-\ with `ulimit -c unlimited` would
-/// otherwise drop the unlocked mnemonic into the work tree). Children are not affected: the
-/// flag is reset by `execve`. `RLIMIT_CORE=0` is the portable half of the same guarantee.
+/// Linux: `PR_SET_DUMPABLE=0` makes `/proc/<pid>/{environ,mem,maps}` of this process readable
+/// by root only and writes no core file (Ctrl-\\ with `ulimit -c unlimited` would otherwise drop
+/// the unlocked mnemonic into the work tree). Children are not affected: `execve` resets the
+/// flag. Elsewhere `RLIMIT_CORE=0` stops the core file (children inherit that limit there).
 pub fn no_dumps() {
     #[cfg(target_os = "linux")]
     {
         let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     }
-    let core = rustix::process::Resource::Core;
-    let limit = rustix::process::getrlimit(core);
-    let _ = rustix::process::setrlimit(core, rustix::process::Rlimit { current: Some(0), ..limit });
+    #[cfg(not(target_os = "linux"))]
+    {
+        let core = rustix::process::Resource::Core;
+        let limit = rustix::process::getrlimit(core);
+        let _ = rustix::process::setrlimit(core, rustix::process::Rlimit { current: Some(0), ..limit });
+    }
 }
 
 extern "C" {
@@ -53,5 +56,16 @@ pub fn scrub_env_values(names: &[&str]) {
             }
             entry = entry.add(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_process_is_not_dumpable_afterwards() {
+        super::no_dumps();
+        let now = rustix::process::dumpable_behavior().unwrap();
+        assert_eq!(now, rustix::process::DumpableBehavior::NotDumpable);
     }
 }

@@ -10,6 +10,7 @@ mod edge;
 mod fake_coordinator;
 mod fnmatch;
 mod hook;
+mod hostile;
 mod keys;
 mod man;
 mod sidecar;
