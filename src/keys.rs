@@ -560,8 +560,9 @@ fn read_pipe(file: &File, limit: usize, wait: std::time::Duration) -> std::io::R
             return Err(std::io::ErrorKind::TimedOut.into());
         }
         let mut fds = [rustix::event::PollFd::new(file, rustix::event::PollFlags::IN)];
+        // `left` is at most PIPE_WAIT, which always fits.
         let timeout = rustix::event::Timespec::try_from(left)
-            .unwrap_or(rustix::event::Timespec { tv_sec: i64::MAX.into(), tv_nsec: 0 });
+            .unwrap_or(rustix::event::Timespec { tv_sec: PIPE_WAIT.as_secs() as _, tv_nsec: 0 });
         let ready = match rustix::event::poll(&mut fds, Some(&timeout)) {
             Ok(ready) => ready,
             Err(rustix::io::Errno::INTR) => continue,
