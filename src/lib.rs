@@ -32,6 +32,9 @@ pub mod timefmt;
 pub mod validator;
 pub mod worktree;
 
+#[cfg(not(unix))]
+compile_error!("git-bitsota is Unix-only (Linux and macOS): it relies on process groups, flock and O_NOFOLLOW");
+
 use clap::Parser;
 
 use crate::error::Kind;
