@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bind;
 pub mod canonical_json;
 pub mod check;
+pub mod claims;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -20,6 +21,7 @@ pub mod keys;
 pub mod manpage;
 pub mod measure;
 pub mod metric;
+pub mod mutation;
 pub mod output;
 pub mod patch;
 pub mod repo;
@@ -33,7 +35,9 @@ pub mod validator;
 pub mod worktree;
 
 #[cfg(not(unix))]
-compile_error!("git-bitsota is Unix-only (Linux and macOS): it relies on process groups, flock and O_NOFOLLOW");
+compile_error!(
+    "git-bitsota is Unix-only (Linux and macOS): it relies on process groups, flock and O_NOFOLLOW"
+);
 
 use clap::Parser;
 

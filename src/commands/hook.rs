@@ -303,7 +303,7 @@ fn exclude_hook(repo: &Repo, rel_dir: &Path) -> Result<()> {
     let Some(rel) = rel_dir.join(HOOK_NAME).to_str().map(|s| format!("/{s}")) else {
         return Ok(());
     };
-    crate::bind::add_exclude_line(repo, "the pre-push hook is not part of the work", &rel)
+    repo.add_exclude_line("the pre-push hook is not part of the work", &rel)
 }
 
 fn show_foreign(ctx: &Ctx, hook: &Path, content: &str) {
@@ -343,10 +343,6 @@ fn redirect_error(place: &Place) -> Option<Error> {
 }
 
 pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
-    if force && print {
-        return Err(Error::usage("--force and --print cannot be used together")
-            .with_hint("--print writes nothing; --force replaces an existing hook"));
-    }
     let repo = ctx.repo()?;
     let place = locate(&repo)?;
     if print {
@@ -459,7 +455,7 @@ fn finish(ctx: &Ctx, repo: &Repo) -> Result<()> {
         Ok(Some(_)) => {
             ctx.out.hint(format!(
                 "pushes now run `git bitsota check --pre-push`; skip it once with {}=1 or `git push --no-verify`",
-                crate::commands::prepush::SKIP_VAR
+                crate::check::SKIP_VAR
             ));
         }
         Ok(None) => ctx.out.warn(

@@ -4,7 +4,9 @@
 //!
 //! Idempotent: before sending, an attempt whose answer was lost (timeout, reset) is looked up on
 //! the coordinator (same claim, same patch), and a lost answer is looked up right away too. The
-//! same patch is never sent twice for one claim unless `--force`.
+//! same patch is never sent twice for one claim unless `--force`. The decision to send, the
+//! request and the recording of its answer happen under the clone's request lock
+//! (`mutation`), so two terminals (or a clone and its linked worktree) send it once.
 
 use serde_json::{json, Map, Value};
 
@@ -13,15 +15,13 @@ use crate::check::{self, Options, Problem, Report, SidecarFacts};
 use crate::cli::SubmitArgs;
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Result, ResultExt};
+use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
 use crate::served::{has_id, text};
 use crate::sidecar::{self, Sidecar};
-use crate::state::{State, SubmissionRecord};
+use crate::state::{PendingSubmission, State, SubmissionRecord};
 use crate::timefmt;
-
-/// Key in the state file for an attempt whose outcome is unknown.
-const PENDING_KEY: &str = "pending_submission";
 
 pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let repo = ctx.repo()?;
@@ -45,14 +45,8 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     // The same patch already submitted with this claim: say so before anything else (the
     // claim is `submitted` by now, which would otherwise read as a claim problem).
     if report.ok() && !args.force && !args.dry_run {
-        let same = |s: &&SubmissionRecord| s.claim_id == claim_id && s.patch_sha256 == patch_sha256;
-        if let Some(done) = state.submissions.iter().find(same) {
-            return Err(Error::usage(format!(
-                "claim {claim_id} already submitted this patch as submission {}",
-                done.id
-            ))
-            .with_code("duplicate_submission")
-            .with_hint("change the patch or claim again; --force sends it anyway"));
+        if let Some(refusal) = already_submitted(&state, &claim_id, &patch_sha256) {
+            return Err(refusal);
         }
     }
     let claim_problem = claim_problem(&state);
@@ -92,7 +86,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         return Ok(());
     }
 
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let hotkey = ctx.hotkey()?;
     if let Some(claim) = &state.claim {
         if claim.hotkey != hotkey.ss58() {
@@ -102,6 +96,29 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
                 hotkey.ss58()
             ));
         }
+    }
+
+    // From here until the answer is recorded, no other run in this clone (or a linked
+    // worktree) sends a signed request; one that waited decides on what this one recorded.
+    let _guard = MutationGuard::acquire(&state_file, &ctx.out, "submitting")?;
+    let state = state_file.read_bound()?;
+    let now_claim = state.claim.as_ref().map(|c| c.id.as_str()).unwrap_or_default();
+    if now_claim != claim_id {
+        return Err(Error::usage(format!(
+            "the clone's claim changed while this submit waited (now {now_claim:?}); nothing was sent"
+        ))
+        .with_code("claim_changed")
+        .with_hint("run `git bitsota submit` again"));
+    }
+    if !args.force {
+        if let Some(refusal) = already_submitted(&state, &claim_id, &patch_sha256) {
+            return Err(refusal);
+        }
+    }
+    // Another run may have cancelled the claim while this one waited.
+    if let Some(problem) = self::claim_problem(&state) {
+        report.push(problem);
+        return refuse(ctx, &report);
     }
 
     // A previous attempt whose answer was lost: look before sending again.
@@ -120,7 +137,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     drop(spinner);
     match sent {
         Ok(submission) => finish(ctx, &state_file, &state, submission, &patch, &patch_sha256, false),
-        Err(err) if outcome_unknown(&err) => {
+        Err(err) if mutation::answer_lost(&err) => {
             // The coordinator may have stored it before the answer was lost (a timeout, a
             // reset, a gateway error or a garbled answer).
             ctx.out.warn("the coordinator's answer was lost; checking whether the submission arrived");
@@ -139,14 +156,15 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     }
 }
 
-/// Whether a failed POST may still have been stored: no answer, a 5xx, or an answer that
-/// could not be read. A 4xx is a definite refusal (nothing stored).
-fn outcome_unknown(err: &Error) -> bool {
-    match err.kind() {
-        Kind::Network => true,
-        Kind::Server => matches!(err.code(), "server_error" | "bad_response"),
-        _ => false,
-    }
+/// The refusal for a patch this claim already submitted (recorded in the state), naming the
+/// submission.
+fn already_submitted(state: &State, claim_id: &str, patch_sha256: &str) -> Option<Error> {
+    let done = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == patch_sha256)?;
+    Some(
+        Error::problems(format!("claim {claim_id} already submitted this patch as submission {}", done.id))
+            .with_code("duplicate_submission")
+            .with_hint("change the patch or claim again; --force sends it anyway"),
+    )
 }
 
 /// The claim must exist, be usable (`active`, or `submitted` for a further, different patch;
@@ -158,9 +176,8 @@ fn claim_problem(state: &State) -> Option<Problem> {
                 .with_hint("claim it first: `git bitsota claim`"),
         );
     };
-    let expired = timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s <= 0);
-    if !matches!(claim.status.as_str(), "active" | "submitted") || expired {
-        let why = if expired {
+    if !claim.takes_submissions() {
+        let why = if claim.expired() {
             timefmt::time_left_words(&claim.expires_at)
         } else {
             format!("status {}", claim.status)
@@ -210,25 +227,18 @@ pub fn build_body(claim_id: &str, base_commit: &str, patch: &str, sidecar: &Side
 }
 
 fn pending_attempt(state: &State) -> Option<(String, String)> {
-    let table = state.other.get(PENDING_KEY)?.as_table()?;
-    let claim = table.get("claim_id")?.as_str()?.to_string();
-    let patch = table.get("patch_sha256")?.as_str()?.to_string();
-    Some((claim, patch))
+    let pending = state.pending_submission.as_ref()?;
+    Some((pending.claim_id.clone(), pending.patch_sha256.clone()))
 }
 
 /// Remember (or forget) an attempt in flight, so a lost answer is looked up next time.
 fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &str)>) -> Result<()> {
-    state_file.update(|state| match attempt {
-        Some((claim, patch)) => {
-            let mut table = toml::Table::new();
-            table.insert("claim_id".into(), toml::Value::String(claim.into()));
-            table.insert("patch_sha256".into(), toml::Value::String(patch.into()));
-            table.insert("at".into(), toml::Value::String(crate::timefmt::now_rfc3339()));
-            state.other.insert(PENDING_KEY.into(), toml::Value::Table(table));
-        }
-        None => {
-            state.other.remove(PENDING_KEY);
-        }
+    state_file.update(|state| {
+        state.pending_submission = attempt.map(|(claim, patch)| PendingSubmission {
+            claim_id: claim.to_string(),
+            patch_sha256: patch.to_string(),
+            at: crate::timefmt::now_rfc3339(),
+        });
     })
 }
 
@@ -274,7 +284,7 @@ fn finish(
         other: toml::Table::new(),
     };
     state_file.update(|fresh| {
-        fresh.other.remove(PENDING_KEY);
+        fresh.pending_submission = None;
         if !fresh.submissions.iter().any(|s| s.id == record.id) {
             fresh.submissions.push(record.clone());
         }

@@ -12,6 +12,7 @@ mod fnmatch;
 mod hook;
 mod hostile;
 mod keys;
+mod lost_answers;
 mod man;
 mod sidecar;
 mod signing;
