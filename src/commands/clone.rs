@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
 
     // Built in a hidden sibling and renamed into place only when complete: Ctrl-C (caught
     // here) or a kill never leaves a bound clone at DIR with its files unchecked-out.
-    let staging = staging_dir(&dir)?;
+    let (holder, staging) = staging_dir(&dir)?;
     let interrupt = crate::interrupt::Interrupt::catch();
     let result = clone_and_bind(ctx, snapshot, &staging, &branch, from_server).and_then(|state| {
         if interrupt.happened() {
@@ -51,12 +51,10 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
             .or_usage(|| format!("cannot move the new clone into place at {}", quote_path(&dir)))?;
         Ok(state)
     });
+    let _ = std::fs::remove_dir_all(&holder);
     let state = match result {
         Ok(state) => state,
-        Err(err) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(if interrupt.happened() { interrupted() } else { err });
-        }
+        Err(err) => return Err(if interrupt.happened() { interrupted() } else { err }),
     };
     let repo = Repo::open_exact(&dir)?;
     let task = &state.task;
@@ -102,17 +100,34 @@ fn refuse_git_dir_name(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A new, empty hidden directory beside `dir` for building the clone.
-fn staging_dir(dir: &Path) -> Result<PathBuf> {
+/// A new hidden directory beside `dir` (the holder, removed at the end) and the path inside it
+/// where the clone is built under `dir`'s own name, so git's messages name the directory the
+/// user asked for.
+fn staging_dir(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let parent = match dir.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).or_usage(|| format!("cannot create {}", quote_path(&parent)))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "clone".into());
-    let staging = parent.join(format!(".{name}.bitsota-clone-{}", crate::fsutil::random_suffix()));
-    std::fs::create_dir(&staging).or_usage(|| format!("cannot create {}", quote_path(&staging)))?;
-    Ok(staging)
+    let Some(name) = dir.file_name() else {
+        return Err(Error::usage(format!("cannot clone into {}", quote_path(dir))).with_code("bad_directory"));
+    };
+    let holder = parent.join(format!(".bitsota-clone-{}", crate::fsutil::random_suffix()));
+    std::fs::create_dir(&holder).or_usage(|| format!("cannot create {}", quote_path(&holder)))?;
+    Ok((holder.clone(), holder.join(name)))
+}
+
+/// The repository argument for a `git clone` run in another directory: a relative local path
+/// made absolute (URLs and `user@host:path` stay as they are).
+fn source_for(repository: &str) -> Result<std::ffi::OsString> {
+    let lower = repository.to_ascii_lowercase();
+    let is_url = lower.contains("://");
+    let scp_like = repository.find(':').is_some_and(|colon| !repository[..colon].contains('/'));
+    if is_url || scp_like || Path::new(repository).is_absolute() {
+        return Ok(repository.into());
+    }
+    let cwd = std::env::current_dir().or_usage(|| "cannot determine the current directory")?;
+    Ok(cwd.join(repository).into_os_string())
 }
 
 fn interrupted() -> Error {
@@ -130,11 +145,16 @@ fn clone_and_bind(
     // transports that run commands (`ext::`, `fd::`) stay off even through redirects;
     // `--` ends the options before the URL. (`GIT_PROTOCOL_FROM_USER=0` would also turn off
     // `file`, whose default policy is `user`, and break local task repositories.)
+    // Run beside the target so git's "Cloning into '<name>'" names what the user asked for.
+    let (Some(holder), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return Err(Error::usage(format!("cannot clone into {}", quote_path(dir))));
+    };
     Git::new(None)
+        .current_dir(holder)
         .args(PROTOCOL_ALLOWLIST)
         .args(["clone", "--no-checkout", "--"])
-        .arg(&snapshot.repository)
-        .arg(dir)
+        .arg(source_for(&snapshot.repository)?)
+        .arg(name)
         .run_visible()
         .map_err(|e| {
             Error::network(format!("cloning {} failed", snapshot.repository))
@@ -205,6 +225,16 @@ mod tests {
         assert_eq!(default_dir("git@github.com:o/repo.git").unwrap(), "repo");
         assert_eq!(default_dir("/srv/repos/task/").unwrap(), "task");
         assert!(default_dir("https://h/..").is_err());
+    }
+
+    #[test]
+    fn only_relative_local_paths_are_made_absolute() {
+        for kept in ["https://h/r.git", "ssh://h/r", "file:///srv/r", "git@h:o/r.git", "/srv/r"] {
+            assert_eq!(source_for(kept).unwrap(), std::ffi::OsString::from(kept));
+        }
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(source_for("../r").unwrap(), cwd.join("../r").into_os_string());
+        assert_eq!(source_for("./a:b").unwrap(), cwd.join("./a:b").into_os_string());
     }
 
     #[test]
