@@ -41,6 +41,9 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
 
     // Built in a hidden sibling and renamed into place only when complete: Ctrl-C (caught
     // here) or a kill never leaves a bound clone at DIR with its files unchecked-out.
+    // An existing (empty) target such as `.` is named by its real path, so it has a parent and
+    // a name to build beside.
+    let dir = if dir.exists() { std::fs::canonicalize(&dir).unwrap_or(dir) } else { dir };
     let (holder, staging) = staging_dir(&dir)?;
     let interrupt = crate::interrupt::Interrupt::catch();
     let result = clone_and_bind(ctx, snapshot, &staging, &branch, from_server).and_then(|state| {
@@ -56,6 +59,10 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
         Ok(state) => state,
         Err(err) => return Err(if interrupt.happened() { interrupted() } else { err }),
     };
+    // Cloning into `.` replaced the directory we stood in.
+    if std::env::current_dir().is_err() {
+        let _ = std::env::set_current_dir(&dir);
+    }
     let repo = Repo::open_exact(&dir)?;
     let task = &state.task;
     if ctx.out.is_json() {
