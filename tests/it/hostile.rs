@@ -385,6 +385,32 @@ fn remote_named_help_does_not_bypass_the_hook() {
     assert!(push.stderr.contains("outside_allowed_paths"), "{}", push.stderr);
 }
 
+/// The body git-bitsota 0.1 installed, without `--`.
+const HOOK_V1: &str = r#"#!/bin/sh
+# installed by git-bitsota v1: checks pushed commits against the bound task's allowed paths.
+# Remove it with `git bitsota hook uninstall`, or skip it once with `git push --no-verify`.
+command -v git-bitsota >/dev/null 2>&1 || {
+    echo >&2 "pre-push hook: 'git-bitsota' was not found on your PATH ($PATH)."
+    echo >&2 "Install git-bitsota or add its directory to PATH (GUI git clients often use a shorter PATH)."
+    echo >&2 "If you no longer want this check, delete the hook file: $0"
+    exit 1
+}
+exec git bitsota check --pre-push "$@"
+"#;
+
+#[test]
+fn an_installed_v1_hook_is_upgraded_to_the_body_with_the_separator() {
+    let env = attack_env();
+    let (repo, _remote) = hooked_clone(&env);
+    let hook = repo.join(".git/hooks/pre-push");
+    fs::write(&hook, HOOK_V1).unwrap();
+    let status = tool(&env, &repo, &["hook", "status", "--json"]).expect(0).json();
+    assert_eq!(status["status"], "outdated", "{status}");
+    tool(&env, &repo, &["hook", "install"]).expect(0);
+    let body = fs::read_to_string(&hook).unwrap();
+    assert!(body.contains("exec git bitsota check --pre-push -- \"$@\""), "{body}");
+}
+
 #[test]
 fn non_utf8_branch_pushes_when_the_change_is_allowed() {
     let env = attack_env();
