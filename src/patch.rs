@@ -211,7 +211,7 @@ impl Drop for TempIndex {
 /// The submission from the working tree: `base_commit → working tree`, allowed changes only.
 pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
     let index = TempIndex::create(repo, base_commit)?;
-    let git = || repo.git().index_file(&index.path);
+    let git = || repo.git().stable_config().index_file(&index.path);
 
     // What differs from the (copied) index: tracked files changed or removed in the work tree
     // (`diff-files`, which stats in parallel like `git status`) and untracked files. Committed
@@ -525,8 +525,13 @@ fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
 /// The changes of a pushed commit (`base_commit → commit`), for the pre-push check. Nothing is
 /// left out: the patch is everything that was committed.
 pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pattern]) -> Result<Built> {
-    let output =
-        repo.git().args(["diff-tree", "-r"]).args(RAW_AND_PATCH).args([base_commit, commit]).output()?;
+    let output = repo
+        .git()
+        .stable_config()
+        .args(["diff-tree", "-r"])
+        .args(RAW_AND_PATCH)
+        .args([base_commit, commit])
+        .output()?;
     let (raw, patch) = split_raw_and_patch(&output)?;
     let mut files: Vec<ChangedFile> = raw.iter().map(|c| to_changed(c, patterns)).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));

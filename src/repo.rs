@@ -268,6 +268,12 @@ impl Git {
         self
     }
 
+    /// Say at a call site that its output bytes must not vary with the user's config. Every
+    /// call already pins [`STABLE_CONFIG`] (see [`Git::new`]); this changes nothing.
+    pub fn stable_config(self) -> Self {
+        self
+    }
+
     /// The `-c` options every call starts with.
     fn pinned_config(&self) -> Vec<&'static str> {
         let mut pins: Vec<&str> = STABLE_CONFIG.iter().chain(NO_MONITOR).copied().collect();
