@@ -552,3 +552,37 @@ fn spying_hooks_and_fsmonitor_never_run() {
     env.git(&repo, &["status", "--porcelain"]);
     assert!(fs::read_to_string(&spied).unwrap_or_default().contains("fsmonitor-spy"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2 (continued). No core file holds the secrets
+
+#[test]
+fn ctrl_backslash_leaves_no_core_file_with_the_mnemonic() {
+    let pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    assert!(
+        !pattern.starts_with('|') && !pattern.contains('/'),
+        "this test needs core files written to the current directory (core_pattern is {pattern:?})"
+    );
+    let fake = Fake::start();
+    fake.set_fault(Some(Fault::Slow(Duration::from_secs(20))));
+    let mut env = attack_env();
+    env.set("BITSOTA_COORDINATOR_URL", fake.url());
+    env.set("BITSOTA_HOTKEY_MNEMONIC", PHRASE);
+    let cwd = env.path("cwd");
+    fs::create_dir_all(&cwd).unwrap();
+    // `tasks` is waiting on the coordinator when Ctrl-\ (SIGQUIT) arrives.
+    let mut cmd = env.command("sh", &cwd);
+    cmd.arg("-c").arg(format!("ulimit -c unlimited && exec '{}' tasks", bin()));
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let until = Instant::now() + Duration::from_secs(15);
+    while fake.requests().is_empty() {
+        assert!(Instant::now() < until, "the request never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(child.id(), "QUIT");
+    wait_at_most(&mut child, Duration::from_secs(20));
+    let cores: Vec<String> =
+        crate::common::names_in(&cwd).into_iter().filter(|n| n.starts_with("core")).collect();
+    assert!(cores.is_empty(), "a core file was written: {cores:?}");
+}
