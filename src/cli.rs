@@ -39,6 +39,7 @@ Exit status: 0 success; 1 check found a problem; 2 usage or local configuration 
 See `git bitsota man` for files, environment and the full reference.";
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Coordinator base URL (https://, or http:// for loopback hosts only)
     #[arg(long, global = true, env = "BITSOTA_COORDINATOR_URL", value_name = "URL")]
@@ -106,8 +107,14 @@ pub enum Command {
     Init(InitArgs),
     /// Show the signing hotkey's address and where it was loaded from
     Whoami,
-    /// Claim the bound task with a signed request
+    /// Claim the bound task (or one of its pool work items) with a signed request
     Claim(ClaimArgs),
+    /// List the bound task's pool work items in the order they are picked
+    WorkItems(WorkItemsArgs),
+    /// List the ideas of a centerless task's submissions, best candidates first
+    Ideas(IdeasArgs),
+    /// Apply another submission's patch to the work tree (not the index)
+    Apply(ApplyArgs),
     /// Cancel this clone's active claim
     Cancel,
     /// Check what would be submitted, offline (also the pre-push hook)
@@ -183,6 +190,38 @@ pub struct ClaimArgs {
     /// Create a new claim even though this clone, or the coordinator, holds an active claim of this hotkey on the task
     #[arg(long)]
     pub force: bool,
+    /// Claim a pool work item: ID, else resume the item held by this hotkey's active claim,
+    /// else take the first open item
+    #[arg(long, value_name = "ID", num_args = 0..=1, conflicts_with = "base")]
+    pub work_item: Option<Option<String>>,
+    /// Build on this submission: send it as base_submission_id (apply its patch with `git
+    /// bitsota apply`)
+    #[arg(long, value_name = "SUBMISSION")]
+    pub base: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkItemsArgs {
+    /// Only items with this status (open, claimed, completed)
+    #[arg(long, value_name = "S", default_value = "open")]
+    pub status: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IdeasArgs {
+    /// Also list ideas of rejected and failed submissions
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Id of a submission of the bound task
+    #[arg(value_name = "SUBMISSION")]
+    pub submission: String,
+    /// Do not record the submission as the idea this work implements
+    #[arg(long)]
+    pub no_implements: bool,
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +286,10 @@ pub struct SubmitArgs {
     /// Send even though this claim already submitted the same patch
     #[arg(long)]
     pub force: bool,
+    /// Name the submission whose idea this implements (implemented_submission_id); overrides
+    /// the sidecar's value and the one `apply` recorded
+    #[arg(long, value_name = "ID")]
+    pub implements: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
 pub mod auth;
+pub mod bench_outputs;
 pub mod bind;
 pub mod canonical_json;
 pub mod check;
@@ -16,6 +17,8 @@ pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
 pub mod harden;
+pub mod ideas;
+pub mod implements;
 pub mod interrupt;
 pub mod keys;
 pub mod manpage;
@@ -29,9 +32,11 @@ pub mod runner;
 pub mod served;
 pub mod sidecar;
 pub mod state;
+pub mod submission_api;
 pub mod task;
 pub mod timefmt;
 pub mod validator;
+pub mod work_items;
 pub mod worktree;
 
 #[cfg(not(unix))]

@@ -216,7 +216,8 @@ fn files_section(roff: &mut Roff) {
         ),
         (
             "<git common dir>/info/exclude",
-            "clone and init add the line /submission.json, so the sidecar is never part of the patch.",
+            "clone and init add the line /submission.json, so the sidecar is never part of the patch, and the \
+             task's result_path when it is neither tracked nor an allowed path.",
         ),
         (
             "<hooks dir>/pre-push",

@@ -4,6 +4,7 @@ use crate::cli::{Command, HookAction};
 use crate::ctx::Ctx;
 use crate::error::Result;
 
+pub mod apply;
 pub mod bench;
 pub mod cancel;
 pub mod check;
@@ -12,6 +13,7 @@ pub mod clone;
 pub mod completions;
 pub mod diff;
 pub mod hook;
+pub mod ideas;
 pub mod init;
 pub mod man;
 pub mod prepush;
@@ -22,6 +24,7 @@ pub mod submissions;
 pub mod submit;
 pub mod tasks;
 pub mod whoami;
+pub mod work_items;
 
 pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
@@ -31,6 +34,9 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Init(args) => init::run(ctx, &args),
         Command::Whoami => whoami::run(ctx),
         Command::Claim(args) => claim::run(ctx, &args),
+        Command::WorkItems(args) => work_items::run(ctx, &args),
+        Command::Ideas(args) => ideas::run(ctx, &args),
+        Command::Apply(args) => apply::run(ctx, &args),
         Command::Cancel => cancel::run(ctx),
         Command::Check(args) if args.pre_push => prepush::run(ctx, &args),
         Command::Check(args) => check::run(ctx, &args),

@@ -6,6 +6,7 @@ mod bench;
 mod canonical;
 mod check;
 mod client;
+mod competition;
 mod edge;
 mod fake_coordinator;
 mod fnmatch;
