@@ -209,6 +209,9 @@ fn committed_sidecar_symlink_is_refused_for_reading_and_writing() {
     assert!(run.error_message().contains("symlink"), "{}", run.error_message());
     let run = tool(&env, &repo, &["check", "--json"]).expect(2);
     assert_eq!(run.error_code(), "submission_path");
+    // `submit` would have sent the outside file's summary.
+    let run = tool(&env, &repo, &["submit", "--dry-run", "--json"]).expect(2);
+    assert_eq!(run.error_code(), "submission_path");
 
     // Tracked but a regular file: the task controls it, so it is refused too.
     fs::remove_file(repo.join("submission.json")).unwrap();
