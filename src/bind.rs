@@ -79,26 +79,27 @@ pub fn write_state(
         }
         Err(err) => return Err(err),
     };
-    let mut state = State::new(snapshot, coordinator_url);
-    if let Some(previous) = previous {
-        state.disclaimers_seen = previous.disclaimers_seen;
-        if previous.task.id == state.task.id {
-            state.claim = previous.claim;
-            state.submissions = previous.submissions;
-            state.bench = previous.bench;
-            state.trusted_commands = previous.trusted_commands;
-            state.implements = previous.implements;
-            state.other = previous.other;
-        } else {
+    let state = match previous {
+        // The same task: everything recorded stays (claim, submissions, bench runs, requests
+        // in flight, reviews, attempts, keys of newer versions); only the snapshot is new.
+        Some(mut previous) if previous.task.id == snapshot.id => {
+            previous.task = snapshot;
+            if coordinator_url.is_some() {
+                previous.coordinator_url = coordinator_url;
+            }
+            previous
+        }
+        Some(previous) => {
             out.warn(format!(
                 "rebinding from task {} to {}: the previous claim and submission history are dropped",
-                previous.task.slug, state.task.slug
+                previous.task.slug, snapshot.slug
             ));
+            let mut state = State::new(snapshot, coordinator_url.or(previous.coordinator_url));
+            state.disclaimers_seen = previous.disclaimers_seen;
+            state
         }
-        if state.coordinator_url.is_none() {
-            state.coordinator_url = previous.coordinator_url;
-        }
-    }
+        None => State::new(snapshot, coordinator_url),
+    };
     lock.write(&state)?;
     Ok(state)
 }
