@@ -125,6 +125,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Check, sign and send the submission
     Submit(SubmitArgs),
+    /// Hash, record and verify the submission artifact as validators download it
+    Artifact(ArtifactArgs),
     /// Show the bound task, the claim, local changes and this clone's submissions
     Status,
     /// List the bound task's submissions
@@ -270,6 +272,11 @@ pub struct BenchArgs {
     /// Sidecar written by --record
     #[arg(long, value_name = "FILE")]
     pub submission_file: Option<PathBuf>,
+    /// Run with this artifact (a file, or an https:// URI downloaded as validators do) at
+    /// .autoresearch-submission/artifact; without it, the sidecar's artifact is used when its
+    /// bytes are cached
+    #[arg(long, value_name = "FILE|URI")]
+    pub artifact: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +297,49 @@ pub struct SubmitArgs {
     /// the sidecar's value and the one `apply` recorded
     #[arg(long, value_name = "ID")]
     pub implements: Option<String>,
+    /// Do not check that validators can download the sidecar's artifact (a warning is shown)
+    #[arg(long)]
+    pub no_verify_artifact: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactArgs {
+    #[command(subcommand)]
+    pub action: ArtifactAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactAction {
+    /// Print the SHA-256 and byte size of a file, as validators compute them
+    Hash {
+        /// The artifact file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Write artifact_uri, artifact_sha256 and artifact_size_bytes into the sidecar
+    Set {
+        /// https:// URL that serves the artifact's bytes itself (no redirect)
+        #[arg(value_name = "URI")]
+        uri: String,
+        /// Hash this local file instead of downloading URI
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Do not check the URI afterwards
+        #[arg(long)]
+        no_verify: bool,
+        /// Sidecar to update (default: submission.json at the worktree root)
+        #[arg(long, value_name = "FILE")]
+        submission_file: Option<PathBuf>,
+    },
+    /// Fetch the sidecar's artifact_uri as validators do: one GET, no redirects, 60 s limits
+    Verify {
+        /// Download the whole body and check its size and sha256 (kept in the cache)
+        #[arg(long)]
+        download: bool,
+        /// Sidecar to read (default: submission.json at the worktree root)
+        #[arg(long, value_name = "FILE")]
+        submission_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
+pub mod artifact;
 pub mod auth;
 pub mod bench_outputs;
 pub mod bind;

@@ -1,10 +1,11 @@
 //! One module per command; `run` dispatches.
 
-use crate::cli::{Command, HookAction};
+use crate::cli::{ArtifactAction, Command, HookAction};
 use crate::ctx::Ctx;
 use crate::error::Result;
 
 pub mod apply;
+pub mod artifact;
 pub mod bench;
 pub mod cancel;
 pub mod check;
@@ -50,6 +51,15 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
             HookAction::Install { force, print } => hook::install(ctx, force, print),
             HookAction::Uninstall => hook::uninstall(ctx),
             HookAction::Status => hook::status(ctx),
+        },
+        Command::Artifact(args) => match args.action {
+            ArtifactAction::Hash { file } => artifact::hash(ctx, &file),
+            ArtifactAction::Set { uri, file, no_verify, submission_file } => {
+                artifact::set(ctx, &uri, file.as_deref(), no_verify, submission_file.as_deref())
+            }
+            ArtifactAction::Verify { download, submission_file } => {
+                artifact::verify(ctx, download, submission_file.as_deref())
+            }
         },
         Command::Man(args) => man::run(ctx, &args),
         Command::Completions(args) => completions::run(ctx, &args),

@@ -32,8 +32,12 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
 
     let sidecar_path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
     let sidecar = sidecar::load(&sidecar_path)?;
+    let rehearsal = crate::artifact::is_local_rehearsal(&ctx.coordinator_url(Some(&state)));
     let facts = match &sidecar {
-        Some(s) => SidecarFacts { has_artifact: s.has_artifact(), problems: sidecar::problems(s, task) },
+        Some(s) => SidecarFacts {
+            has_artifact: s.has_artifact(),
+            problems: sidecar::problems_for(s, task, rehearsal),
+        },
         None => SidecarFacts {
             has_artifact: false,
             problems: vec![format!("the submission file {} is missing", sidecar_path.display())],
@@ -60,6 +64,12 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let Some(sidecar) = sidecar else {
         return refuse(ctx, &report);
     };
+    if !args.dry_run {
+        verify_artifact(ctx, &sidecar, args.no_verify_artifact, &mut report)?;
+        if !report.ok() {
+            return refuse(ctx, &report);
+        }
+    }
     let patch = report.patch_text().unwrap_or_default().to_string();
     let mut body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
     let implements = implements::resolve(args.implements.as_deref(), Some(&sidecar), &state);
@@ -159,6 +169,27 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
             Err(err)
         }
     }
+}
+
+/// `artifact verify` (headers only) of the sidecar's artifact, its problems added to the
+/// report: a submission validators are sure to refuse never goes out.
+fn verify_artifact(ctx: &Ctx, sidecar: &Sidecar, skip: bool, report: &mut Report) -> Result<()> {
+    let Some(uri) = sidecar.artifact_uri() else {
+        return Ok(());
+    };
+    if skip {
+        ctx.out.warn(format!("not checking that validators can download {uri} (--no-verify-artifact)"));
+        return Ok(());
+    }
+    let uri = crate::artifact::parse_uri(uri)?;
+    if let Some(warning) = crate::artifact::fetch::local_http_warning(&uri) {
+        ctx.out.warn(warning);
+    }
+    let fetched = crate::artifact::fetch(&uri, &crate::artifact::expected(sidecar), None, &ctx.out)?;
+    for problem in fetched.problems {
+        report.push(problem);
+    }
+    Ok(())
 }
 
 /// The refusal for a patch this claim already submitted (recorded in the state), naming the

@@ -2,6 +2,8 @@
 
 mod common;
 
+mod artifact;
+mod artifact_server;
 mod bench;
 mod canonical;
 mod check;
