@@ -26,7 +26,7 @@ impl Ctx {
 
     /// The repository the command runs in (exit 2 outside a work tree).
     pub fn repo(&self) -> Result<Repo> {
-        Repo::discover()
+        Repo::discover().map(|repo| repo.traced(&self.out))
     }
 
     pub fn state_file(&self, repo: &Repo) -> StateFile {
@@ -93,7 +93,7 @@ impl KeyUi for Output {
             .or_kind(Kind::Auth, || "could not read the password from the terminal")
     }
 
-    fn busy(&self, message: &str) -> Box<dyn std::any::Any> {
+    fn busy(&self, message: &str) -> Box<dyn keys::BusyGuard> {
         Box::new(self.spinner(message))
     }
 }

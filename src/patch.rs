@@ -257,7 +257,7 @@ fn is_regular_file(repo: &Repo, path: &[u8]) -> bool {
 /// changed, and nothing otherwise).
 pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
     // Ctrl-C stops the gits; the private index is removed on the way out (exit 130).
-    let _interrupt = crate::interrupt::Guard::install();
+    let _interrupt = crate::interrupt::Interrupt::catch();
     let built = crate::interrupt::or_interrupted(build_from_worktree(repo, base_commit, patterns))?;
     // Ctrl-C between two git runs: stop here all the same.
     crate::interrupt::check()?;

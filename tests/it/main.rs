@@ -15,6 +15,7 @@ mod exits;
 mod fake_coordinator;
 mod fnmatch;
 mod hook;
+mod hostile;
 mod keys;
 mod lost_answers;
 mod man;
