@@ -2,8 +2,10 @@
 //!
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
+pub mod attempts;
 pub mod auth;
 pub mod bind;
+pub mod brief;
 pub mod canonical_json;
 pub mod check;
 pub mod cli;

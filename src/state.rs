@@ -42,6 +42,12 @@ pub struct State {
     pub submissions: Vec<SubmissionRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bench: Vec<BenchRecord>,
+    /// SHA-256 of each agent command (`run -- COMMAND…`) the user agreed to run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_agents: Vec<String>,
+    /// Gated agent attempts (`run`), each kept as `refs/bitsota/attempts/<n>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
     /// Keys a newer git-bitsota of the same format version may have written.
     #[serde(flatten)]
     pub other: toml::Table,
@@ -95,6 +101,33 @@ pub struct BenchRecord {
     pub other: toml::Table,
 }
 
+/// One agent attempt of `run`: what the gate found, and where the attempt's commit is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptRecord {
+    pub n: u64,
+    /// `refs/bitsota/attempts/<n>`.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// The attempt commit: its tree is what would have been submitted, its parent the base.
+    pub commit: String,
+    pub created_at: String,
+    /// `ok` (the gate passed), `check_failed`, or the benchmark's `rejected|error|timeout`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<f64>,
+    pub patch_bytes: u64,
+    pub patch_sha256: String,
+    pub check_ok: bool,
+    /// Codes of the check's problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// The sidecar's `summary` after the cycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
 impl State {
     pub fn new(task: TaskSnapshot, coordinator_url: Option<String>) -> State {
         State {
@@ -106,6 +139,8 @@ impl State {
             claim: None,
             submissions: Vec::new(),
             bench: Vec::new(),
+            trusted_agents: Vec::new(),
+            attempts: Vec::new(),
             other: toml::Table::new(),
         }
     }

@@ -4,6 +4,7 @@ use crate::cli::{Command, HookAction};
 use crate::ctx::Ctx;
 use crate::error::Result;
 
+pub mod attempts;
 pub mod bench;
 pub mod cancel;
 pub mod check;
@@ -16,6 +17,7 @@ pub mod init;
 pub mod man;
 pub mod prepush;
 pub mod request;
+pub mod run;
 pub mod show;
 pub mod status;
 pub mod submissions;
@@ -39,6 +41,8 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Status => status::run(ctx),
         Command::Submissions(args) => submissions::run(ctx, &args),
         Command::Request(args) => request::run(ctx, &args),
+        Command::Run(args) => run::run(ctx, &args),
+        Command::Attempts(args) => attempts::run(ctx, &args),
         Command::Hook(args) => match args.action {
             HookAction::Install { force, print } => hook::install(ctx, force, print),
             HookAction::Uninstall => hook::uninstall(ctx),
