@@ -117,8 +117,9 @@ pub fn commit_of(repo: &Repo, n: u64) -> Result<String> {
 
 /// The base commit an attempt was made on (its parent).
 pub fn base_of(repo: &Repo, commit: &str) -> Result<String> {
-    repo.resolve_commit(&format!("{commit}^1"))?
-        .ok_or_else(|| Error::usage(format!("attempt commit {commit} has no parent")).with_code("attempt_ref"))
+    repo.resolve_commit(&format!("{commit}^1"))?.ok_or_else(|| {
+        Error::usage(format!("attempt commit {commit} has no parent")).with_code("attempt_ref")
+    })
 }
 
 /// The patch of an attempt: `base → attempt` with the patch engine's pinned options, the
@@ -155,7 +156,8 @@ pub fn restore(repo: &Repo, task: &TaskSnapshot, n: u64, force: bool) -> Result<
     let paths: Vec<Vec<u8>> = paths.into_iter().collect();
     if !force {
         let base_tree = repo.commit_tree(&task.base_commit)?.to_string();
-        let known = current.tree == base_tree || existing(repo)?.iter().any(|(_, _, tree)| *tree == current.tree);
+        let known =
+            current.tree == base_tree || existing(repo)?.iter().any(|(_, _, tree)| *tree == current.tree);
         if !known {
             let dirty = uncommitted(repo, &paths)?;
             if !dirty.is_empty() {
@@ -183,10 +185,16 @@ fn uncommitted(repo: &Repo, paths: &[Vec<u8>]) -> Result<Vec<String>> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let mut git = repo
-        .git()
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .args(["-c", "core.quotePath=false", "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--"]);
+    let mut git = repo.git().env("GIT_OPTIONAL_LOCKS", "0").args([
+        "-c",
+        "core.quotePath=false",
+        "status",
+        "--porcelain",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+    ]);
     for path in paths {
         let mut spec = b":(literal)".to_vec();
         spec.extend_from_slice(path);
@@ -194,7 +202,10 @@ fn uncommitted(repo: &Repo, paths: &[Vec<u8>]) -> Result<Vec<String>> {
     }
     let listed = git.output()?;
     // Records: `XY path`.
-    Ok(split_nul(&listed).filter_map(|r| r.get(3..)).map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+    Ok(split_nul(&listed)
+        .filter_map(|r| r.get(3..))
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
 }
 
 /// One attempt as `attempts --json` and `run --json` show it.

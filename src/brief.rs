@@ -54,7 +54,11 @@ fn clean_line(text: &str) -> String {
 
 /// Quote untrusted markdown so its headings cannot pose as this brief's sections.
 fn quoted(text: &str) -> String {
-    clean(text.trim_end()).lines().map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") }).collect::<Vec<_>>().join("\n")
+    clean(text.trim_end())
+        .lines()
+        .map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn render(inputs: &BriefInputs) -> String {

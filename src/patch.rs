@@ -571,9 +571,8 @@ pub fn write_paths_from_tree(repo: &Repo, tree: &str, paths: &[Vec<u8>]) -> Resu
     for path in gone {
         let full = safe_work_tree_path(repo, path)?;
         match std::fs::symlink_metadata(&full) {
-            Ok(meta) if !meta.is_dir() => std::fs::remove_file(&full).map_err(|e| {
-                Error::usage(format!("cannot remove {}", full.display())).with_source(e)
-            })?,
+            Ok(meta) if !meta.is_dir() => std::fs::remove_file(&full)
+                .map_err(|e| Error::usage(format!("cannot remove {}", full.display())).with_source(e))?,
             _ => {}
         }
     }
@@ -601,8 +600,7 @@ fn safe_work_tree_path(repo: &Repo, path: &[u8]) -> Result<PathBuf> {
             return Err(Error::usage(format!("refusing the path {}", relative.display())));
         }
         dir.push(part);
-        if parts.peek().is_some()
-            && std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink())
+        if parts.peek().is_some() && std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink())
         {
             return Err(Error::usage(format!(
                 "refusing to write {}: {} is a symbolic link",

@@ -112,7 +112,12 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Consent to run the task's commands
-fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -> Result<Measurement> {
+pub(crate) fn run_baseline(
+    out: &Output,
+    repo: &Repo,
+    settings: &RunSettings,
+    log: &Path,
+) -> Result<Measurement> {
     let task = settings.task;
     let base = task.base_commit.trim();
     if base.is_empty() {
@@ -141,7 +146,7 @@ fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -
 // ---------------------------------------------------------------------------------------------
 // State, sidecar and output
 
-fn save_records(
+pub(crate) fn save_records(
     state_file: &StateFile,
     task: &TaskSnapshot,
     baseline: Option<&Measurement>,
@@ -179,7 +184,7 @@ fn save_records(
 }
 
 /// The newest ok baseline recorded for this task's base commit and metric.
-fn remembered_baseline(state: &State, task: &TaskSnapshot) -> Option<f64> {
+pub(crate) fn remembered_baseline(state: &State, task: &TaskSnapshot) -> Option<f64> {
     let digest = commands_digest(task);
     state
         .bench
@@ -197,7 +202,7 @@ fn remembered_baseline(state: &State, task: &TaskSnapshot) -> Option<f64> {
 
 /// The task metric, plus the numeric metrics of the result JSON: its `metrics` object when it
 /// has one, else its top-level numbers. Non-finite values cannot be sent and are left out.
-fn claimed_metrics(task: &TaskSnapshot, m: &Measurement) -> Map<String, Value> {
+pub(crate) fn claimed_metrics(task: &TaskSnapshot, m: &Measurement) -> Map<String, Value> {
     let mut metrics = Map::new();
     if let Some(Value::Object(root)) = &m.result_json {
         let source = match root.get("metrics") {
@@ -282,7 +287,7 @@ fn execution_log(
 }
 
 /// Positive when the candidate is better in the task's direction.
-fn improvement(task: &TaskSnapshot, baseline: f64, candidate: f64) -> f64 {
+pub(crate) fn improvement(task: &TaskSnapshot, baseline: f64, candidate: f64) -> f64 {
     if task.maximize() {
         candidate - baseline
     } else {
@@ -290,7 +295,7 @@ fn improvement(task: &TaskSnapshot, baseline: f64, candidate: f64) -> f64 {
     }
 }
 
-fn improvement_text(task: &TaskSnapshot, baseline: f64, candidate: f64) -> String {
+pub(crate) fn improvement_text(task: &TaskSnapshot, baseline: f64, candidate: f64) -> String {
     let delta = improvement(task, baseline, candidate);
     let direction = if task.maximize() { "higher is better" } else { "lower is better" };
     let percent = if baseline != 0.0 && baseline.is_finite() {
@@ -415,7 +420,7 @@ fn working_tree_dirty(repo: &Repo) -> Option<bool> {
 }
 
 /// A timestamp for log file names, unique per process.
-fn file_stamp() -> String {
+pub(crate) fn file_stamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let text = now.format(&format).unwrap_or_else(|_| now.unix_timestamp().to_string());

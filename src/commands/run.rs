@@ -1,0 +1,550 @@
+//! `git bitsota run [--cycles N] [--timeout SECS] [--submit] [--yes] -- COMMAND [ARG…]`
+//! (cli.md §10.4): a coding agent works in the bound clone, and after each cycle the gate
+//! validators would apply (the check, then the benchmark in the validator environment) judges
+//! what it left; every attempt is kept as `refs/bitsota/attempts/<n>` and in the state. Only
+//! with `--submit`, and only the best attempt that beats the baseline, is submitted.
+//!
+//! The agent runs from the work-tree root in its own process group under one deadline (the
+//! shared runner: SIGTERM, a grace, SIGKILL, a subreaper for escaped children), with stdin
+//! closed, the caller's environment minus every `BITSOTA_HOTKEY_*` variable, and the reference
+//! client's `BITSOTA_AGENT_*` / `BITSOTA_RESEARCH_*` variables. Exit 0 when an attempt passed
+//! the gate, 1 when none did.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::attempts;
+use crate::brief::{self, BriefInputs};
+use crate::canonical_json::sha256_hex;
+use crate::cli::{ClaimArgs, RunArgs, SubmitArgs};
+use crate::client::Coordinator;
+use crate::commands::bench::{
+    claimed_metrics, file_stamp, improvement, improvement_text, remembered_baseline,
+};
+use crate::consent::ensure_consent;
+use crate::ctx::Ctx;
+use crate::error::{Error, Result, ResultExt};
+use crate::measure::{measure, Measurement, RunSettings, Status};
+use crate::output::{Output, Style};
+use crate::repo::Repo;
+use crate::runner::{run_process, CommandRun, LogFile, SignalGuard, Tee, SECRET_PREFIX};
+use crate::sidecar;
+use crate::state::{AttemptRecord, State, StateFile};
+use crate::task::TaskSnapshot;
+
+/// Set in the agent's environment; signing refuses to work where it is set (see `Ctx::hotkey`).
+pub const AGENT_MARKER: &str = "BITSOTA_AGENT_REPO_DIR";
+/// The shortest default agent timeout (a task with a tiny time budget still gives an agent a
+/// minute).
+const MIN_DEFAULT_TIMEOUT: u64 = 60;
+
+/// One cycle: the agent's run and the gate's verdict.
+struct Cycle {
+    record: AttemptRecord,
+    /// The gate's benchmark, when the check passed.
+    measurement: Option<Measurement>,
+}
+
+pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+    let out = &ctx.out;
+    let repo = ctx.repo()?;
+    let state_file = ctx.state_file(&repo);
+    let state = state_file.read_bound()?;
+    let task = state.task.clone();
+    let base = task.base_commit.trim();
+    if base.is_empty() || repo.resolve_commit(&format!("{base}^{{commit}}"))?.is_none() {
+        return Err(Error::usage(format!("the base commit {base} is not in this clone"))
+            .with_code("base_commit_missing")
+            .with_hint(
+                "fetch it (`git fetch origin`), or bind the clone again with `git bitsota init TASK`",
+            ));
+    }
+    let sidecar_path = sidecar::resolve_path(repo.work_tree(), None)?;
+
+    ensure_agent_consent(out, &state_file, &state, &args.command, args.yes)?;
+    ensure_consent(out, &state_file, &state, args.yes)?;
+
+    let timeout =
+        Duration::from_secs(args.timeout.unwrap_or(task.time_budget_seconds.max(MIN_DEFAULT_TIMEOUT)));
+    let onboard = onboard_text(ctx, &repo, &state);
+    let brief_path = brief::write(
+        &repo,
+        &BriefInputs {
+            task: &task,
+            repo_dir: repo.work_tree(),
+            submission_path: &sidecar_path,
+            onboard: onboard.as_deref(),
+            ideas: None,
+        },
+    )?;
+    out.info(format!("brief: {}", brief_path.display()));
+
+    let log_dir = repo.git_dir().join("bitsota");
+    fs::create_dir_all(&log_dir).or_usage(|| format!("cannot create {}", log_dir.display()))?;
+    let paths = AgentPaths { repo_dir: repo.work_tree(), intro: &brief_path, submission: &sidecar_path };
+    let argv = substitute(&args.command, &paths);
+    let env = agent_env(ctx, &state, &paths);
+    let stamp = file_stamp();
+    let _signals = SignalGuard::install();
+
+    let mut cycles: Vec<Cycle> = Vec::new();
+    for cycle in 1..=args.cycles {
+        out.info(format!("==> cycle {cycle} of {}: {}", args.cycles, shell_words(&argv)));
+        let agent_log = log_dir.join(format!("agent-{stamp}-{cycle}.log"));
+        let agent = run_agent(out, &repo, &argv, &env, timeout, &agent_log)?;
+        out.info(format!("==> agent {}", agent.step.outcome()));
+        let done =
+            gate(out, &repo, &state_file, &task, &sidecar_path, &agent, &agent_log, &log_dir, &stamp, cycle)?;
+        cycle_line(out, &task, &done.record);
+        cycles.push(done);
+    }
+
+    let records: Vec<&AttemptRecord> = cycles.iter().map(|c| &c.record).collect();
+    let best = attempts::best(&task, records.iter().copied());
+    if !out.is_json() {
+        out.line("")?;
+        crate::commands::attempts::print_table(out, &state, records.iter().copied())?;
+        match best {
+            Some(b) => out.line(format!(
+                "best: attempt {} ({} = {})",
+                b.n,
+                task.metric_name,
+                b.metric.map(|v| v.to_string()).unwrap_or_default()
+            ))?,
+            None => out.line(out.paint(Style::Red, "no attempt passed the gate"))?,
+        }
+    }
+
+    let mut submission = None;
+    let mut submit_error = None;
+    if let (true, Some(best)) = (args.submit, best) {
+        let cycle = cycles.iter().find(|c| c.record.n == best.n).expect("best is one of the cycles");
+        match submit_best(ctx, &repo, &state_file, &task, &sidecar_path, cycle, &log_dir, &stamp) {
+            Ok(sent) => submission = sent,
+            Err(err) => submit_error = Some(err),
+        }
+    } else if args.submit {
+        out.warn("nothing submitted: no attempt passed the gate");
+    } else if let Some(best) = best {
+        out.hint(format!(
+            "attempt {} is kept as {}; `git bitsota attempts restore {}` puts its files back, then `git bitsota submit`",
+            best.n, best.refname, best.n
+        ));
+    }
+
+    if out.is_json() {
+        let listed: Vec<Value> = records.iter().map(|r| attempts::to_json(r)).collect();
+        let mut doc = json!({
+            "version": 1,
+            "attempts": listed,
+            "best": best.map(|b| b.n),
+            "submission": submission,
+        });
+        if let Some(err) = &submit_error {
+            doc["submit_error"] = json!({"code": err.code(), "message": err.message()});
+        }
+        out.json(&doc)?;
+    }
+    if let Some(err) = submit_error {
+        return Err(if out.is_json() { err.already_reported() } else { err });
+    }
+    if best.is_some() {
+        Ok(())
+    } else {
+        Err(Error::problems("no attempt passed the gate").already_reported())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent
+
+/// The paths the agent is told about (and the placeholders stand for).
+struct AgentPaths<'a> {
+    repo_dir: &'a Path,
+    intro: &'a Path,
+    submission: &'a Path,
+}
+
+/// `{repo_dir}`, `{intro_path}` and `{submission_path}` replaced in every argument.
+fn substitute(argv: &[String], paths: &AgentPaths) -> Vec<String> {
+    let text = |p: &Path| p.to_string_lossy().into_owned();
+    argv.iter()
+        .map(|arg| {
+            arg.replace("{repo_dir}", &text(paths.repo_dir))
+                .replace("{intro_path}", &text(paths.intro))
+                .replace("{submission_path}", &text(paths.submission))
+        })
+        .collect()
+}
+
+/// The reference client's variables for the agent.
+fn agent_env(ctx: &Ctx, state: &State, paths: &AgentPaths) -> Vec<(String, String)> {
+    let text = |p: &Path| p.to_string_lossy().into_owned();
+    let mut env = vec![
+        (AGENT_MARKER.to_string(), text(paths.repo_dir)),
+        ("BITSOTA_AGENT_INTRO_PATH".to_string(), text(paths.intro)),
+        ("BITSOTA_AGENT_SUBMISSION_PATH".to_string(), text(paths.submission)),
+        ("BITSOTA_RESEARCH_TASK_ID".to_string(), state.task.id.clone()),
+        ("BITSOTA_RESEARCH_TASK_SLUG".to_string(), state.task.slug.clone()),
+        ("BITSOTA_RESEARCH_COORDINATOR_URL".to_string(), ctx.coordinator_url(Some(state))),
+    ];
+    if let Some(claim) = state.claim.as_ref().filter(|c| c.status == "active") {
+        env.push(("BITSOTA_RESEARCH_CLAIM_ID".to_string(), claim.id.clone()));
+    }
+    env
+}
+
+/// Run the agent once from the work-tree root, its output streamed and logged.
+fn run_agent(
+    out: &Output,
+    repo: &Repo,
+    argv: &[String],
+    env: &[(String, String)],
+    timeout: Duration,
+    log_path: &Path,
+) -> Result<CommandRun> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).current_dir(repo.work_tree());
+    // The hotkey's secrets (and the files naming them) are not the agent's business.
+    for (key, _) in std::env::vars_os() {
+        if key.as_bytes().starts_with(SECRET_PREFIX.as_bytes()) {
+            cmd.env_remove(&key);
+        }
+    }
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let shown = shell_words(argv);
+    let mut log = LogFile::create(log_path, out)?;
+    log.line(&format!("# git bitsota run: agent, {}", crate::timefmt::now_rfc3339()));
+    log.line(&format!("# directory: {}", repo.work_tree().display()));
+    log.line(&format!("# timeout: {} s", timeout.as_secs()));
+    let started = Instant::now();
+    let mut tee = Tee::new(out, "cycle", started, timeout);
+    let run = run_process(cmd, &shown, "agent", started + timeout, &mut log, &mut tee)?;
+    Ok(run)
+}
+
+/// The command as one line for people (arguments with spaces quoted).
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+{}".contains(c)) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// SHA-256 of the agent command as given (before placeholders are replaced).
+fn agent_digest(argv: &[String]) -> String {
+    sha256_hex(serde_json::to_string(argv).unwrap_or_default().as_bytes())
+}
+
+/// An agent command runs with the miner's rights: show it and ask before its first run.
+fn ensure_agent_consent(
+    out: &Output,
+    state_file: &StateFile,
+    state: &State,
+    argv: &[String],
+    yes: bool,
+) -> Result<()> {
+    let digest = agent_digest(argv);
+    if state.trusted_agents.contains(&digest) {
+        return Ok(());
+    }
+    if !yes {
+        out.warn(format!(
+            "run starts this agent command in {}:\n  {}\nIt runs as you, with your environment minus BITSOTA_HOTKEY_*, \
+             and can read and change whatever you can.",
+            state_file.path().parent().and_then(Path::parent).unwrap_or(Path::new(".")).display(),
+            crate::served::one_line(&shell_words(argv))
+        ));
+        match out.confirm("Run this agent command (asked once for this command)?")? {
+            Some(true) => {}
+            Some(false) => return Err(Error::usage("not running the agent").with_code("consent_refused")),
+            None => {
+                return Err(Error::usage(
+                    "run needs your consent to start the agent command, and there is no terminal to ask on",
+                )
+                .with_code("consent_required")
+                .with_hint("review the command above, then run `git bitsota run --yes -- …`"));
+            }
+        }
+    }
+    state_file.update(|fresh| {
+        if !fresh.trusted_agents.contains(&digest) {
+            fresh.trusted_agents.push(digest);
+        }
+    })
+}
+
+/// The onboarding markdown: fetched when the coordinator serves it (and cached in the git
+/// dir), else the cached copy, else none. The run works offline.
+fn onboard_text(ctx: &Ctx, repo: &Repo, state: &State) -> Option<String> {
+    let cache = brief::onboard_cache_path(repo);
+    let fetched = Coordinator::from_ctx(ctx, Some(state)).and_then(|c| c.onboard(&state.task.id));
+    match fetched {
+        Ok(text) => {
+            if let Some(dir) = cache.parent() {
+                let _ = fs::create_dir_all(dir);
+            }
+            let _ = crate::fsutil::write_atomic(&cache, text.as_bytes(), None);
+            Some(text)
+        }
+        Err(err) => {
+            let cached = fs::read_to_string(&cache).ok();
+            ctx.out.detail(format!(
+                "onboarding notes not fetched ({}); {}",
+                err.message(),
+                match cached {
+                    Some(_) => "using the cached copy",
+                    None => "the brief has none",
+                }
+            ));
+            cached
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gate
+
+#[allow(clippy::too_many_arguments)]
+fn gate(
+    out: &Output,
+    repo: &Repo,
+    state_file: &StateFile,
+    task: &TaskSnapshot,
+    sidecar_path: &Path,
+    agent: &CommandRun,
+    agent_log: &Path,
+    log_dir: &Path,
+    stamp: &str,
+    cycle: u64,
+) -> Result<Cycle> {
+    // The agent writes the sidecar; a broken one fails nothing here (`submit` checks it).
+    let sidecar = match sidecar::load(sidecar_path) {
+        Ok(s) => s,
+        Err(err) => {
+            out.warn(format!("the submission file is unreadable: {}", err.message()));
+            None
+        }
+    };
+    let summary = sidecar.as_ref().and_then(|s| s.summary()).map(str::to_string);
+    let has_artifact = sidecar.as_ref().is_some_and(|s| s.has_artifact());
+    out.info(format!("==> gate {cycle}: check"));
+    // The tree is taken before the benchmark: files it writes are not part of the attempt.
+    let snap = attempts::snapshot(repo, task, has_artifact)?;
+    let check_ok = snap.report.ok();
+    let measurement = if check_ok {
+        let settings = RunSettings { task, inherit_env: false, setup: true };
+        let log = log_dir.join(format!("bench-{stamp}-attempt-{cycle}.log"));
+        Some(measure(out, &settings, repo.work_tree(), "attempt", &log)?)
+    } else {
+        for problem in &snap.report.problems {
+            let paths = if problem.paths.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", problem.paths.join(", "))
+            };
+            out.warn(format!("gate: {} [{}]{paths}", problem.message, problem.code));
+        }
+        None
+    };
+    let status = match &measurement {
+        Some(m) => m.status.as_str(),
+        None => "check_failed",
+    };
+    let metric =
+        measurement.as_ref().and_then(|m| m.value.as_ref()).map(|f| f.value).filter(|v| v.is_finite());
+    let message = format!(
+        "bitsota attempt: {} cycle {cycle}\n\nstatus: {status}\n{}: {}\ncheck: {}\n",
+        task.slug,
+        task.metric_name,
+        metric.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+        if check_ok { "ok".to_string() } else { problem_codes(&snap.report).join(", ") },
+    );
+    let first = attempts::next_number(repo, &state_file.read_bound()?)?;
+    let (n, commit) = attempts::store(repo, &task.base_commit, &snap.tree, first, &message)?;
+    // The sidecar as the agent left it with this attempt, for a later submit of it.
+    if let Ok(bytes) = fs::read(sidecar_path) {
+        let dir = log_dir.join("attempts");
+        let _ = fs::create_dir_all(&dir);
+        let _ = crate::fsutil::write_atomic(&dir.join(format!("{n}.submission.json")), &bytes, None);
+    }
+    let mut other = toml::Table::new();
+    other.insert("cycle".into(), toml::Value::Integer(cycle as i64));
+    other.insert("tree".into(), toml::Value::String(snap.tree.clone()));
+    other.insert("base_commit".into(), toml::Value::String(task.base_commit.clone()));
+    other.insert("agent_log".into(), toml::Value::String(agent_log.to_string_lossy().into_owned()));
+    other.insert("agent".into(), toml::Value::String(agent.step.outcome()));
+    if let Some(code) = agent.step.exit_code {
+        other.insert("agent_exit".into(), toml::Value::Integer(i64::from(code)));
+    }
+    if agent.step.timed_out {
+        other.insert("agent_timed_out".into(), toml::Value::Boolean(true));
+    }
+    if let Some(m) = &measurement {
+        other.insert("bench_log".into(), toml::Value::String(m.log.to_string_lossy().into_owned()));
+        if let Some(message) = &m.message {
+            other.insert("message".into(), toml::Value::String(message.clone()));
+        }
+    }
+    let record = AttemptRecord {
+        n,
+        refname: attempts::ref_name(n),
+        commit,
+        created_at: crate::timefmt::now_rfc3339(),
+        status: status.to_string(),
+        metric,
+        patch_bytes: snap.report.patch_bytes() as u64,
+        patch_sha256: sha256_hex(&snap.report.built.patch),
+        check_ok,
+        problems: problem_codes(&snap.report),
+        summary,
+        other,
+    };
+    state_file.update(|fresh| fresh.attempts.push(record.clone()))?;
+    Ok(Cycle { record, measurement })
+}
+
+fn problem_codes(report: &crate::check::Report) -> Vec<String> {
+    report.problems.iter().map(|p| p.code.to_string()).collect()
+}
+
+fn cycle_line(out: &Output, task: &TaskSnapshot, record: &AttemptRecord) {
+    let verdict = if attempts::passed(record) {
+        out.paint_err(Style::Green, "passed the gate")
+    } else {
+        out.paint_err(Style::Red, &format!("failed the gate ({})", record.status))
+    };
+    let metric = match record.metric {
+        Some(v) => format!(", {} = {v}", task.metric_name),
+        None => String::new(),
+    };
+    out.info(format!(
+        "==> attempt {} {verdict}{metric}, patch {} bytes, kept as {}",
+        record.n, record.patch_bytes, record.refname
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submitting the best attempt
+
+/// Put the best attempt in the work tree, write its measured metrics into the sidecar, claim
+/// when no active claim is held, and submit with every check of `submit`. `Ok(None)` when it
+/// does not beat the baseline.
+#[allow(clippy::too_many_arguments)]
+fn submit_best(
+    ctx: &Ctx,
+    repo: &Repo,
+    state_file: &StateFile,
+    task: &TaskSnapshot,
+    sidecar_path: &Path,
+    best: &Cycle,
+    log_dir: &Path,
+    stamp: &str,
+) -> Result<Option<Value>> {
+    let out = &ctx.out;
+    let record = &best.record;
+    let (Some(value), Some(measurement)) = (record.metric, best.measurement.as_ref()) else {
+        return Ok(None);
+    };
+    let baseline = match remembered_baseline(&state_file.read_bound()?, task) {
+        Some(b) => Some(b),
+        None => {
+            out.info("==> no baseline recorded: measuring one at the base commit");
+            let settings = RunSettings { task, inherit_env: false, setup: true };
+            let log = log_dir.join(format!("bench-{stamp}-baseline.log"));
+            let m = crate::commands::bench::run_baseline(out, repo, &settings, &log)?;
+            crate::commands::bench::save_records(state_file, task, None, &m, &crate::timefmt::now_rfc3339())?;
+            m.value.as_ref().map(|f| f.value).filter(|_| m.status == Status::Ok)
+        }
+    };
+    let Some(baseline) = baseline else {
+        out.warn("nothing submitted: the baseline run gave no metric to compare with");
+        return Ok(None);
+    };
+    if improvement(task, baseline, value) <= 0.0 {
+        out.warn(format!(
+            "nothing submitted: the best attempt ({} = {value}) does not beat the baseline ({baseline}): {}",
+            task.metric_name,
+            improvement_text(task, baseline, value)
+        ));
+        return Ok(None);
+    }
+
+    // The work tree as the attempt has it (it was left by a later cycle otherwise).
+    let tree = record.other.get("tree").and_then(|t| t.as_str()).unwrap_or_default();
+    let now = attempts::snapshot(repo, task, false)?;
+    if now.tree != tree {
+        out.info(format!("==> putting attempt {}'s files back in the work tree", record.n));
+        attempts::restore(repo, task, record.n, false)?;
+    }
+
+    // The sidecar the agent wrote with this attempt, with the measured metrics.
+    let saved = log_dir.join("attempts").join(format!("{}.submission.json", record.n));
+    let mut map: Map<String, Value> = match sidecar::load(&saved) {
+        Ok(Some(s)) => s.raw().clone(),
+        _ => sidecar::load(sidecar_path)?.map(|s| s.raw().clone()).unwrap_or_default(),
+    };
+    map.insert("claimed_metrics".into(), Value::Object(claimed_metrics(task, measurement)));
+    map.insert(
+        "execution_log".into(),
+        Value::String(format!(
+            "git bitsota run: attempt {} ({}), validator environment, time budget {} s\n{} = {value}, baseline {baseline}: {}",
+            record.n,
+            record.refname,
+            task.time_budget_seconds,
+            task.metric_name,
+            improvement_text(task, baseline, value)
+        )),
+    );
+    sidecar::write(sidecar_path, &map)?;
+    out.info(format!(
+        "wrote claimed_metrics and execution_log of attempt {} to {}",
+        record.n,
+        sidecar_path.display()
+    ));
+
+    // Claim and submit as the commands do; in JSON mode they print on stderr, and this
+    // command's one JSON value stays on stdout.
+    let nested =
+        if out.is_json() { ctx.with_output(out.nested_on_stderr()) } else { ctx.with_output(out.clone()) };
+    let state = state_file.read_bound()?;
+    let active = state.claim.as_ref().is_some_and(|c| {
+        c.status == "active" && crate::timefmt::seconds_left(&c.expires_at).is_some_and(|s| s > 0)
+    });
+    if !active {
+        out.info("==> claiming the task");
+        crate::commands::claim::run(&nested, &ClaimArgs { message: "git bitsota run".into(), force: false })?;
+    }
+    out.info(format!("==> submitting attempt {}", record.n));
+    crate::commands::submit::run(
+        &nested,
+        &SubmitArgs { dry_run: false, submission_file: None, allow_outside: false, force: false },
+    )?;
+    let state = state_file.read_bound()?;
+    let sent = state.submissions.last().map(|s| {
+        json!({
+            "id": s.id,
+            "claim_id": s.claim_id,
+            "status": s.status,
+            "created_at": s.created_at,
+            "base_ref": s.base_ref,
+            "patch_sha256": s.patch_sha256,
+            "patch_bytes": s.patch_bytes,
+            "attempt": record.n,
+        })
+    });
+    Ok(sent)
+}
