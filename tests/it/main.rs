@@ -2,6 +2,7 @@
 
 mod common;
 
+mod agent;
 mod bench;
 mod canonical;
 mod check;
