@@ -3,15 +3,14 @@
 use serde_json::{json, Value};
 
 use crate::cli::ShowArgs;
-use crate::client::Coordinator;
-use crate::commands::tasks::{human_duration, metric, state};
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::output::Style;
-use crate::served::{cell, one_line, printable};
+use crate::served::{cell, one_line, printable, task_metric, task_state};
+use crate::timefmt::human_duration;
 
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
-    let coordinator = Coordinator::ambient(ctx)?;
+    let coordinator = ctx.ambient_coordinator()?;
     let task = coordinator.resolve_task(&args.task)?;
     let onboard = match (args.onboard, task.get("id").and_then(Value::as_str)) {
         (true, Some(id)) => Some(coordinator.onboard(id)?),
@@ -28,8 +27,8 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     ctx.out.line(ctx.out.paint(Style::Bold, &format!("{} — {title}", cell(&task, "slug"))))?;
     let mut rows: Vec<(&str, String)> = vec![
         ("id", cell(&task, "id")),
-        ("state", state(&task)),
-        ("metric", metric(&task)),
+        ("state", task_state(&task)),
+        ("metric", task_metric(&task)),
         ("mode", cell(&task, "competition_mode")),
         ("repository", cell(&task, "repository")),
         ("base ref", cell(&task, "base_ref")),

@@ -12,6 +12,7 @@ mod fake_coordinator;
 mod fnmatch;
 mod hook;
 mod keys;
+mod lost_answers;
 mod man;
 mod sidecar;
 mod signing;
