@@ -21,7 +21,6 @@ use crate::attempts;
 use crate::brief::{self, BriefInputs};
 use crate::canonical_json::sha256_hex;
 use crate::cli::{ClaimArgs, RunArgs, SubmitArgs};
-use crate::client::Coordinator;
 use crate::commands::bench::{
     claimed_metrics, file_stamp, improvement, improvement_text, remembered_baseline,
 };
@@ -291,7 +290,7 @@ fn ensure_agent_consent(
 /// dir), else the cached copy, else none. The run works offline.
 fn onboard_text(ctx: &Ctx, repo: &Repo, state: &State) -> Option<String> {
     let cache = brief::onboard_cache_path(repo);
-    let fetched = Coordinator::from_ctx(ctx, Some(state)).and_then(|c| c.onboard(&state.task.id));
+    let fetched = ctx.coordinator(Some(state)).and_then(|c| c.onboard(&state.task.id));
     match fetched {
         Ok(text) => {
             if let Some(dir) = cache.parent() {
