@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::check::{self, Options, Report, SidecarFacts};
 use crate::error::{Error, Result};
+use crate::output::{Output, Style};
 use crate::patch;
 use crate::repo::{split_nul, Repo};
 use crate::state::{AttemptRecord, State};
@@ -239,4 +240,40 @@ pub fn best<'a>(
         (Some(b), Some(value)) if !b.metric.is_some_and(|current| better(value, current)) => Some(b),
         _ => Some(r),
     })
+}
+
+/// The attempts table: n, time, status, metric, patch bytes, check, summary.
+pub fn print_table<'a>(
+    out: &Output,
+    metric_name: &str,
+    records: impl IntoIterator<Item = &'a AttemptRecord>,
+) -> Result<()> {
+    out.line(format!(
+        "{:>4}  {:<20}  {:<12}  {:>14}  {:>9}  {:<5}  summary",
+        "n",
+        "time",
+        "status",
+        metric_name.chars().take(14).collect::<String>(),
+        "bytes",
+        "check"
+    ))?;
+    for a in records {
+        let status = if passed(a) {
+            out.paint(Style::Green, &format!("{:<12}", a.status))
+        } else {
+            out.paint(Style::Red, &format!("{:<12}", a.status))
+        };
+        let metric = a.metric.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+        let summary = a.summary.as_deref().map(|s| crate::served::shorten(&crate::served::one_line(s), 60));
+        out.line(format!(
+            "{:>4}  {:<20}  {status}  {:>14}  {:>9}  {:<5}  {}",
+            a.n,
+            a.created_at,
+            metric,
+            a.patch_bytes,
+            if a.check_ok { "ok" } else { "fail" },
+            summary.unwrap_or_else(|| "-".into())
+        ))?;
+    }
+    Ok(())
 }

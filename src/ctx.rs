@@ -85,7 +85,7 @@ impl Ctx {
     pub fn hotkey(&self) -> Result<Hotkey> {
         // An agent started by `run` gets no key: nothing is claimed or submitted without the
         // miner's say-so (`run --submit` signs in the miner's own process, not the agent's).
-        if std::env::var_os(crate::commands::run::AGENT_MARKER).is_some() {
+        if std::env::var_os(crate::agent::AGENT_MARKER).is_some() {
             return Err(crate::error::Error::auth(
                 "signing is disabled inside an agent started by `git bitsota run`",
             )

@@ -7,8 +7,7 @@ use crate::canonical_json::sha256_hex;
 use crate::cli::{AttemptsAction, AttemptsArgs};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
-use crate::output::{Output, Style};
-use crate::state::{AttemptRecord, State};
+use crate::state::State;
 
 pub fn run(ctx: &Ctx, args: &AttemptsArgs) -> Result<()> {
     let repo = ctx.repo()?;
@@ -31,7 +30,7 @@ fn list(ctx: &Ctx, repo: &crate::repo::Repo, state: &State) -> Result<()> {
         ctx.out.hint("make some with `git bitsota run -- AGENT-COMMAND`");
         return Ok(());
     }
-    print_table(&ctx.out, state, state.attempts.iter())?;
+    attempts::print_table(&ctx.out, &state.task.metric_name, state.attempts.iter())?;
     let deleted: Vec<String> = state
         .attempts
         .iter()
@@ -43,42 +42,6 @@ fn list(ctx: &Ctx, repo: &crate::repo::Repo, state: &State) -> Result<()> {
     }
     if let Some(best) = attempts::best(&state.task, &state.attempts) {
         ctx.out.line(format!("best: attempt {}", best.n))?;
-    }
-    Ok(())
-}
-
-/// The attempts table: n, time, status, metric, patch bytes, check, summary.
-pub fn print_table<'a>(
-    out: &Output,
-    state: &State,
-    records: impl IntoIterator<Item = &'a AttemptRecord>,
-) -> Result<()> {
-    out.line(format!(
-        "{:>4}  {:<20}  {:<12}  {:>14}  {:>9}  {:<5}  summary",
-        "n",
-        "time",
-        "status",
-        state.task.metric_name.chars().take(14).collect::<String>(),
-        "bytes",
-        "check"
-    ))?;
-    for a in records {
-        let status = if attempts::passed(a) {
-            out.paint(Style::Green, &format!("{:<12}", a.status))
-        } else {
-            out.paint(Style::Red, &format!("{:<12}", a.status))
-        };
-        let metric = a.metric.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-        let summary = a.summary.as_deref().map(|s| crate::served::shorten(&crate::served::one_line(s), 60));
-        out.line(format!(
-            "{:>4}  {:<20}  {status}  {:>14}  {:>9}  {:<5}  {}",
-            a.n,
-            a.created_at,
-            metric,
-            a.patch_bytes,
-            if a.check_ok { "ok" } else { "fail" },
-            summary.unwrap_or_else(|| "-".into())
-        ))?;
     }
     Ok(())
 }

@@ -12,31 +12,27 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::agent::{agent_env, ensure_agent_consent, run_agent, shell_words, substitute, AgentPaths};
 use crate::attempts;
+use crate::bench_results::{claimed_metrics, file_stamp, improvement, improvement_text, remembered_baseline};
 use crate::brief::{self, BriefInputs};
 use crate::canonical_json::sha256_hex;
 use crate::cli::{ClaimArgs, RunArgs, SubmitArgs};
-use crate::commands::bench::{
-    claimed_metrics, file_stamp, improvement, improvement_text, remembered_baseline,
-};
 use crate::consent::ensure_consent;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result, ResultExt};
 use crate::measure::{measure, Measurement, RunSettings, Status};
 use crate::output::{Output, Style};
 use crate::repo::Repo;
-use crate::runner::{run_process, CommandRun, LogFile, SignalGuard, Tee, SECRET_PREFIX};
+use crate::runner::{CommandRun, SignalGuard};
 use crate::sidecar;
 use crate::state::{AttemptRecord, State, StateFile};
 use crate::task::TaskSnapshot;
 
-/// Set in the agent's environment; signing refuses to work where it is set (see `Ctx::hotkey`).
-pub const AGENT_MARKER: &str = "BITSOTA_AGENT_REPO_DIR";
 /// The shortest default agent timeout (a task with a tiny time budget still gives an agent a
 /// minute).
 const MIN_DEFAULT_TIMEOUT: u64 = 60;
@@ -86,7 +82,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     fs::create_dir_all(&log_dir).or_usage(|| format!("cannot create {}", log_dir.display()))?;
     let paths = AgentPaths { repo_dir: repo.work_tree(), intro: &brief_path, submission: &sidecar_path };
     let argv = substitute(&args.command, &paths);
-    let env = agent_env(ctx, &state, &paths);
+    let env = agent_env(&state, ctx.coordinator_url(Some(&state)), &paths);
     let stamp = file_stamp();
     let _signals = SignalGuard::install();
 
@@ -106,7 +102,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     let best = attempts::best(&task, records.iter().copied());
     if !out.is_json() {
         out.line("")?;
-        crate::commands::attempts::print_table(out, &state, records.iter().copied())?;
+        attempts::print_table(out, &task.metric_name, records.iter().copied())?;
         match best {
             Some(b) => out.line(format!(
                 "best: attempt {} ({} = {})",
@@ -160,131 +156,6 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // The agent
-
-/// The paths the agent is told about (and the placeholders stand for).
-struct AgentPaths<'a> {
-    repo_dir: &'a Path,
-    intro: &'a Path,
-    submission: &'a Path,
-}
-
-/// `{repo_dir}`, `{intro_path}` and `{submission_path}` replaced in every argument.
-fn substitute(argv: &[String], paths: &AgentPaths) -> Vec<String> {
-    let text = |p: &Path| p.to_string_lossy().into_owned();
-    argv.iter()
-        .map(|arg| {
-            arg.replace("{repo_dir}", &text(paths.repo_dir))
-                .replace("{intro_path}", &text(paths.intro))
-                .replace("{submission_path}", &text(paths.submission))
-        })
-        .collect()
-}
-
-/// The reference client's variables for the agent.
-fn agent_env(ctx: &Ctx, state: &State, paths: &AgentPaths) -> Vec<(String, String)> {
-    let text = |p: &Path| p.to_string_lossy().into_owned();
-    let mut env = vec![
-        (AGENT_MARKER.to_string(), text(paths.repo_dir)),
-        ("BITSOTA_AGENT_INTRO_PATH".to_string(), text(paths.intro)),
-        ("BITSOTA_AGENT_SUBMISSION_PATH".to_string(), text(paths.submission)),
-        ("BITSOTA_RESEARCH_TASK_ID".to_string(), state.task.id.clone()),
-        ("BITSOTA_RESEARCH_TASK_SLUG".to_string(), state.task.slug.clone()),
-        ("BITSOTA_RESEARCH_COORDINATOR_URL".to_string(), ctx.coordinator_url(Some(state))),
-    ];
-    if let Some(claim) = state.claim.as_ref().filter(|c| c.status == "active") {
-        env.push(("BITSOTA_RESEARCH_CLAIM_ID".to_string(), claim.id.clone()));
-    }
-    env
-}
-
-/// Run the agent once from the work-tree root, its output streamed and logged.
-fn run_agent(
-    out: &Output,
-    repo: &Repo,
-    argv: &[String],
-    env: &[(String, String)],
-    timeout: Duration,
-    log_path: &Path,
-) -> Result<CommandRun> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]).current_dir(repo.work_tree());
-    // The hotkey's secrets (and the files naming them) are not the agent's business.
-    for (key, _) in std::env::vars_os() {
-        if key.as_bytes().starts_with(SECRET_PREFIX.as_bytes()) {
-            cmd.env_remove(&key);
-        }
-    }
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    let shown = shell_words(argv);
-    let mut log = LogFile::create(log_path, out)?;
-    log.line(&format!("# git bitsota run: agent, {}", crate::timefmt::now_rfc3339()));
-    log.line(&format!("# directory: {}", repo.work_tree().display()));
-    log.line(&format!("# timeout: {} s", timeout.as_secs()));
-    let started = Instant::now();
-    let mut tee = Tee::new(out, "cycle", started, timeout);
-    let run = run_process(cmd, &shown, "agent", started + timeout, &mut log, &mut tee)?;
-    Ok(run)
-}
-
-/// The command as one line for people (arguments with spaces quoted).
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+{}".contains(c)) {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// SHA-256 of the agent command as given (before placeholders are replaced).
-fn agent_digest(argv: &[String]) -> String {
-    sha256_hex(serde_json::to_string(argv).unwrap_or_default().as_bytes())
-}
-
-/// An agent command runs with the miner's rights: show it and ask before its first run.
-fn ensure_agent_consent(
-    out: &Output,
-    state_file: &StateFile,
-    state: &State,
-    argv: &[String],
-    yes: bool,
-) -> Result<()> {
-    let digest = agent_digest(argv);
-    if state.trusted_agents.contains(&digest) {
-        return Ok(());
-    }
-    if !yes {
-        out.warn(format!(
-            "run starts this agent command in {}:\n  {}\nIt runs as you, with your environment minus BITSOTA_HOTKEY_*, \
-             and can read and change whatever you can.",
-            state_file.path().parent().and_then(Path::parent).unwrap_or(Path::new(".")).display(),
-            crate::served::one_line(&shell_words(argv))
-        ));
-        match out.confirm("Run this agent command (asked once for this command)?")? {
-            Some(true) => {}
-            Some(false) => return Err(Error::usage("not running the agent").with_code("consent_refused")),
-            None => {
-                return Err(Error::usage(
-                    "run needs your consent to start the agent command, and there is no terminal to ask on",
-                )
-                .with_code("consent_required")
-                .with_hint("review the command above, then run `git bitsota run --yes -- …`"));
-            }
-        }
-    }
-    state_file.update(|fresh| {
-        if !fresh.trusted_agents.contains(&digest) {
-            fresh.trusted_agents.push(digest);
-        }
-    })
-}
 
 /// The onboarding markdown: fetched when the coordinator serves it (and cached in the git
 /// dir), else the cached copy, else none. The run works offline.
@@ -464,8 +335,8 @@ fn submit_best(
             out.info("==> no baseline recorded: measuring one at the base commit");
             let settings = RunSettings { task, inherit_env: false, setup: true };
             let log = log_dir.join(format!("bench-{stamp}-baseline.log"));
-            let m = crate::commands::bench::run_baseline(out, repo, &settings, &log)?;
-            crate::commands::bench::save_records(state_file, task, None, &m, &crate::timefmt::now_rfc3339())?;
+            let m = crate::bench_results::run_baseline(out, repo, &settings, &log)?;
+            crate::bench_results::save_records(state_file, task, None, &m, &crate::timefmt::now_rfc3339())?;
             m.value.as_ref().map(|f| f.value).filter(|_| m.status == Status::Ok)
         }
     };
