@@ -20,6 +20,9 @@ pub struct BriefInputs<'a> {
     pub onboard: Option<&'a str>,
     /// Other miners' ideas (centerless tasks), one text each, when they could be fetched.
     pub ideas: Option<&'a [String]>,
+    /// How long each cycle of the agent may run, and how many cycles there are.
+    pub agent_timeout_seconds: u64,
+    pub cycles: u64,
 }
 
 pub fn path(repo: &Repo) -> PathBuf {
@@ -73,8 +76,12 @@ pub fn render(inputs: &BriefInputs) -> String {
         "You are working in a git clone of the task repository: `{}`.\n\
          Improve the task metric by editing the allowed files. Every time you stop, your work is\n\
          gated exactly as validators would judge it, and kept as an attempt; the miner decides\n\
-         what is submitted. You cannot and must not submit or claim anything yourself.\n\n",
-        inputs.repo_dir.display()
+         what is submitted. You cannot and must not submit or claim anything yourself.\n\n\
+         You have {} s per run ({} run(s) in all; the work tree stays as you leave it between\n\
+         runs). After that you, and everything you started, are stopped.\n\n",
+        inputs.repo_dir.display(),
+        inputs.agent_timeout_seconds,
+        inputs.cycles
     ));
 
     s.push_str("## The task\n\n");

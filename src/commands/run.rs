@@ -74,6 +74,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
             submission_path: &sidecar_path,
             onboard: onboard.as_deref(),
             ideas: None,
+            agent_timeout_seconds: timeout.as_secs(),
+            cycles: args.cycles,
         },
     )?;
     out.info(format!("brief: {}", brief_path.display()));

@@ -343,6 +343,7 @@ fn the_agent_gets_no_hotkey_variable_or_secret_and_placeholders_are_replaced() {
         "`score` (maximize",
         "`solution.txt`",
         "262144 bytes",
+        "60 s per run (1 run(s)",
         "git bitsota check",
         "git bitsota bench",
         "git bitsota diff",
