@@ -13,9 +13,6 @@ use crate::mutation::{self, MutationGuard};
 use crate::served::text;
 use crate::state::StateFile;
 
-/// Key in the state file for a cancel whose outcome is not recorded yet (the claim id).
-const PENDING_KEY: &str = "pending_cancel";
-
 pub fn run(ctx: &Ctx) -> Result<()> {
     let repo = ctx.repo()?;
     let state_file = ctx.state_file(&repo);
@@ -37,7 +34,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         return show(ctx, &claim.id, &json!({"id": claim.id, "status": claim.status}));
     }
     let task_id = state.task.id.as_str();
-    let pending = state.other.get(PENDING_KEY).and_then(toml::Value::as_str) == Some(claim.id.as_str());
+    let pending = state.pending_cancel.as_deref() == Some(claim.id.as_str());
     if pending {
         ctx.out.info("a previous cancel lost its answer; looking the claim up on the coordinator first");
         if let Some(served) = claims::find(&coordinator, task_id, &claim.id)?.filter(is_cancelled) {
@@ -82,7 +79,7 @@ fn is_cancelled(claim: &Value) -> bool {
 
 fn finish(ctx: &Ctx, state_file: &StateFile, claim_id: &str, served: Value) -> Result<()> {
     state_file.update(|fresh| {
-        fresh.other.remove(PENDING_KEY);
+        fresh.pending_cancel = None;
         if let Some(local) = fresh.claim.as_mut().filter(|c| c.id == claim_id) {
             local.status = text(&served, "status").unwrap_or_else(|| "cancelled".into());
         }
@@ -99,12 +96,5 @@ fn show(ctx: &Ctx, claim_id: &str, served: &Value) -> Result<()> {
 
 /// Remember (or forget) a cancel in flight, so a lost answer is looked up next time.
 fn mark_pending(state_file: &StateFile, claim_id: Option<&str>) -> Result<()> {
-    state_file.update(|state| match claim_id {
-        Some(id) => {
-            state.other.insert(PENDING_KEY.into(), toml::Value::String(id.into()));
-        }
-        None => {
-            state.other.remove(PENDING_KEY);
-        }
-    })
+    state_file.update(|state| state.pending_cancel = claim_id.map(str::to_string))
 }

@@ -253,24 +253,6 @@ fn gate(
         let _ = fs::create_dir_all(&dir);
         let _ = crate::fsutil::write_atomic(&dir.join(format!("{n}.submission.json")), &bytes, None);
     }
-    let mut other = toml::Table::new();
-    other.insert("cycle".into(), toml::Value::Integer(cycle as i64));
-    other.insert("tree".into(), toml::Value::String(snap.tree.clone()));
-    other.insert("base_commit".into(), toml::Value::String(task.base_commit.clone()));
-    other.insert("agent_log".into(), toml::Value::String(agent_log.to_string_lossy().into_owned()));
-    other.insert("agent".into(), toml::Value::String(agent.step.outcome()));
-    if let Some(code) = agent.step.exit_code {
-        other.insert("agent_exit".into(), toml::Value::Integer(i64::from(code)));
-    }
-    if agent.step.timed_out {
-        other.insert("agent_timed_out".into(), toml::Value::Boolean(true));
-    }
-    if let Some(m) = &measurement {
-        other.insert("bench_log".into(), toml::Value::String(m.log.to_string_lossy().into_owned()));
-        if let Some(message) = &m.message {
-            other.insert("message".into(), toml::Value::String(message.clone()));
-        }
-    }
     let record = AttemptRecord {
         n,
         refname: attempts::ref_name(n),
@@ -283,7 +265,16 @@ fn gate(
         check_ok,
         problems: problem_codes(&snap.report),
         summary,
-        other,
+        tree: snap.tree.clone(),
+        base_commit: task.base_commit.clone(),
+        cycle,
+        agent: agent.step.outcome(),
+        agent_exit: agent.step.exit_code.map(i64::from),
+        agent_timed_out: agent.step.timed_out,
+        agent_log: agent_log.to_string_lossy().into_owned(),
+        bench_log: measurement.as_ref().map(|m| m.log.to_string_lossy().into_owned()),
+        message: measurement.as_ref().and_then(|m| m.message.clone()),
+        other: toml::Table::new(),
     };
     state_file.update(|fresh| fresh.attempts.push(record.clone()))?;
     Ok(Cycle { record, measurement })
@@ -356,9 +347,8 @@ fn submit_best(
     }
 
     // The work tree as the attempt has it (it was left by a later cycle otherwise).
-    let tree = record.other.get("tree").and_then(|t| t.as_str()).unwrap_or_default();
     let now = attempts::snapshot(repo, task, false)?;
-    if now.tree != tree {
+    if now.tree != record.tree {
         out.info(format!("==> putting attempt {}'s files back in the work tree", record.n));
         attempts::restore(repo, task, record.n, false)?;
     }
