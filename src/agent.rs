@@ -65,7 +65,7 @@ pub(crate) fn run_agent(
     log_path: &Path,
 ) -> Result<CommandRun> {
     use std::os::unix::ffi::OsStrExt;
-    let mut cmd = Command::new(&argv[0]);
+    let mut cmd = Command::new(program_path(&argv[0]));
     cmd.args(&argv[1..]).current_dir(repo.work_tree());
     // The hotkey's secrets (and the files naming them) are not the agent's business.
     for (key, _) in std::env::vars_os() {
@@ -85,6 +85,18 @@ pub(crate) fn run_agent(
     let mut tee = Tee::new(out, "cycle", started, timeout);
     let run = run_process(cmd, &shown, "agent", started + timeout, &mut log, &mut tee)?;
     Ok(run)
+}
+
+/// A relative program path (`./agent.sh`) means the caller's directory, as in their shell,
+/// not the work-tree root the agent starts in; a bare name is looked up on PATH.
+fn program_path(program: &str) -> std::path::PathBuf {
+    let path = Path::new(program);
+    if path.is_relative() && program.contains('/') {
+        if let Ok(cwd) = std::env::current_dir() {
+            return cwd.join(path);
+        }
+    }
+    path.to_path_buf()
 }
 
 /// The command as one line for people (arguments with spaces quoted).
@@ -109,6 +121,7 @@ fn agent_digest(argv: &[String]) -> String {
 /// An agent command runs with the miner's rights: show it and ask before its first run.
 pub fn ensure_agent_consent(
     out: &Output,
+    work_tree: &Path,
     state_file: &StateFile,
     state: &State,
     argv: &[String],
@@ -122,7 +135,7 @@ pub fn ensure_agent_consent(
         out.warn(format!(
             "run starts this agent command in {}:\n  {}\nIt runs as you, with your environment minus BITSOTA_HOTKEY_*, \
              and can read and change whatever you can.",
-            state_file.path().parent().and_then(Path::parent).unwrap_or(Path::new(".")).display(),
+            work_tree.display(),
             crate::served::one_line(&shell_words(argv))
         ));
         match out.confirm("Run this agent command (asked once for this command)?")? {

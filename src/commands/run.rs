@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     }
     let sidecar_path = sidecar::resolve_path(repo.work_tree(), None)?;
 
-    ensure_agent_consent(out, &state_file, &state, &args.command, args.yes)?;
+    ensure_agent_consent(out, repo.work_tree(), &state_file, &state, &args.command, args.yes)?;
     ensure_consent(out, &state_file, &state, args.yes)?;
 
     let timeout =
@@ -92,8 +92,18 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     for cycle in 1..=args.cycles {
         out.info(format!("==> cycle {cycle} of {}: {}", args.cycles, shell_words(&argv)));
         let agent_log = log_dir.join(format!("agent-{stamp}-{cycle}.log"));
+        let head = repo.resolve_commit("HEAD")?;
         let agent = run_agent(out, &repo, &argv, &env, timeout, &agent_log)?;
         out.info(format!("==> agent {}", agent.step.outcome()));
+        let head_after = repo.resolve_commit("HEAD")?;
+        if head_after != head {
+            // Its commits are fine (the attempt is base -> work tree), but the miner should know.
+            out.warn(format!(
+                "the agent moved HEAD ({} -> {})",
+                head.as_deref().map(crate::repo::short_oid).unwrap_or("none"),
+                head_after.as_deref().map(crate::repo::short_oid).unwrap_or("none")
+            ));
+        }
         let done =
             gate(out, &repo, &state_file, &task, &sidecar_path, &agent, &agent_log, &log_dir, &stamp, cycle)?;
         cycle_line(out, &task, &done.record);
@@ -203,8 +213,14 @@ fn gate(
     stamp: &str,
     cycle: u64,
 ) -> Result<Cycle> {
-    // The agent writes the sidecar; a broken one fails nothing here (`submit` checks it).
-    let sidecar = match sidecar::load(sidecar_path) {
+    // The agent writes the sidecar; a broken one fails nothing here (`submit` checks it). A
+    // symlink is not read: it could point anywhere.
+    let loaded = if is_symlink(sidecar_path) {
+        Err(Error::usage(format!("{} is a symbolic link", sidecar_path.display())))
+    } else {
+        sidecar::load(sidecar_path)
+    };
+    let sidecar = match loaded {
         Ok(s) => s,
         Err(err) => {
             out.warn(format!("the submission file is unreadable: {}", err.message()));
@@ -248,7 +264,7 @@ fn gate(
     let first = attempts::next_number(repo, &state_file.read_bound()?)?;
     let (n, commit) = attempts::store(repo, &task.base_commit, &snap.tree, first, &message)?;
     // The sidecar as the agent left it with this attempt, for a later submit of it.
-    if let Ok(bytes) = fs::read(sidecar_path) {
+    if let (false, Ok(bytes)) = (is_symlink(sidecar_path), fs::read(sidecar_path)) {
         let dir = log_dir.join("attempts");
         let _ = fs::create_dir_all(&dir);
         let _ = crate::fsutil::write_atomic(&dir.join(format!("{n}.submission.json")), &bytes, None);
@@ -278,6 +294,10 @@ fn gate(
     };
     state_file.update(|fresh| fresh.attempts.push(record.clone()))?;
     Ok(Cycle { record, measurement })
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 fn problem_codes(report: &crate::check::Report) -> Vec<String> {
@@ -371,6 +391,14 @@ fn submit_best(
             improvement_text(task, baseline, value)
         )),
     );
+    if is_symlink(sidecar_path) {
+        return Err(Error::usage(format!(
+            "not writing the submission file {}: it is a symbolic link (left by the agent?)",
+            sidecar_path.display()
+        ))
+        .with_code("submission_path")
+        .with_hint("replace it with a regular file, then `git bitsota submit`"));
+    }
     sidecar::write(sidecar_path, &map)?;
     out.info(format!(
         "wrote claimed_metrics and execution_log of attempt {} to {}",

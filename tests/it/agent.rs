@@ -447,3 +447,24 @@ fn submit_refuses_an_attempt_without_the_agents_summary() {
     assert!(run.stderr.contains("submission_invalid"), "{}", run.stderr);
     assert!(fake.submissions().is_empty());
 }
+
+#[test]
+fn a_relative_agent_path_is_the_callers_and_a_symlinked_sidecar_is_not_read() {
+    let s = Setup::new("maximize", "1");
+    let script = "ln -s \"$AGENT_STATE/outside.json\" \"$BITSOTA_AGENT_SUBMISSION_PATH\"\nprintf '7\\n' > solution.txt\n";
+    let linker = s.env.path("agents/linker.sh");
+    write(&linker, format!("#!/bin/sh\n{script}").as_bytes());
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&linker, fs::Permissions::from_mode(0o755)).unwrap();
+    write(&s.state_dir.join("outside.json"), br#"{"summary": "read through a link"}"#);
+    let sub = s.repo.join("sub");
+    fs::create_dir_all(&sub).unwrap();
+    // From task/sub, ../../agents is the Env's agents directory; from the work-tree root it
+    // would not exist.
+    let run = s.env.tool(&sub, &["run", "--yes", "--json", "--", "../../agents/linker.sh"]).expect(0);
+    let v = run.json();
+    let a = &v["attempts"][0];
+    assert_eq!(a["metric"].as_f64(), Some(7.0), "{v}");
+    assert!(a["summary"].is_null(), "{a}");
+    assert!(run.stderr.contains("is a symbolic link"), "{}", run.stderr);
+}
