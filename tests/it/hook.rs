@@ -366,8 +366,10 @@ fn pushing_from_a_linked_worktree_runs_the_check() {
 fn hook_without_git_bitsota_on_path_fails_with_instructions() {
     let fx = Fixture::new();
     let path = "/usr/local/bin:/usr/bin:/bin";
-    if path.split(':').any(|dir| Path::new(dir).join("git-bitsota").exists()) {
-        eprintln!("skipped: a git-bitsota is installed system-wide");
+    if !common::precondition(
+        !path.split(':').any(|dir| Path::new(dir).join("git-bitsota").exists()),
+        "a git-bitsota is installed system-wide",
+    ) {
         return;
     }
     fx.commit(&[("train.py", b"x = 2\n")], "tune");
@@ -498,8 +500,7 @@ fn pre_push_by_hand_prints_a_hint_instead_of_waiting() {
     let rc = unsafe {
         libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
     };
-    if rc != 0 {
-        eprintln!("skipped: no pseudo-terminal available");
+    if !common::precondition(rc == 0, "no pseudo-terminal available") {
         return;
     }
     for args in [&["check", "--pre-push"][..], &["check", "--pre-push", "origin", "../remote.git"][..]] {

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -117,10 +117,8 @@ fn live_lock_is_waited_for_not_taken_over() {
 
     holder.stdin.take().unwrap().write_all(b"\n").unwrap();
     holder.wait().unwrap();
-    let started = Instant::now();
     let out = tool.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(read_state(&repo).task.allowed_patch_paths, ["bench.py"]);
 }
 
