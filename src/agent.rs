@@ -49,7 +49,7 @@ pub fn agent_env(state: &State, coordinator_url: String, paths: &AgentPaths) -> 
         ("BITSOTA_RESEARCH_TASK_SLUG".to_string(), state.task.slug.clone()),
         ("BITSOTA_RESEARCH_COORDINATOR_URL".to_string(), coordinator_url),
     ];
-    if let Some(claim) = state.claim.as_ref().filter(|c| c.status == "active") {
+    if let Some(claim) = state.claim.as_ref().filter(|c| c.is_live()) {
         env.push(("BITSOTA_RESEARCH_CLAIM_ID".to_string(), claim.id.clone()));
     }
     env

@@ -411,9 +411,7 @@ fn submit_best(
     let nested =
         if out.is_json() { ctx.with_output(out.nested_on_stderr()) } else { ctx.with_output(out.clone()) };
     let state = state_file.read_bound()?;
-    let active = state.claim.as_ref().is_some_and(|c| {
-        c.status == "active" && crate::timefmt::seconds_left(&c.expires_at).is_some_and(|s| s > 0)
-    });
+    let active = state.claim.as_ref().is_some_and(|c| c.is_live());
     if !active {
         out.info("==> claiming the task");
         crate::commands::claim::run(&nested, &ClaimArgs { message: "git bitsota run".into(), force: false })?;

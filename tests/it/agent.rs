@@ -354,6 +354,14 @@ fn the_agent_gets_no_hotkey_variable_or_secret_and_placeholders_are_replaced() {
         assert!(text.contains(needle), "brief lacks {needle:?}:\n{text}");
     }
     assert!(!text.contains('\x1b'));
+
+    // Once claimed, the agent is told the claim's id.
+    s.tool(&["claim"]).expect(0);
+    let claim_id = fake.claims()[0]["id"].as_str().unwrap().to_string();
+    s.run(&[], &["sh", &agent]).expect(1);
+    let printed = fs::read_to_string(s.state_dir.join("env.txt")).unwrap();
+    assert!(printed.lines().any(|l| l == format!("BITSOTA_RESEARCH_CLAIM_ID={claim_id}")), "{printed}");
+    assert!(!printed.contains("BITSOTA_HOTKEY_"), "{printed}");
     drop(fake);
     s.env.set("BITSOTA_COORDINATOR_URL", "http://127.0.0.1:9");
     fs::remove_file(&brief).unwrap();
