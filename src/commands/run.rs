@@ -405,6 +405,25 @@ fn submit_best(
         record.n,
         sidecar_path.display()
     ));
+    // What `submit` would refuse in the sidecar (the agent's summary above all) is refused
+    // before a claim is spent on it.
+    let written = sidecar::Sidecar::from_map(sidecar_path.to_path_buf(), map);
+    let problems = sidecar::problems(&written, task);
+    if !problems.is_empty() {
+        for problem in &problems {
+            out.warn(format!("{}: {problem}", sidecar_path.display()));
+        }
+        return Err(Error::problems(format!(
+            "not submitted: the submission file of attempt {} is not fit to send ({} problem(s))",
+            record.n,
+            problems.len()
+        ))
+        .with_code("submission_invalid")
+        .with_hint(format!(
+            "edit {} (the agent must write `summary`), then `git bitsota submit`",
+            sidecar_path.display()
+        )));
+    }
 
     // Claim and submit as the commands do; in JSON mode they print on stderr, and this
     // command's one JSON value stays on stdout.

@@ -451,9 +451,13 @@ fn submit_refuses_an_attempt_without_the_agents_summary() {
     s.env.set("NO_SUMMARY", "1");
     let run = s.run(&["--submit"], &["sh", &s.agent("improver.sh")]).expect(1);
     let v = run.json();
-    assert_eq!(v["submit_error"]["code"], "problems", "{v}");
-    assert!(run.stderr.contains("submission_invalid"), "{}", run.stderr);
+    assert_eq!(v["submit_error"]["code"], "submission_invalid", "{v}");
+    assert!(run.stderr.contains("`summary` is missing"), "{}", run.stderr);
     assert!(fake.submissions().is_empty());
+    assert_eq!(posts(&fake, "/claim"), 0, "no claim is spent on a sidecar submit would refuse");
+    // The measured metric is in the sidecar, ready for a summary and `git bitsota submit`.
+    let written: Value = serde_json::from_slice(&fs::read(s.repo.join("submission.json")).unwrap()).unwrap();
+    assert_eq!(written["claimed_metrics"]["score"].as_f64(), Some(4.0));
 }
 
 #[test]
@@ -475,4 +479,19 @@ fn a_relative_agent_path_is_the_callers_and_a_symlinked_sidecar_is_not_read() {
     assert_eq!(a["metric"].as_f64(), Some(7.0), "{v}");
     assert!(a["summary"].is_null(), "{a}");
     assert!(run.stderr.contains("is a symbolic link"), "{}", run.stderr);
+}
+
+#[test]
+fn submit_adopts_the_hotkeys_active_claim_instead_of_making_another() {
+    let fake = Fake::start();
+    let s = submit_setup(&fake, "1", "2");
+    // A claim made elsewhere (another clone, a lost answer): the coordinator has it, this clone
+    // does not.
+    let path = format!("/api/v1/tasks/{TASK_ID}/claim");
+    s.tool(&["request", "POST", &path, "--body-json", r#"{"claim_description": "elsewhere"}"#]).expect(0);
+    let claim_id = fake.claims()[0]["id"].as_str().unwrap().to_string();
+    let v = s.run(&["--submit"], &["sh", &s.agent("improver.sh")]).expect(0).json();
+    assert_eq!(posts(&fake, "/claim"), 1, "no second claim");
+    assert_eq!(fake.submissions()[0]["claim_id"], claim_id.as_str());
+    assert_eq!(v["submission"]["claim_id"], claim_id.as_str(), "{v}");
 }
