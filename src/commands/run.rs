@@ -128,8 +128,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
 
     let mut submission = None;
     let mut submit_error = None;
-    if let (true, Some(best)) = (args.submit, best) {
-        let cycle = cycles.iter().find(|c| c.record.n == best.n).expect("best is one of the cycles");
+    let best_cycle = best.and_then(|b| cycles.iter().find(|c| c.record.n == b.n));
+    if let (true, Some(cycle)) = (args.submit, best_cycle) {
         match submit_best(ctx, &repo, &state_file, &task, &sidecar_path, cycle, &log_dir, &stamp) {
             Ok(sent) => submission = sent,
             Err(err) => submit_error = Some(err),
@@ -157,7 +157,14 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
         out.json(&doc)?;
     }
     if let Some(err) = submit_error {
-        return Err(if out.is_json() { err.already_reported() } else { err });
+        if !out.is_json() {
+            return Err(err);
+        }
+        // The JSON value above carries it; people reading stderr get it too.
+        if !err.is_reported() {
+            out.nested_on_stderr().error(&err);
+        }
+        return Err(err.already_reported());
     }
     if best.is_some() {
         Ok(())
@@ -227,6 +234,11 @@ fn gate(
             None
         }
     };
+    // Kept with the attempt as read now, before the benchmark runs.
+    let sidecar_bytes = match &sidecar {
+        Some(_) => fs::read(sidecar_path).ok(),
+        None => None,
+    };
     let summary = sidecar.as_ref().and_then(|s| s.summary()).map(str::to_string);
     let has_artifact = sidecar.as_ref().is_some_and(|s| s.has_artifact());
     out.info(format!("==> gate {cycle}: check"));
@@ -264,7 +276,7 @@ fn gate(
     let first = attempts::next_number(repo, &state_file.read_bound()?)?;
     let (n, commit) = attempts::store(repo, &task.base_commit, &snap.tree, first, &message)?;
     // The sidecar as the agent left it with this attempt, for a later submit of it.
-    if let (false, Ok(bytes)) = (is_symlink(sidecar_path), fs::read(sidecar_path)) {
+    if let Some(bytes) = sidecar_bytes {
         let dir = log_dir.join("attempts");
         let _ = fs::create_dir_all(&dir);
         let _ = crate::fsutil::write_atomic(&dir.join(format!("{n}.submission.json")), &bytes, None);
