@@ -209,7 +209,8 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
     }
     patch_problems(&mut report, &patterns);
 
-    let artifact_ok = task.artifact_required && options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
+    let has_artifact = options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
+    let artifact_ok = crate::artifact::task_requires_artifact(task) && has_artifact;
     if report.built.patch.is_empty() && !artifact_ok {
         let mut problem = Problem::new(
             "empty_patch",
@@ -222,6 +223,12 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
         });
         report.push(problem);
     }
+    // Judged on a sidecar that exists (check does not require one; submit does).
+    let missing = options
+        .sidecar
+        .as_ref()
+        .and_then(|_| crate::artifact::missing_problem(task, report.built.patch.is_empty(), has_artifact));
+    report.problems.extend(missing);
     if let Some(sidecar) = &options.sidecar {
         for message in &sidecar.problems {
             report.push(

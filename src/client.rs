@@ -348,8 +348,23 @@ impl Coordinator {
 
     /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description`; the claim as served.
     pub fn claim_task(&self, task_id: &str, description: &str, hotkey: &Hotkey) -> Result<Value> {
+        self.claim_task_on_base(task_id, description, None, hotkey)
+    }
+
+    /// As [`Coordinator::claim_task`], also sending `base_submission_id` when given.
+    pub fn claim_task_on_base(
+        &self,
+        task_id: &str,
+        description: &str,
+        base_submission_id: Option<&str>,
+        hotkey: &Hotkey,
+    ) -> Result<Value> {
         let path = format!("/api/v1/tasks/{}/claim", path_segment(task_id)?);
-        let claim = self.post_json(&path, &json!({"claim_description": description}), hotkey)?;
+        let mut body = json!({"claim_description": description});
+        if let Some(base) = base_submission_id.filter(|b| !b.is_empty()) {
+            body["base_submission_id"] = json!(base);
+        }
+        let claim = self.post_json(&path, &body, hotkey)?;
         expect_object(claim, &format!("POST {path}"))
     }
 
@@ -491,7 +506,7 @@ pub fn check_base_url(url: &str) -> Result<String> {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())

@@ -3,8 +3,10 @@
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
 pub mod agent;
+pub mod artifact;
 pub mod attempts;
 pub mod auth;
+pub mod bench_outputs;
 pub mod bench_results;
 pub mod bind;
 pub mod brief;
@@ -19,6 +21,8 @@ pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
+pub mod ideas;
+pub mod implements;
 pub mod keys;
 pub mod manpage;
 pub mod measure;
@@ -31,9 +35,11 @@ pub mod runner;
 pub mod served;
 pub mod sidecar;
 pub mod state;
+pub mod submission_api;
 pub mod task;
 pub mod timefmt;
 pub mod validator;
+pub mod work_items;
 pub mod worktree;
 
 use clap::Parser;

@@ -68,6 +68,9 @@ pub(crate) struct RunSettings<'a> {
     pub(crate) task: &'a TaskSnapshot,
     pub(crate) inherit_env: bool,
     pub(crate) setup: bool,
+    /// Set last, over the task's variables: the placed artifact's variables, as validators set
+    /// them (see `artifact::place`).
+    pub(crate) artifact_env: Vec<(String, String)>,
 }
 /// Setup then benchmark in `dir` under one deadline, then the validator's verdict.
 pub(crate) fn measure(
@@ -103,7 +106,9 @@ pub(crate) fn measure(
         log: log_path.to_path_buf(),
     };
     let mut tee = Tee::new(out, kind, started, budget);
-    let env = TaskEnv { inherit: settings.inherit_env, task_vars: task.benchmark_env() };
+    let mut task_vars = task.benchmark_env();
+    task_vars.extend(settings.artifact_env.iter().cloned());
+    let env = TaskEnv { inherit: settings.inherit_env, task_vars };
 
     if settings.setup {
         if let Some(setup) = task.setup_command.as_deref().filter(|c| !c.trim().is_empty()) {

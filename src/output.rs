@@ -3,9 +3,9 @@
 //! they are shown (`--quiet`, `--verbose`, `--json`) and how they look (colour).
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{Error, Result, ResultExt};
 
@@ -210,27 +210,35 @@ impl Output {
     /// not a terminal or output is quiet. Stops when the guard is dropped.
     pub fn spinner(&self, message: &str) -> Spinner {
         if !self.stderr_tty || self.quiet {
-            return Spinner { stop: None, thread: None };
+            return Spinner { bar: None };
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let message = message.to_string();
-        let thread = std::thread::spawn(move || {
-            const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
-            let started = Instant::now();
-            let mut frame = 0;
-            while !flag.load(Ordering::Relaxed) {
-                let secs = started.elapsed().as_secs();
-                eprint!("\r{} {message} ({secs}s)", FRAMES[frame % FRAMES.len()]);
-                let _ = io::stderr().flush();
-                frame += 1;
-                std::thread::sleep(Duration::from_millis(120));
-            }
-            // Clear the spinner line.
-            eprint!("\r\x1b[2K");
-            let _ = io::stderr().flush();
-        });
-        Spinner { stop: Some(stop), thread: Some(thread) }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                .tick_chars("|/-\\ "),
+        );
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Spinner { bar: Some(bar) }
+    }
+
+    /// A byte-count progress bar on stderr (bytes, rate, ETA when `total` is known); silent
+    /// when stderr is not a terminal or output is quiet. Cleared when finished or dropped.
+    pub fn progress_bytes(&self, message: &str, total: Option<u64>) -> Progress {
+        if !self.stderr_tty || self.quiet {
+            return Progress { bar: None };
+        }
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+        let template = match total {
+            Some(_) => "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            None => "{spinner} {msg} {bytes} {binary_bytes_per_sec} ({elapsed})",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(message.to_string());
+        Progress { bar: Some(bar) }
     }
 
     /// Ask a yes/no question on the terminal. Returns None when there is no terminal to ask on.
@@ -272,18 +280,42 @@ fn eprintln_lossy(text: &str) {
 
 /// Guard returned by [`Output::spinner`].
 pub struct Spinner {
-    stop: Option<Arc<AtomicBool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    bar: Option<ProgressBar>,
 }
 
 impl Drop for Spinner {
     fn drop(&mut self) {
-        if let Some(stop) = &self.stop {
-            stop.store(true, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    }
+}
+
+/// Guard returned by [`Output::progress_bytes`].
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// A progress that shows nothing.
+    pub fn hidden() -> Progress {
+        Progress { bar: None }
+    }
+    pub fn advance(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
         }
+    }
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

@@ -171,6 +171,12 @@ pub fn is_finite_number(value: &Value) -> bool {
 /// Everything that makes this sidecar unfit for a submission of `task`, one message each
 /// (all belong to the `submission_invalid` problem). Empty when it is fine.
 pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
+    problems_for(sidecar, task, false)
+}
+
+/// [`problems`], where `local_rehearsal` (the coordinator itself is on this machine) also
+/// accepts an `http://` artifact on a loopback host, as for the coordinator URL.
+pub fn problems_for(sidecar: &Sidecar, task: &TaskSnapshot, local_rehearsal: bool) -> Vec<String> {
     let map = &sidecar.map;
     let mut out = Vec::new();
 
@@ -211,21 +217,16 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
         out.push("centerless tasks need a non-empty `proposed_idea` with every submission".to_string());
     }
 
-    artifact_problems(sidecar, task, &mut out);
+    artifact_problems(sidecar, local_rehearsal, &mut out);
     out
 }
 
-fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<String>) {
+fn artifact_problems(sidecar: &Sidecar, local_rehearsal: bool, out: &mut Vec<String>) {
     let map = &sidecar.map;
     const FIELDS: [&str; 3] = ["artifact_uri", "artifact_sha256", "artifact_size_bytes"];
     let given: Vec<&str> = FIELDS.iter().copied().filter(|key| !is_unset(map.get(*key))).collect();
+    // A required but absent artifact is the check's `artifact_missing` problem.
     if given.is_empty() {
-        if task.artifact_required {
-            out.push(
-                "this task scores a submission artifact: set `artifact_uri`, `artifact_sha256` and `artifact_size_bytes`"
-                    .to_string(),
-            );
-        }
         return;
     }
     if given.len() < FIELDS.len() {
@@ -241,7 +242,8 @@ fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<Strin
             let uri = uri.trim();
             let lower = uri.to_ascii_lowercase();
             let host_part = lower.strip_prefix("https://").unwrap_or("");
-            if host_part.is_empty() || host_part.starts_with('/') {
+            let local = local_rehearsal && crate::artifact::parse_uri(uri).is_ok_and(|u| u.local_http);
+            if !local && (host_part.is_empty() || host_part.starts_with('/')) {
                 out.push(format!(
                     "`artifact_uri` must be a public https:// URL (validators download it), not {uri:?}"
                 ));

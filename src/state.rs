@@ -57,6 +57,10 @@ pub struct State {
     /// A submission sent but not recorded: the next `submit` looks it up before sending again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_submission: Option<PendingSubmission>,
+    /// The submission whose idea this work implements (`apply` records it; `submit` sends it
+    /// as `implemented_submission_id` unless the flag or the sidecar names another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implements: Option<String>,
     /// Keys a newer git-bitsota of the same format version may have written.
     #[serde(flatten)]
     pub other: toml::Table,
@@ -71,6 +75,19 @@ pub struct ClaimRecord {
     pub created_at: String,
     #[serde(default)]
     pub expires_at: String,
+    /// The pool work item this claim is on (`claim --work-item`), with its title and
+    /// instructions as served, and `claimed` or (after a submit) `completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_instructions: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_status: Option<String>,
+    /// The submission this claim builds on, as sent in `base_submission_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_submission_id: Option<String>,
     #[serde(flatten)]
     pub other: toml::Table,
 }
@@ -214,6 +231,7 @@ impl State {
             pending_claim: None,
             pending_cancel: None,
             pending_submission: None,
+            implements: None,
             other: toml::Table::new(),
         }
     }

@@ -36,6 +36,8 @@ use crate::task::TaskSnapshot;
 /// The shortest default agent timeout (a task with a tiny time budget still gives an agent a
 /// minute).
 const MIN_DEFAULT_TIMEOUT: u64 = 60;
+/// Other miners' ideas put in the brief (the best candidates come first).
+const MAX_IDEAS: usize = 20;
 
 /// One cycle: the agent's run and the gate's verdict.
 struct Cycle {
@@ -66,6 +68,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     let timeout =
         Duration::from_secs(args.timeout.unwrap_or(task.time_budget_seconds.max(MIN_DEFAULT_TIMEOUT)));
     let onboard = onboard_text(ctx, &repo, &state);
+    let ideas = other_ideas(ctx, &state);
     let brief_path = brief::write(
         &repo,
         &BriefInputs {
@@ -73,7 +76,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
             repo_dir: repo.work_tree(),
             submission_path: &sidecar_path,
             onboard: onboard.as_deref(),
-            ideas: None,
+            ideas: ideas.as_deref(),
             agent_timeout_seconds: timeout.as_secs(),
             cycles: args.cycles,
         },
@@ -204,6 +207,46 @@ fn onboard_text(ctx: &Ctx, repo: &Repo, state: &State) -> Option<String> {
     }
 }
 
+/// Centerless tasks: the ideas of other miners' submissions, in the order `ideas` lists them
+/// (this clone's claim's hotkey left out), each with its status and metric; none offline.
+fn other_ideas(ctx: &Ctx, state: &State) -> Option<Vec<String>> {
+    use crate::served::text;
+    if !crate::ideas::task_has_ideas(&state.task) {
+        return None;
+    }
+    let me = state.claim.as_ref().map(|c| c.hotkey.as_str());
+    let listed =
+        ctx.coordinator(Some(state)).and_then(|c| crate::ideas::fetch(&c, &state.task.id, me, false));
+    let listed = match listed {
+        Ok(listed) => listed,
+        Err(err) => {
+            ctx.out
+                .detail(format!("other miners' ideas not fetched ({}); the brief has none", err.message()));
+            return None;
+        }
+    };
+    let metric = &state.task.metric_name;
+    let value = |s: &Value, key: &str| {
+        s.get(key).and_then(|m| m.get(metric.as_str())).map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+    };
+    let ideas = listed
+        .iter()
+        .filter(|s| me.is_none() || text(s, "miner_hotkey").as_deref() != me)
+        .take(MAX_IDEAS)
+        .filter_map(|s| {
+            let idea = crate::submission_api::proposed_idea(s)?;
+            Some(format!(
+                "Submission {} ({}; {metric} observed {}, claimed {}):\n\n{idea}",
+                text(s, "id").unwrap_or_default(),
+                text(s, "status").unwrap_or_default(),
+                value(s, "observed_metrics"),
+                value(s, "claimed_metrics"),
+            ))
+        })
+        .collect();
+    Some(ideas)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The gate
 
@@ -246,9 +289,27 @@ fn gate(
     let snap = attempts::snapshot(repo, task, has_artifact)?;
     let check_ok = snap.report.ok();
     let measurement = if check_ok {
-        let settings = RunSettings { task, inherit_env: false, setup: true };
+        // As `bench` without --artifact: the sidecar's artifact when its bytes are cached.
+        let artifact = crate::artifact::ready(repo.common_dir(), None, sidecar.as_ref(), out)?;
+        let placed = match &artifact {
+            Some(ready) => {
+                use crate::artifact::place;
+                repo.add_exclude_line("where bench puts the submission artifact", place::EXCLUDE_LINE)?;
+                Some(place::place(repo.work_tree(), &ready.file, &ready.uri, ready.size_bytes)?)
+            }
+            None => None,
+        };
+        let settings = RunSettings {
+            task,
+            inherit_env: false,
+            setup: true,
+            artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
+        };
         let log = log_dir.join(format!("bench-{stamp}-attempt-{cycle}.log"));
-        Some(measure(out, &settings, repo.work_tree(), "attempt", &log)?)
+        let measured = measure(out, &settings, repo.work_tree(), "attempt", &log);
+        // Removed after the run whatever happened.
+        drop(placed);
+        Some(measured?)
     } else {
         for problem in &snap.report.problems {
             let paths = if problem.paths.is_empty() {
@@ -356,9 +417,15 @@ fn submit_best(
     };
     let baseline = match remembered_baseline(&state_file.read_bound()?, task) {
         Some(b) => Some(b),
+        None if crate::artifact::task_requires_artifact(task) => {
+            out.warn(
+                "cannot measure a baseline: this task requires an artifact, and the base commit has none",
+            );
+            None
+        }
         None => {
             out.info("==> no baseline recorded: measuring one at the base commit");
-            let settings = RunSettings { task, inherit_env: false, setup: true };
+            let settings = RunSettings { task, inherit_env: false, setup: true, artifact_env: Vec::new() };
             let log = log_dir.join(format!("bench-{stamp}-baseline.log"));
             let m = crate::bench_results::run_baseline(out, repo, &settings, &log)?;
             crate::bench_results::save_records(state_file, task, None, &m, &crate::timefmt::now_rfc3339())?;
@@ -445,12 +512,22 @@ fn submit_best(
     let active = state.claim.as_ref().is_some_and(|c| c.is_live());
     if !active {
         out.info("==> claiming the task");
-        crate::commands::claim::run(&nested, &ClaimArgs { message: "git bitsota run".into(), force: false })?;
+        crate::commands::claim::run(
+            &nested,
+            &ClaimArgs { message: "git bitsota run".into(), force: false, work_item: None, base: None },
+        )?;
     }
     out.info(format!("==> submitting attempt {}", record.n));
     crate::commands::submit::run(
         &nested,
-        &SubmitArgs { dry_run: false, submission_file: None, allow_outside: false, force: false },
+        &SubmitArgs {
+            dry_run: false,
+            submission_file: None,
+            allow_outside: false,
+            force: false,
+            implements: None,
+            no_verify_artifact: false,
+        },
     )?;
     let state = state_file.read_bound()?;
     let sent = state.submissions.last().map(|s| {

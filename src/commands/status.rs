@@ -77,6 +77,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             ))?,
             _ => ctx.out.line("claim    none (`git bitsota claim`)")?,
         }
+        if let Some(item) = state.claim.as_ref().and_then(crate::work_items::noted) {
+            work_item_lines(ctx, &item)?;
+        }
     }
     if let (Some(status), Some(expires)) = (&claim_status, &claim_expires) {
         let left = timefmt::seconds_left(expires);
@@ -127,6 +130,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "claim": claim,
             "check": report.to_json(),
             "submissions": ours,
+            "work_item": fresh.claim.as_ref().and_then(crate::work_items::noted).map(|w| json!({
+                "id": w.id, "title": w.title, "instructions": w.instructions, "status": w.status,
+            })),
             "live": offline.is_none(),
         }))?;
         return offline.map_or(Ok(()), |err| Err(err.already_reported()));
@@ -166,4 +172,18 @@ fn fetch_live(coordinator: &Coordinator, state: &State) -> Result<(Vec<Value>, O
         None => None,
     };
     Ok((listed, live_claim))
+}
+
+/// The claimed work item: id and status, title, instructions (served text, made printable).
+fn work_item_lines(ctx: &Ctx, item: &crate::work_items::Noted) -> Result<()> {
+    ctx.out.line(format!(
+        "work item {} ({}): {}",
+        one_line(&item.id),
+        one_line(&item.status),
+        one_line(&item.title)
+    ))?;
+    for line in crate::served::printable(&item.instructions).lines() {
+        ctx.out.line(format!("         {line}"))?;
+    }
+    Ok(())
 }

@@ -3,10 +3,13 @@
 mod common;
 
 mod agent;
+mod artifact;
+mod artifact_server;
 mod bench;
 mod canonical;
 mod check;
 mod client;
+mod competition;
 mod edge;
 mod fake_coordinator;
 mod fnmatch;

@@ -175,7 +175,9 @@ fn unknown_keys_everywhere_survive_a_rewrite() {
          lease = 42\n\n\
          [[submissions]]\nid = \"s1\"\nclaim_id = \"c1\"\nstatus = \"pending_verification\"\n\
          base_ref = \"abc\"\npatch_sha256 = \"00\"\npatch_bytes = 3\nscore_hint = 1.5\n\n\
-         [[future_list]]\na = 1\n",
+         [[future_list]]\na = 1\n\n\
+         [pending_submission]\nclaim_id = \"c1\"\npatch_sha256 = \"00\"\nat = \"2030-01-01T00:00:00Z\"\n\n\
+         [pending_claim]\nat = \"2030-01-01T00:00:00Z\"\nknown = [\"c0\"]\n",
     );
     fs::write(&path, &text).unwrap();
 
@@ -184,7 +186,9 @@ fn unknown_keys_everywhere_survive_a_rewrite() {
     init_with(&env, &repo, &record, &[]).expect(0);
     let after: toml::Table = toml::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     let before: toml::Table = toml::from_str(&text).unwrap();
-    for key in ["future_flag", "seen_at", "mixed", "future", "future_list"] {
+    for key in
+        ["future_flag", "seen_at", "mixed", "future", "future_list", "pending_submission", "pending_claim"]
+    {
         assert_eq!(after.get(key), before.get(key), "{key}");
     }
     assert_eq!(after["claim"]["lease"], toml::Value::Integer(42));
