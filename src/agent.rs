@@ -156,3 +156,35 @@ pub fn ensure_agent_consent(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_replaced_in_every_argument_and_shown_quoted() {
+        let paths = AgentPaths {
+            repo_dir: Path::new("/r"),
+            intro: Path::new("/r/.git/bitsota/brief.md"),
+            submission: Path::new("/r/submission.json"),
+        };
+        let argv: Vec<String> =
+            ["agent", "--in={repo_dir}", "{intro_path}{intro_path}", "{submission_path}", "{other}"]
+                .map(String::from)
+                .to_vec();
+        assert_eq!(
+            substitute(&argv, &paths),
+            [
+                "agent",
+                "--in=/r",
+                "/r/.git/bitsota/brief.md/r/.git/bitsota/brief.md",
+                "/r/submission.json",
+                "{other}"
+            ]
+        );
+        assert_eq!(
+            shell_words(&["sh".into(), "-c".into(), "echo 'hi' $X".into()]),
+            r#"sh -c 'echo '\''hi'\'' $X'"#
+        );
+    }
+}

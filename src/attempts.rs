@@ -277,3 +277,71 @@ pub fn print_table<'a>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u64, status: &str, metric: Option<f64>, check_ok: bool) -> AttemptRecord {
+        AttemptRecord {
+            n,
+            refname: ref_name(n),
+            commit: String::new(),
+            created_at: String::new(),
+            status: status.into(),
+            metric,
+            patch_bytes: 0,
+            patch_sha256: String::new(),
+            check_ok,
+            problems: Vec::new(),
+            summary: None,
+            tree: String::new(),
+            base_commit: String::new(),
+            cycle: n,
+            agent: String::new(),
+            agent_exit: None,
+            agent_timed_out: false,
+            agent_log: String::new(),
+            bench_log: None,
+            message: None,
+            other: toml::Table::new(),
+        }
+    }
+
+    fn task(direction: &str) -> TaskSnapshot {
+        let mut task: TaskSnapshot = toml::from_str(
+            r#"id = "t"
+slug = "t"
+repository = "/r"
+base_ref = "main"
+base_commit = "0"
+metric_name = "m"
+metric_direction = "maximize"
+competition_mode = "standard"
+allowed_patch_paths = []
+max_patch_bytes = 1
+benchmark_command = "true"
+time_budget_seconds = 1
+fetched_at = """#,
+        )
+        .unwrap();
+        task.metric_direction = direction.into();
+        task
+    }
+
+    #[test]
+    fn best_passed_the_gate_wins_in_the_tasks_direction_earliest_on_a_tie() {
+        let records = [
+            record(1, "ok", Some(2.0), true),
+            record(2, "ok", Some(5.0), true),
+            record(3, "ok", Some(5.0), true),
+            record(4, "error", None, true),
+            record(5, "ok", Some(9.0), false),
+            record(6, "ok", Some(f64::NAN), true),
+            record(7, "rejected", Some(0.5), true),
+        ];
+        assert_eq!(best(&task("maximize"), &records).map(|r| r.n), Some(2));
+        assert_eq!(best(&task("minimize"), &records).map(|r| r.n), Some(1));
+        assert_eq!(best(&task("maximize"), &records[3..5]).map(|r| r.n), None);
+    }
+}
