@@ -532,3 +532,44 @@ fn a_centerless_brief_quotes_other_miners_ideas() {
     assert!(!brief.contains('\x1b'));
     assert!(brief.contains("`proposed_idea` (required for this centerless task)"));
 }
+
+#[test]
+fn show_equals_diff_for_a_rename_a_mode_change_a_binary_and_crlf() {
+    let mut env = Env::new();
+    env.set("BITSOTA_HTTP_BACKOFF_MS", "1");
+    let lines: String = (1..=200).map(|i| format!("{i}\n")).collect();
+    let repo = env.repo_with(
+        "task",
+        &[
+            ("src/a.py", lines.as_bytes()),
+            ("src/run.sh", b"x\n"),
+            ("src/blob.bin", b"\x00\x01\x02"),
+            ("bench.sh", b"echo score: 1\n"),
+        ],
+    );
+    let mut record = task_record(repo.to_str().unwrap(), "main", &["src/*"]);
+    record["benchmark_command"] = json!("sh bench.sh");
+    env.bind(&repo, &record);
+    let out = env.path("diff.out");
+    let script = format!(
+        "mv src/a.py src/b.py\necho 201 >> src/b.py\nchmod +x src/run.sh\nprintf '\\000\\011\\002\\377' > src/blob.bin\n\
+         printf 'new\\r\\n' > src/new.txt\ngit add src/b.py\ngit bitsota diff > '{}'\ncp .git/index '{}'\n",
+        out.display(),
+        env.path("index.after-agent").display()
+    );
+    write(&env.path("agent.sh"), script.as_bytes());
+    let index = fs::read(repo.join(".git/index")).unwrap();
+    env.tool(&repo, &["run", "--yes", "--", "sh", env.path("agent.sh").to_str().unwrap()]).expect(0);
+    let shown = env.tool(&repo, &["attempts", "show", "1"]).expect(0).stdout;
+    let diff = fs::read(&out).unwrap();
+    let text = String::from_utf8_lossy(&shown);
+    for part in ["rename from src/a.py", "old mode 100644", "GIT binary patch", "+new\r\n"] {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+    assert_eq!(shown, diff);
+    // The agent's own `git add` is its business; the gate and the attempt (private indexes)
+    // leave the index exactly as the agent left it.
+    let after_agent = fs::read(env.path("index.after-agent")).unwrap();
+    assert_ne!(after_agent, index, "the agent staged a file");
+    assert_eq!(fs::read(repo.join(".git/index")).unwrap(), after_agent);
+}
