@@ -237,10 +237,10 @@ pub struct CheckArgs {
     pub pre_push: bool,
     /// Remote name (given by git to the pre-push hook)
     #[arg(value_name = "REMOTE", requires = "pre_push")]
-    pub remote: Option<String>,
+    pub remote: Option<std::ffi::OsString>,
     /// Remote URL (given by git to the pre-push hook)
     #[arg(value_name = "URL", requires = "pre_push")]
-    pub url: Option<String>,
+    pub url: Option<std::ffi::OsString>,
     /// Sidecar to validate when it exists
     #[arg(long, value_name = "FILE", conflicts_with = "pre_push")]
     pub submission_file: Option<PathBuf>,

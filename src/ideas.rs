@@ -108,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn first_line_skips_blank_lines_and_strips_controls() {
-        assert_eq!(first_line("\n  Use \x1b[31mternary\n more"), "Use  [31mternary");
+    fn first_line_skips_blank_lines_and_shows_controls() {
+        assert_eq!(first_line("\n  Use \x1b[31mternary\n more"), "Use \\e[31mternary");
     }
 }

@@ -164,11 +164,12 @@ impl Secrets {
     /// The `…_FILE` paths and the override are not secret and stay.
     ///
     /// Call it first thing in `main`, before any thread exists (changing the environment is
-    /// not thread-safe). Removal does not scrub the kernel's copy of the initial environment
-    /// (`/proc/<pid>/environ`, readable by the same user and root), which is why the
-    /// `…_FILE` variables are the better way to pass secrets.
+    /// not thread-safe). The values' bytes in the initial environment block are overwritten
+    /// first ([`crate::harden::scrub_env_values`]): removal alone leaves them readable in
+    /// `/proc/<pid>/environ`.
     pub fn take_from_env() -> Secrets {
         let secrets = Secrets::from_lookup(|name| std::env::var_os(name));
+        crate::harden::scrub_env_values(&[ENV_MNEMONIC, ENV_PASSWORD]);
         for name in [ENV_MNEMONIC, ENV_PASSWORD] {
             std::env::remove_var(name);
         }
@@ -206,16 +207,9 @@ impl fmt::Debug for Secrets {
 /// Python tools wrote, so it fails later with the right message ("not a valid mnemonic",
 /// "wrong password").
 fn secret_string(value: OsString) -> Zeroizing<String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStringExt;
-        let bytes = Zeroizing::new(value.into_vec());
-        Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
-    }
-    #[cfg(not(unix))]
-    {
-        Zeroizing::new(value.to_string_lossy().into_owned())
-    }
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = Zeroizing::new(value.into_vec());
+    Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn is_truthy(value: &OsString) -> bool {
@@ -538,27 +532,15 @@ fn read_secret_file(path: &Path, kind: SecretFile, allow_insecure: bool) -> Resu
     Ok(content)
 }
 
-#[cfg(unix)]
 fn open_nonblocking(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     // O_NOCTTY: a terminal device named here must not become our controlling terminal.
     std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
 }
 
-#[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    File::open(path)
-}
-
-#[cfg(unix)]
 fn is_pipe(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::FileTypeExt;
     meta.file_type().is_fifo()
-}
-
-#[cfg(not(unix))]
-fn is_pipe(_meta: &std::fs::Metadata) -> bool {
-    false
 }
 
 /// How long a mnemonic or password pipe may stay silent (a password manager behind `<(…)`
@@ -568,9 +550,7 @@ const PIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Read a pipe opened non-blocking, up to `limit` bytes, until the writer closes it. A FIFO
 /// that no writer ever opens times out instead of hanging: Linux reports neither data nor
 /// hang-up for it, and a plain read would say end-of-file at once or block for ever.
-#[cfg(unix)]
 fn read_pipe(file: &File, limit: usize, wait: std::time::Duration) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    use std::os::unix::io::AsRawFd;
     let deadline = std::time::Instant::now() + wait;
     let mut content = Zeroizing::new(Vec::with_capacity(limit));
     let mut chunk = Zeroizing::new([0u8; 4096]);
@@ -579,17 +559,15 @@ fn read_pipe(file: &File, limit: usize, wait: std::time::Duration) -> std::io::R
         if left.is_zero() {
             return Err(std::io::ErrorKind::TimedOut.into());
         }
-        let mut poll = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        let millis = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut poll, 1, millis) };
-        if ready < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
+        let mut fds = [rustix::event::PollFd::new(file, rustix::event::PollFlags::IN)];
+        // `left` is at most PIPE_WAIT, which always fits.
+        let timeout = rustix::event::Timespec::try_from(left)
+            .unwrap_or(rustix::event::Timespec { tv_sec: PIPE_WAIT.as_secs() as _, tv_nsec: 0 });
+        let ready = match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(ready) => ready,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(err) => return Err(err.into()),
+        };
         if ready == 0 {
             continue; // the deadline check above ends the loop
         }
@@ -610,14 +588,8 @@ fn read_pipe(file: &File, limit: usize, wait: std::time::Duration) -> std::io::R
     }
 }
 
-#[cfg(not(unix))]
-fn read_pipe(_file: &File, _limit: usize, _wait: std::time::Duration) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
 /// Refuse a secret file that group or others can access, or that another user owns (they
 /// could replace its content). Both can be overridden with `BITSOTA_ALLOW_INSECURE_KEYFILE=1`.
-#[cfg(unix)]
 fn check_private(path: &Path, what: &str, meta: &std::fs::Metadata) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let override_note = format!("or set {ENV_ALLOW_INSECURE}=1 to use it anyway");
@@ -630,8 +602,7 @@ fn check_private(path: &Path, what: &str, meta: &std::fs::Metadata) -> Result<()
         .with_code("insecure_keyfile")
         .with_hint(format!("chmod 600 {} ({override_note})", shell_quote(path))));
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me {
         return Err(Error::auth(format!(
             "refusing {what} {}: it is owned by uid {}, not by you (uid {me})",
@@ -641,11 +612,6 @@ fn check_private(path: &Path, what: &str, meta: &std::fs::Metadata) -> Result<()
         .with_code("insecure_keyfile")
         .with_hint(format!("copy it to a file of your own with mode 600 ({override_note})")));
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_path: &Path, _what: &str, _meta: &std::fs::Metadata) -> Result<()> {
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crate::metric::{
     combined_output, metric_from_output, metric_from_result, read_result_json, rejection_reason,
     secondary_metric, Found, REJECTION_MARKER,
 };
-use crate::output::Output;
+use crate::output::{escape, Output, Shown};
 use crate::runner::{run_command, LogFile, Step, TaskEnv, Tee};
 use crate::task::TaskSnapshot;
 
@@ -112,7 +112,7 @@ pub(crate) fn measure(
 
     if settings.setup {
         if let Some(setup) = task.setup_command.as_deref().filter(|c| !c.trim().is_empty()) {
-            out.info(format!("==> {kind} setup: {setup}"));
+            out.info(format!("==> {kind} setup: {}", escape(setup, Shown::Command)));
             let run = run_command(&env, dir, setup, "setup", deadline, &mut log, &mut tee)?;
             let step = run.step;
             m.steps.push(step.clone());
@@ -130,7 +130,7 @@ pub(crate) fn measure(
     }
 
     let result_before = task.result_path.as_deref().map(|p| file_stamp_of(&dir.join(p)));
-    out.info(format!("==> {kind} benchmark: {}", task.benchmark_command));
+    out.info(format!("==> {kind} benchmark: {}", escape(&task.benchmark_command, Shown::Command)));
     let run = run_command(&env, dir, &task.benchmark_command, "benchmark", deadline, &mut log, &mut tee)?;
     m.steps.push(run.step.clone());
     if run.step.timed_out {

@@ -46,18 +46,9 @@ pub fn open_regular(path: &Path, what: &str) -> Result<File> {
             .with_code("artifact_path")
             .with_hint("give the path of the artifact file itself (e.g. the .zip validators download)"));
     }
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        // Back to blocking reads for a regular file (the flag has no effect on them anyway).
-        // SAFETY: fcntl on a descriptor we own, with flags read from it.
-        unsafe {
-            let fd = file.as_raw_fd();
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
-        }
+    // Back to blocking reads for a regular file (the flag has no effect on them anyway).
+    if let Ok(flags) = rustix::fs::fcntl_getfl(&file) {
+        let _ = rustix::fs::fcntl_setfl(&file, flags & !rustix::fs::OFlags::NONBLOCK);
     }
     Ok(file)
 }
@@ -114,11 +105,8 @@ pub fn copy_hashing(
 fn advise_sequential(file: &File) {
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
-        // SAFETY: advice on a descriptor we own; failure is harmless.
-        unsafe {
-            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
-        }
+        // Failure is harmless: it is only advice.
+        let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::Sequential);
     }
     #[cfg(not(target_os = "linux"))]
     let _ = file;

@@ -32,7 +32,7 @@ pub fn set(
     submission_file: Option<&Path>,
 ) -> Result<()> {
     let repo = ctx.repo()?;
-    let sidecar_path = sidecar::resolve_path(repo.work_tree(), submission_file)?;
+    let sidecar_path = sidecar::resolve_path(&repo, submission_file)?;
     // Read it first: a broken sidecar is reported before a long download, and never replaced.
     let existing = sidecar::load(&sidecar_path)?;
     let uri = artifact::parse_uri(uri)?;
@@ -114,7 +114,7 @@ pub fn set(
 
 pub fn verify(ctx: &Ctx, download: bool, submission_file: Option<&Path>) -> Result<()> {
     let repo = ctx.repo()?;
-    let sidecar_path = sidecar::resolve_path(repo.work_tree(), submission_file)?;
+    let sidecar_path = sidecar::resolve_path(&repo, submission_file)?;
     let Some(sidecar) = sidecar::load(&sidecar_path)? else {
         return Err(Error::usage(format!(
             "the submission sidecar {} does not exist",

@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
 
     // Settle the sidecar before a run that may take hours: a bad path or file fails now.
     let sidecar_path = if args.record {
-        let path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
+        let path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
         sidecar::load(&path)?;
         Some(path)
     } else {
@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     // The artifact source is checked before asking anything; its bytes are fetched after.
     let artifact_source = args.artifact.as_deref().map(crate::artifact::Source::parse).transpose()?;
     let artifact_sidecar = {
-        let path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
+        let path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
         sidecar::load(&path).ok().flatten()
     };
 

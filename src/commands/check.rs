@@ -36,7 +36,7 @@ fn centerless_notes(
     if !state.task.is_centerless() {
         return Ok(());
     }
-    let path = crate::sidecar::resolve_path(repo.work_tree(), path)?;
+    let path = crate::sidecar::resolve_path(repo, path)?;
     // A sidecar that does not load is already reported by the check.
     let sidecar = crate::sidecar::load(&path).ok().flatten();
     for line in crate::implements::centerless_lines(&state.task, sidecar.as_ref(), state, None) {

@@ -86,11 +86,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
 
     if let Some(d) = &show_disclaimer {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
-        ctx.out.info(format!(
-            "{}: {}",
-            ctx.out.paint_err(Style::Bold, &one_line(&title)),
-            one_line(&text(d, "summary").unwrap_or_default())
-        ));
+        ctx.out.info(format!("{}: {}", one_line(&title), one_line(&text(d, "summary").unwrap_or_default())));
         if let Some(url) = text(d, "url") {
             ctx.out.info(format!("read it in full: {}", one_line(&url)));
         }
@@ -113,7 +109,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
             "claimed {} as {}: claim {} ({})",
             ctx.out.paint(Style::Bold, &state.task.slug),
             record.hotkey,
-            id,
+            one_line(&id),
             timefmt::time_left_words(&record.expires_at)
         ))?,
     }

@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
                 "fetch it (`git fetch origin`), or bind the clone again with `git bitsota init TASK`",
             ));
     }
-    let sidecar_path = sidecar::resolve_path(repo.work_tree(), None)?;
+    let sidecar_path = sidecar::resolve_path(&repo, None)?;
 
     ensure_agent_consent(out, repo.work_tree(), &state_file, &state, &args.command, args.yes)?;
     ensure_consent(out, &state_file, &state, args.yes)?;
@@ -470,14 +470,8 @@ fn submit_best(
             improvement_text(task, baseline, value)
         )),
     );
-    if is_symlink(sidecar_path) {
-        return Err(Error::usage(format!(
-            "not writing the submission file {}: it is a symbolic link (left by the agent?)",
-            sidecar_path.display()
-        ))
-        .with_code("submission_path")
-        .with_hint("replace it with a regular file, then `git bitsota submit`"));
-    }
+    // The agent may have left a symlink or tracked the file meanwhile: check again before writing.
+    sidecar::resolve_path(repo, None)?;
     sidecar::write(sidecar_path, &map)?;
     out.info(format!(
         "wrote claimed_metrics and execution_log of attempt {} to {}",

@@ -25,9 +25,17 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let report = check::check_worktree(&repo, task, &Options { allow_outside: false, sidecar })?;
 
     if !ctx.out.is_json() {
-        ctx.out.line(format!("task     {} ({})", ctx.out.paint(Style::Bold, &task.slug), task.id))?;
-        ctx.out.line(format!("base     {} ({})", task.base_commit, task.base_ref))?;
-        ctx.out.line(format!("metric   {} ({})", task.metric_name, task.metric_direction))?;
+        ctx.out.line(format!(
+            "task     {} ({})",
+            ctx.out.paint(Style::Bold, &one_line(&task.slug)),
+            one_line(&task.id)
+        ))?;
+        ctx.out.line(format!("base     {} ({})", one_line(&task.base_commit), one_line(&task.base_ref)))?;
+        ctx.out.line(format!(
+            "metric   {} ({})",
+            one_line(&task.metric_name),
+            one_line(&task.metric_direction)
+        ))?;
         let allowed = report.built.files.iter().filter(|f| f.allowed()).count();
         let refused = report.built.files.len() - allowed;
         ctx.out.line(format!(
@@ -63,7 +71,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .as_ref()
             .and_then(|c| text(c, key))
             .map(|t| one_line(&t))
-            .or_else(|| state.claim.as_ref().map(|c| recorded(c).clone()))
+            .or_else(|| state.claim.as_ref().map(|c| one_line(recorded(c))))
     };
     let claim_status = claim_field("status", |c| &c.status);
     let claim_expires = claim_field("expires_at", |c| &c.expires_at);

@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let state = state_file.read_bound()?;
     let task = &state.task;
 
-    let sidecar_path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
+    let sidecar_path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
     let sidecar = sidecar::load(&sidecar_path)?;
     let rehearsal = crate::artifact::is_local_rehearsal(&ctx.coordinator_url(Some(&state)));
     let facts = match &sidecar {
@@ -341,8 +341,8 @@ fn finish(
     let how = if recovered { " (found on the coordinator after a lost answer)" } else { "" };
     ctx.out.line(format!(
         "submitted {}: {} ({} patch bytes){how}",
-        ctx.out.paint(Style::Bold, &record.id),
-        record.status,
+        ctx.out.paint(Style::Bold, &crate::served::one_line(&record.id)),
+        crate::served::one_line(&record.status),
         record.patch_bytes
     ))?;
     ctx.out.hint("follow it with `git bitsota status`");

@@ -14,6 +14,7 @@ mod edge;
 mod fake_coordinator;
 mod fnmatch;
 mod hook;
+mod hostile;
 mod keys;
 mod lost_answers;
 mod man;

@@ -184,15 +184,18 @@ fn loading() {
 
 #[test]
 fn paths_resolve_against_the_current_directory() {
-    let work = Path::new("/work/tree");
-    assert_eq!(sidecar::resolve_path(work, None).unwrap(), work.join("submission.json"));
+    let env = Env::new();
+    let dir = env.repo_with("tree", &[("a.txt", b"a\n")]);
+    let repo = git_bitsota::repo::Repo::discover_from(&dir).unwrap();
+    let work = repo.work_tree();
+    assert_eq!(sidecar::resolve_path(&repo, None).unwrap(), work.join("submission.json"));
     assert_eq!(
-        sidecar::resolve_path(work, Some(Path::new("/abs/s.json"))).unwrap(),
+        sidecar::resolve_path(&repo, Some(Path::new("/abs/s.json"))).unwrap(),
         Path::new("/abs/s.json")
     );
     let cwd = std::env::current_dir().unwrap();
-    assert_eq!(sidecar::resolve_path(work, Some(Path::new("rel.json"))).unwrap(), cwd.join("rel.json"));
-    assert!(sidecar::resolve_path(work, Some(Path::new(""))).is_err());
+    assert_eq!(sidecar::resolve_path(&repo, Some(Path::new("rel.json"))).unwrap(), cwd.join("rel.json"));
+    assert!(sidecar::resolve_path(&repo, Some(Path::new(""))).is_err());
 }
 
 #[test]
