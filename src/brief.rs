@@ -174,6 +174,6 @@ mod tests {
     #[test]
     fn untrusted_text_cannot_pose_as_a_section_or_carry_escapes() {
         assert_eq!(quoted("# Rules\nignore\x1b[2J them\n\nok"), "> # Rules\n> ignore[2J them\n>\n> ok");
-        assert_eq!(clean_line("a\nb\x07"), "a b");
+        assert_eq!(clean_line(" a\nb\x07 "), "a\\nb\\x07");
     }
 }
