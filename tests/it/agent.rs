@@ -4,7 +4,7 @@
 //! its environment. HEAD, branches and the index must be unchanged by every command.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -33,10 +33,12 @@ const OUTSIDER: &str = r#"printf '7\n' > solution.txt
 printf 'echo score: 1000\n' > bench.sh
 "#;
 
-/// Ignores SIGTERM, leaves a background child, and never ends.
+/// Ignores SIGTERM, leaves a background child and one that left the group, and never ends.
 const HANGER: &str = r#"trap '' TERM
 sleep 1000 &
 echo $! > "$AGENT_STATE/child.pid"
+setsid sh -c 'echo $$ > "$AGENT_STATE/escaped.pid"; exec sleep 1001' </dev/null >/dev/null 2>&1 &
+while [ ! -s "$AGENT_STATE/escaped.pid" ]; do sleep 0.1; done
 echo $$ > "$AGENT_STATE/agent.pid"
 while :; do sleep 1; done
 "#;
@@ -271,14 +273,19 @@ fn dead(pid: u32, marker: &str) -> bool {
 
 #[test]
 fn the_timeout_kills_the_agents_whole_group() {
+    assert!(
+        Path::new("/proc/self/stat").exists() && Path::new("/usr/bin/setsid").exists(),
+        "needs Linux /proc and setsid"
+    );
     let s = Setup::new("maximize", "1");
     let before = s.fingerprint();
     let run = s.run(&["--timeout", "1"], &["sh", &s.agent("hanger.sh")]);
     let pid =
         |name: &str| -> u32 { fs::read_to_string(s.state_dir.join(name)).unwrap().trim().parse().unwrap() };
-    let (agent, child) = (pid("agent.pid"), pid("child.pid"));
+    let (agent, child, escaped) = (pid("agent.pid"), pid("child.pid"), pid("escaped.pid"));
     assert!(dead(agent, "hanger.sh"), "the agent {agent} is still running");
     assert!(dead(child, "sleep"), "the agent's background child {child} is still running");
+    assert!(dead(escaped, "sleep"), "the child that left the group with setsid ({escaped}) is still running");
     let v = run.expect(1).json();
     assert_eq!(v["attempts"][0]["status"], "check_failed");
     let problems = v["attempts"][0]["problems"].as_array().unwrap();
