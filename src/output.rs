@@ -376,6 +376,8 @@ pub struct Spinner {
     bar: Option<ProgressBar>,
 }
 
+impl crate::keys::BusyGuard for Spinner {}
+
 impl Drop for Spinner {
     fn drop(&mut self) {
         if let Some(bar) = &self.bar {
