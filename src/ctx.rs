@@ -32,7 +32,7 @@ impl Ctx {
 
     /// The repository the command runs in (exit 2 outside a work tree).
     pub fn repo(&self) -> Result<Repo> {
-        Repo::discover()
+        Repo::discover().map(|repo| repo.traced(&self.out))
     }
 
     pub fn state_file(&self, repo: &Repo) -> StateFile {

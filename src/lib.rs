@@ -69,9 +69,6 @@ pub fn main() -> i32 {
         Err(err) => return usage_error(err),
     };
     let out = output::Output::new(cli.global.json, cli.global.quiet, cli.global.verbose, cli.global.color);
-    if cli.global.verbose {
-        repo::trace_git_commands(&out);
-    }
     let ctx = ctx::Ctx::new(out, cli.global.clone(), secrets);
     match commands::run(&ctx, cli.command) {
         Ok(()) => 0,

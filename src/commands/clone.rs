@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     if std::env::current_dir().is_err() {
         let _ = std::env::set_current_dir(&dir);
     }
-    let repo = Repo::open_exact(&dir)?;
+    let repo = Repo::open_exact(&dir)?.traced(&ctx.out);
     let task = &state.task;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
@@ -157,6 +157,7 @@ fn clone_and_bind(
         return Err(Error::usage(format!("cannot clone into {}", quote_path(dir))));
     };
     Git::new(None)
+        .traced(&ctx.out)
         .current_dir(holder)
         .args(PROTOCOL_ALLOWLIST)
         .args(["clone", "--no-checkout", "--"])
@@ -168,7 +169,7 @@ fn clone_and_bind(
                 .with_code("clone_failed")
                 .with_source(e)
         })?;
-    let repo = Repo::open_exact(dir)?;
+    let repo = Repo::open_exact(dir)?.traced(&ctx.out);
     let base_ref = snapshot.base_ref.as_str();
     // A base commit that no branch or tag reaches is not cloned: ask for it once.
     if bind::resolve_base(&repo, base_ref).is_err() {

@@ -171,6 +171,10 @@ fn clean_change_passes_with_exit_zero() {
     let human = env.tool(&repo, &["check", "--color", "never"]).expect(0);
     assert!(human.out().contains("src/train.py"), "{}", human.out());
     assert!(human.out().contains("ready to submit"), "{}", human.out());
+    // `-v` shows the git commands run for the repository; without it, none.
+    let verbose = env.tool(&repo, &["check", "-v"]).expect(0);
+    assert!(verbose.stderr.contains("run: git "), "{}", verbose.stderr);
+    assert!(!human.stderr.contains("run: git "), "{}", human.stderr);
 }
 
 #[test]
