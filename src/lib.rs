@@ -2,10 +2,14 @@
 //!
 //! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
 
+pub mod agent;
 pub mod artifact;
+pub mod attempts;
 pub mod auth;
 pub mod bench_outputs;
+pub mod bench_results;
 pub mod bind;
+pub mod brief;
 pub mod canonical_json;
 pub mod check;
 pub mod claims;

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod agent;
 mod artifact;
 mod artifact_server;
 mod bench;
