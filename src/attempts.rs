@@ -325,7 +325,7 @@ time_budget_seconds = 1
 fetched_at = """#,
         )
         .unwrap();
-        task.metric_direction = direction.into();
+        task.metric_direction = direction.to_string().into();
         task
     }
 

@@ -86,7 +86,7 @@ pub fn render(inputs: &BriefInputs) -> String {
 
     s.push_str("## The task\n\n");
     s.push_str(&format!("- metric: `{}` ({direction})\n", clean_line(&task.metric_name)));
-    s.push_str(&format!("- competition mode: {}\n", clean_line(&task.competition_mode)));
+    s.push_str(&format!("- competition mode: {}\n", clean_line(task.competition_mode.as_str())));
     s.push_str(&format!(
         "- time budget: {} s for the setup and the benchmark together; validators stop the run after that\n",
         task.time_budget_seconds
