@@ -110,9 +110,6 @@ impl Output {
     pub fn is_quiet(&self) -> bool {
         self.quiet
     }
-    pub fn is_verbose(&self) -> bool {
-        self.verbose
-    }
     pub fn stdin_is_terminal(&self) -> bool {
         self.stdin_tty
     }
@@ -392,10 +389,6 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A progress that shows nothing.
-    pub fn hidden() -> Progress {
-        Progress { bar: None }
-    }
     pub fn advance(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(bytes);

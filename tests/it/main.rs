@@ -21,5 +21,6 @@ mod man;
 mod sidecar;
 mod signing;
 mod state;
+mod verify;
 mod walkthrough;
 mod workflow;
