@@ -6,6 +6,7 @@ use crate::error::Result;
 
 pub mod apply;
 pub mod artifact;
+pub mod attempts;
 pub mod bench;
 pub mod cancel;
 pub mod check;
@@ -19,6 +20,7 @@ pub mod init;
 pub mod man;
 pub mod prepush;
 pub mod request;
+pub mod run;
 pub mod show;
 pub mod status;
 pub mod submissions;
@@ -47,6 +49,8 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Status => status::run(ctx),
         Command::Submissions(args) => submissions::run(ctx, &args),
         Command::Request(args) => request::run(ctx, &args),
+        Command::Run(args) => run::run(ctx, &args),
+        Command::Attempts(args) => attempts::run(ctx, &args),
         Command::Hook(args) => match args.action {
             HookAction::Install { force, print } => hook::install(ctx, force, print),
             HookAction::Uninstall => hook::uninstall(ctx),

@@ -113,8 +113,8 @@ impl Hotkey {
         self.pair.sign(message).0
     }
 
-    /// A hotkey straight from a mnemonic, for tests and tools (origin: `mnemonic-env`).
-    pub fn from_phrase_for_tests(phrase: &str) -> Result<Hotkey> {
+    /// A hotkey straight from a mnemonic (origin: `mnemonic-env`).
+    pub fn from_phrase(phrase: &str) -> Result<Hotkey> {
         let pair = pair_from_phrase(phrase, "the phrase")?;
         Ok(Hotkey::new(pair, Origin::MnemonicEnv))
     }
@@ -128,13 +128,6 @@ impl fmt::Debug for Hotkey {
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
-}
-
-/// sr25519 verification of a raw-bytes signature (what the coordinator checks).
-pub fn verify(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    let public = sr25519::Public::from_raw(*public);
-    let signature = sr25519::Signature::from_raw(*signature);
-    sr25519::Pair::verify(&signature, message, &public)
 }
 
 /// The public key of a format-42 ss58 address; `None` for anything else.
@@ -203,18 +196,6 @@ pub trait BusyGuard {}
 
 /// Nothing shown.
 impl BusyGuard for () {}
-
-/// Never asks, shows nothing: for tests, `--json` and non-interactive use.
-pub struct NoUi;
-
-impl KeyUi for NoUi {
-    fn ask_password(&self, _keyfile: &Path) -> Result<Option<Zeroizing<String>>> {
-        Ok(None)
-    }
-    fn busy(&self, _message: &str) -> Box<dyn BusyGuard> {
-        Box::new(())
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Loading

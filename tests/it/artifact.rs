@@ -43,7 +43,7 @@ fn python_sha256(path: &Path) -> String {
 }
 
 fn sha_hex(bytes: &[u8]) -> String {
-    git_bitsota::canonical_json::sha256_hex(bytes)
+    git_bitsota::test_support::sha256_hex(bytes)
 }
 
 /// A repository bound to a task whose allowed path is `train.py`, with `tweak` applied to the

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use git_bitsota::sidecar;
-use git_bitsota::state::StateFile;
+use git_bitsota::test_support::sidecar;
+use git_bitsota::test_support::StateFile;
 
 use crate::common::{pid_in, precondition, process_is_dead, task_record, write, Env, Run};
 
@@ -28,7 +28,7 @@ fn bench(env: &Env, repo: &Path, extra: &[&str]) -> Run {
     env.tool(repo, &args)
 }
 
-fn state(repo: &Path) -> git_bitsota::state::State {
+fn state(repo: &Path) -> git_bitsota::test_support::State {
     StateFile::new(repo.join(".git/bitsota.toml")).read_bound().unwrap()
 }
 

@@ -166,7 +166,7 @@ fn clean_change_passes_with_exit_zero() {
     let as_json = env.tool(&repo, &["diff", "--json"]).expect(0).json();
     assert_eq!(as_json["patch"].as_str().unwrap().as_bytes(), diff.stdout.as_slice());
     assert_eq!(as_json["patch_bytes"].as_u64().unwrap() as usize, diff.stdout.len());
-    assert_eq!(as_json["patch_sha256"], git_bitsota::canonical_json::sha256_hex(&diff.stdout));
+    assert_eq!(as_json["patch_sha256"], git_bitsota::test_support::sha256_hex(&diff.stdout));
     // Human output names the file and says it is fine.
     let human = env.tool(&repo, &["check", "--color", "never"]).expect(0);
     assert!(human.out().contains("src/train.py"), "{}", human.out());

@@ -303,3 +303,18 @@ pub fn pid_in(path: &Path) -> u32 {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.trim().parse().unwrap_or_else(|e| panic!("{}: {text:?}: {e}", path.display()))
 }
+
+/// Key loading that never asks and shows nothing.
+pub struct NoUi;
+
+impl git_bitsota::test_support::KeyUi for NoUi {
+    fn ask_password(
+        &self,
+        _keyfile: &Path,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, git_bitsota::test_support::Error> {
+        Ok(None)
+    }
+    fn busy(&self, _message: &str) -> Box<dyn git_bitsota::test_support::BusyGuard> {
+        Box::new(())
+    }
+}

@@ -167,6 +167,6 @@ fn the_man_page_lists_every_problem_code_of_the_table() {
     let section = page.split("PROBLEM CODES").nth(1).unwrap().split(".SH").next().unwrap();
     let terms: Vec<&str> =
         section.lines().filter_map(|l| l.strip_prefix("\\fB").and_then(|l| l.strip_suffix("\\fR"))).collect();
-    let table: Vec<&str> = git_bitsota::problems::ProblemCode::ALL.iter().map(|c| c.code()).collect();
+    let table: Vec<&str> = git_bitsota::test_support::ProblemCode::ALL.iter().map(|c| c.code()).collect();
     assert_eq!(terms, table);
 }

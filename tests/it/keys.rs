@@ -274,7 +274,8 @@ fn bad_mnemonics_are_exit_4_without_echo() {
 
 #[test]
 fn library_loading_matches_the_binary() {
-    use git_bitsota::keys::{load_hotkey, NoUi, Secrets, WalletSelector};
+    use crate::common::NoUi;
+    use git_bitsota::test_support::{load_hotkey, Secrets, WalletSelector};
     let (_env, keyfile) = wallet_env("plain");
     let wallets = keyfile.parent().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let selector = WalletSelector { path: wallets, name: "example".into(), hotkey: "hk1".into() };
@@ -508,7 +509,7 @@ fn the_coldkey_never_signs() {
 
 #[test]
 fn secrets_debug_shows_no_values() {
-    use git_bitsota::keys::Secrets;
+    use git_bitsota::test_support::Secrets;
     use std::ffi::OsString;
     let secrets = Secrets::from_lookup(|name| match name {
         "BITSOTA_HOTKEY_MNEMONIC" => Some(OsString::from(HK1_PHRASE)),

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod agent;
 mod artifact;
 mod artifact_server;
 mod bench;
@@ -22,5 +23,6 @@ mod man;
 mod sidecar;
 mod signing;
 mod state;
+mod verify;
 mod walkthrough;
 mod workflow;

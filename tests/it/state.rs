@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use git_bitsota::state::{State, StateFile};
+use git_bitsota::test_support::{State, StateFile};
 
 use crate::common::{task_record, write, Env, BIN};
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use git_bitsota::canonical_json::sha256_hex;
+use git_bitsota::test_support::sha256_hex;
 use serde_json::{json, Value};
 
 use crate::common::{files_under, problem_codes, task_record, write, Env, PHRASE, SS58};
