@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::cli::{GlobalArgs, DEFAULT_COORDINATOR_URL};
 use crate::client::Coordinator;
 use crate::error::{Kind, Result, ResultExt};
-use crate::keys::{self, Hotkey, KeyUi, Secrets, WalletSelector};
+use crate::keys::{self, Hotkey, KeyUi, SecretSources, WalletSelector};
 use crate::output::Output;
 use crate::repo::Repo;
 use crate::state::{State, StateFile};
@@ -17,11 +17,11 @@ pub struct Ctx {
     pub out: Output,
     pub global: GlobalArgs,
     /// Shared so a command run inside another (`run --submit`) signs with the same key.
-    secrets: std::sync::Arc<Secrets>,
+    secrets: std::sync::Arc<SecretSources>,
 }
 
 impl Ctx {
-    pub fn new(out: Output, global: GlobalArgs, secrets: Secrets) -> Ctx {
+    pub fn new(out: Output, global: GlobalArgs, secrets: SecretSources) -> Ctx {
         Ctx { out, global, secrets: std::sync::Arc::new(secrets) }
     }
 

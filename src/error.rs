@@ -208,7 +208,7 @@ impl std::error::Error for Error {
     }
 }
 
-/// Attach a user-facing message to lower-level errors: `io_result.context_usage("reading X")?`.
+/// Attach a user-facing message to lower-level errors: `io_result.or_usage(|| "cannot read X")?`.
 pub trait ResultExt<T> {
     /// Turn any error into a usage error (exit 2) with `message`, keeping it as the cause.
     fn or_usage<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T>;

@@ -63,7 +63,7 @@ pub fn main() -> i32 {
     // reader of /proc/<pid>/{environ,mem}; then take the secret variables out of the
     // environment, overwriting their bytes, so no child process or /proc reader finds them.
     harden::no_dumps();
-    let secrets = keys::Secrets::take_from_env();
+    let secrets = keys::SecretSources::take_from_env();
     // A benchmark's group keeper (see runner::keeper) is this binary started with one variable.
     if let Some(parent) = std::env::var_os(runner::keeper::ENV) {
         return runner::keeper::run(&parent);

@@ -174,7 +174,7 @@ pub(crate) fn run_process(
     die_with_parent(&mut cmd);
     let started = Instant::now();
     // Before the spawn, so even a process that escapes the group at once is caught.
-    let mut reaper = escaped::Subreaper::enable();
+    let mut reaper = subreaper::Subreaper::enable();
     let mut child = cmd.spawn().map_err(|e| {
         Error::usage(format!("could not start the {name} command `{command}`")).with_source(e)
     })?;
@@ -299,7 +299,7 @@ fn spawn_reader(mut pipe: impl Read + Send + 'static, stream: usize, tx: mpsc::S
 /// its orphaned descendants are re-parented to us instead of to init, so they can be found (by
 /// parent pid in `/proc`) and killed with their own process groups. Not covered: processes
 /// handed to another service (systemd-run, a container runtime, at/cron), and non-Linux systems.
-mod escaped {
+mod subreaper {
     #[cfg(target_os = "linux")]
     use std::time::{Duration, Instant};
 
@@ -438,7 +438,7 @@ mod escaped {
 }
 
 /// SIGTERM to the group, a short grace, then SIGKILL to whatever is left.
-fn kill_group(pgid: libc::pid_t, child: &mut Child, reaper: &mut escaped::Subreaper) {
+fn kill_group(pgid: libc::pid_t, child: &mut Child, reaper: &mut subreaper::Subreaper) {
     signal_group(pgid, Signal::TERM);
     let until = Instant::now() + KILL_GRACE;
     let mut reaped = false;

@@ -13,7 +13,7 @@ pub use crate::client::Coordinator;
 pub use crate::commands::prepush::parse_lines;
 pub use crate::error::{Error, Kind};
 pub use crate::fnmatch::Pattern;
-pub use crate::keys::{load_hotkey, ss58_to_public, BusyGuard, Hotkey, KeyUi, Secrets, WalletSelector};
+pub use crate::keys::{load_hotkey, ss58_to_public, BusyGuard, Hotkey, KeyUi, SecretSources, WalletSelector};
 pub use crate::manpage::render as render_man_page;
 pub use crate::output::Output;
 pub use crate::problems::ProblemCode;

@@ -17,9 +17,9 @@ use crate::repo::{Git, Repo};
 use crate::task::{self, Strictness, TaskSnapshot};
 
 pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
-    let (record, from_server) = crate::bind::task_record(ctx, &args.task, args.task_file.as_deref(), None)?;
+    let (record, source) = crate::bind::task_record(ctx, &args.task, args.task_file.as_deref(), None)?;
     // Validate everything before touching the disk.
-    let (snapshot, warnings) = bind::parse(&record, Strictness::Refuse, from_server)?;
+    let (snapshot, warnings) = bind::validate_record(&record, Strictness::Refuse, source)?;
     for warning in warnings {
         ctx.out.warn(warning);
     }
@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     let dir = if dir.exists() { std::fs::canonicalize(&dir).unwrap_or(dir) } else { dir };
     let (holder, staging) = staging_dir(&dir)?;
     let interrupt = crate::interrupt::Interrupt::catch();
-    let result = clone_and_bind(ctx, snapshot, &staging, &branch, from_server).and_then(|state| {
+    let result = clone_and_bind(ctx, snapshot, &staging, &branch, source).and_then(|state| {
         if interrupt.happened() {
             return Err(interrupted());
         }
@@ -146,7 +146,7 @@ fn clone_and_bind(
     snapshot: TaskSnapshot,
     dir: &Path,
     branch: &str,
-    from_server: bool,
+    source: bind::RecordSource,
 ) -> Result<crate::state::State> {
     // Only the transports cli.md accepts (https, ssh, file/local paths) are allowed, so
     // transports that run commands (`ext::`, `fd::`) stay off even through redirects;
@@ -180,7 +180,7 @@ fn clone_and_bind(
             repo.git().args(PROTOCOL_ALLOWLIST).args(["fetch", "--quiet", "origin", "--", base_ref]).output();
     }
     let url = ctx.explicit_coordinator_url();
-    let url = url.or_else(|| from_server.then(|| ctx.coordinator_url(None)));
+    let url = url.or_else(|| (source == bind::RecordSource::Coordinator).then(|| ctx.coordinator_url(None)));
     let state = bind::bind_snapshot(&ctx.out, &repo, snapshot, url, false)?;
     repo.git().args(["checkout", "--quiet", "-b", branch, &state.task.base_commit]).output()?;
     Ok(state)

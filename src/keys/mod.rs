@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use keyfile::*;
 use nacl::*;
 use secret_file::*;
-pub use sources::Secrets;
+pub use sources::SecretSources;
 
 pub const ENV_MNEMONIC: &str = "BITSOTA_HOTKEY_MNEMONIC";
 pub const ENV_MNEMONIC_FILE: &str = "BITSOTA_HOTKEY_MNEMONIC_FILE";
@@ -202,13 +202,13 @@ impl BusyGuard for () {}
 // ---------------------------------------------------------------------------------------
 
 /// Load the signing hotkey: mnemonic env var > mnemonic file > wallet keyfile.
-pub fn load_hotkey(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
+pub fn load_hotkey(secrets: &SecretSources, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
     let hotkey = load_any(secrets, wallet, ui)?;
     refuse_coldkey_public(&hotkey, wallet)?;
     Ok(hotkey)
 }
 
-fn load_any(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
+fn load_any(secrets: &SecretSources, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
     if let Some(phrase) = &secrets.mnemonic {
         let pair = pair_from_phrase(phrase, ENV_MNEMONIC)?;
         return Ok(Hotkey::new(pair, Origin::MnemonicEnv));
@@ -326,7 +326,7 @@ fn bad_mnemonic(what: &str, hint: &str) -> Error {
 }
 
 /// Read a wallet keyfile and turn it into a pair, whatever its format.
-fn load_keyfile(path: &Path, secrets: &Secrets, ui: &dyn KeyUi) -> Result<sr25519::Pair> {
+fn load_keyfile(path: &Path, secrets: &SecretSources, ui: &dyn KeyUi) -> Result<sr25519::Pair> {
     let raw = read_secret_file(path, SecretFile::Keyfile, secrets.allow_insecure)?;
     // Detection by first bytes, in bittensor-wallet's order.
     if raw.starts_with(NACL_PREFIX) {
