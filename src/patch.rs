@@ -195,6 +195,21 @@ impl TempIndex {
     }
 }
 
+impl TempIndex {
+    /// A private index that starts empty (git creates the file on its first write).
+    fn empty(repo: &Repo, what: &str) -> Result<TempIndex> {
+        let path = repo.git_dir().join(format!("bitsota-index.{}.{what}", std::process::id()));
+        let temp = TempIndex { path };
+        match std::fs::remove_file(&temp.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::usage(format!("cannot remove the stale index {}", temp.path.display()))
+                    .with_source(e))
+            }
+            _ => Ok(temp),
+        }
+    }
+}
+
 fn keep_mtime(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
     let fail =
         |e: std::io::Error| Error::usage(format!("cannot copy the index {}", from.display())).with_source(e);
@@ -206,11 +221,14 @@ fn keep_mtime(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
 impl Drop for TempIndex {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
-        let _ = std::fs::remove_file(self.path.with_extension("lock"));
+        let mut lock = self.path.clone().into_os_string();
+        lock.push(".lock");
+        let _ = std::fs::remove_file(lock);
     }
 }
 
 /// One record of `git diff-files --raw -z`: what changed in the work tree against the index.
+#[derive(Clone, Copy)]
 struct Unstaged<'a> {
     path: &'a [u8],
     /// The index entry's mode.
@@ -265,21 +283,31 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
 }
 
 fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
+    // A snapshot of the user's index: every walk reads the same one, and it is never written.
     let index = TempIndex::create(repo, base_commit)?;
     let git = || repo.git().stable_config().index_file(&index.path);
 
-    // What differs from the (copied) index: tracked files changed or removed in the work tree
-    // (`diff-files`, which stats in parallel like `git status`) and untracked files. Committed
-    // and staged work is already in the index. The two walks run at the same time.
+    // What differs from the snapshot: tracked files changed or removed in the work tree
+    // (`diff-files`, which stats in parallel like `git status`) and untracked files; and what
+    // the snapshot itself holds that the base does not (staged and committed work, read from
+    // the index and the trees only). The walks run at the same time.
     // `check-attr` spends most of its time reading the index: start it now, ask it later.
     let attributes = AttributeQuery::start(&git)?;
-    let (tracked, untracked) = std::thread::scope(|scope| {
+    let (tracked, untracked, staged) = std::thread::scope(|scope| {
         let tracked = scope.spawn(|| git().args(["diff-files", "-z", "--raw", "--no-renames"]).output());
+        let staged = scope.spawn(|| {
+            git()
+                .args(["diff-index", "--cached", "-z", "--raw", "--no-abbrev", "--no-renames", base_commit])
+                .output()
+        });
         let untracked = git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output();
-        let tracked = tracked.join().unwrap_or_else(|_| Err(Error::usage("`git diff-files` did not finish")));
-        (tracked, untracked)
+        let unfinished = |what: &str| Err(Error::usage(format!("`git {what}` did not finish")));
+        let tracked = tracked.join().unwrap_or_else(|_| unfinished("diff-files"));
+        let staged = staged.join().unwrap_or_else(|_| unfinished("diff-index"));
+        (tracked, untracked, staged)
     });
-    let (tracked, untracked) = (tracked?, untracked?);
+    let (tracked, untracked, staged) = (tracked?, untracked?, staged?);
+    let staged = split_raw_and_patch(&staged)?.0;
     // `update-index` below resolves a conflict with whatever the file holds (markers and all):
     // remember which paths were unmerged (status `U`) first.
     let mut to_update: BTreeSet<&[u8]> = BTreeSet::new();
@@ -287,7 +315,8 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
     // Regular files that changed (or only look changed) and can never be submitted: judged by
     // a hash that is never stored.
     let mut screened: Vec<Unstaged> = Vec::new();
-    for record in parse_unstaged(&tracked)? {
+    let unstaged = parse_unstaged(&tracked)?;
+    for &record in &unstaged {
         match record.status {
             b'U' => {
                 unmerged.insert(record.path);
@@ -329,9 +358,8 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
             });
         }
     }
-    update_index(&git, to_update.iter().copied())?;
     // Out-of-scope files whose content really differs from the index: judged against the base
-    // here, and kept at their base state in the private index so no diff ever reads them.
+    // here, and kept at their base state in the submitted index so no diff ever reads them.
     let mut screened_changes = Vec::new();
     let mut keep_at_base = Vec::new();
     let candidates: Vec<Unstored> = screened
@@ -343,18 +371,80 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
             known_oid: r.index_oid,
         })
         .collect();
-    judge_unstored(repo, &git, base_commit, &candidates, patterns, &mut screened_changes, &mut keep_at_base)?;
+    let kept = judge_unstored(
+        repo,
+        &git,
+        base_commit,
+        &candidates,
+        patterns,
+        &mut screened_changes,
+        &mut keep_at_base,
+    )?;
+
+    // The index that is diffed against the base. Every path outside `touched` is the same in
+    // the base, the snapshot and the work tree (or untracked and refused), so a private index
+    // of the touched paths alone, diffed with them as pathspecs, gives the same records as
+    // the whole snapshot would, without rewriting or diffing all of its entries.
+    let touched: BTreeSet<&[u8]> = to_update
+        .iter()
+        .copied()
+        .chain(staged.iter().map(|c| c.src_path.as_slice()))
+        .chain(kept.iter().map(Vec::as_slice))
+        .collect();
+    let touched: Vec<&[u8]> = touched.into_iter().collect();
+    // An unmerged entry is rebuilt from the work tree; one `diff-files` did not list is rare
+    // enough to take the whole snapshot.
+    let small = pathspec_bytes(&touched) <= MAX_PATHSPEC_BYTES
+        && staged.iter().all(|c| c.status != b'U' || to_update.contains(c.src_path.as_slice()));
+    let submitted = if small { Some(TempIndex::empty(repo, "submitted")?) } else { None };
+    let submitted_path = submitted.as_ref().map_or(&index.path, |s| &s.path);
+    let target = || repo.git().stable_config().index_file(submitted_path);
+    let limit: Option<&[&[u8]]> = small.then_some(touched.as_slice());
+    if small {
+        // The snapshot's entries of the touched paths first (staged ones, and those the work
+        // tree changed, so `update-index` finds what it removes or replaces); the base states
+        // and work-tree states below replace them.
+        let mut entries = Vec::new();
+        let staged_entries = staged.iter().filter(|c| !matches!(c.status, b'D' | b'U'));
+        let staged_entries =
+            staged_entries.map(|c| (c.dst_mode.as_str(), c.dst_oid.as_str(), c.src_path.as_slice()));
+        let unstaged_entries =
+            unstaged.iter().filter(|r| r.status != b'U').map(|r| (r.index_mode, r.index_oid, r.path));
+        for (mode, oid, path) in staged_entries.chain(unstaged_entries) {
+            if mode != "000000" {
+                entries.extend_from_slice(format!("{mode} {oid}\t").as_bytes());
+                entries.extend_from_slice(path);
+                entries.push(0);
+            }
+        }
+        keep_at_base.splice(0..0, entries);
+    }
     if !keep_at_base.is_empty() {
-        git()
+        target()
             .args(["update-index", "-z", "--index-info"])
             .stdin(std::mem::take(&mut keep_at_base))
             .output()?;
     }
+    update_index(&target, to_update.iter().copied())?;
 
     // The precise changes, without a patch: nothing is rendered before it is judged.
-    let raw_only = || git().arg("diff-index").arg("--cached").args(RAW_ONLY).arg(base_commit).output();
+    // A small index is only ever diffed with its paths as pathspecs: anything else would see
+    // every other base path as deleted.
+    let raw_only = || match limit {
+        Some([]) => Ok(Vec::new()),
+        _ => target()
+            .arg("--literal-pathspecs")
+            .arg("diff-index")
+            .arg("--cached")
+            .args(RAW_ONLY)
+            .arg(base_commit)
+            .arg("--")
+            .args(limit.unwrap_or_default().iter().map(|p| os_str(p)))
+            .output(),
+    };
     let render = |pathspecs: &[&[u8]]| {
-        git()
+        let pathspecs = if pathspecs.is_empty() { limit.unwrap_or_default() } else { pathspecs };
+        target()
             .arg("--literal-pathspecs")
             .arg("diff-index")
             .arg("--cached")
@@ -397,6 +487,7 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
             .zip(&regular)
             .map(|((path, mode, oid), c)| Unstored { path, mode, known_mode: &c.src_mode, known_oid: oid })
             .collect();
+        // Already touched: removed from the snapshot, present at base.
         judge_unstored(
             repo,
             &git,
@@ -413,12 +504,12 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
             keep_at_base.push(0);
         }
         if !keep_at_base.is_empty() {
-            git()
+            target()
                 .args(["update-index", "-z", "--index-info"])
                 .stdin(std::mem::take(&mut keep_at_base))
                 .output()?;
         }
-        update_index(&git, other.iter().map(|c| c.src_path.as_slice()))?;
+        update_index(&target, other.iter().map(|c| c.src_path.as_slice()))?;
         untracked_outside.retain(|u| !readded.contains(&u.path));
         raw = split_raw_and_patch(&raw_only()?)?.0;
         guess = None;
@@ -463,7 +554,7 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
     // change, so this ends.
     while !revert.is_empty() {
         guess = None;
-        git().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
+        target().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
         let left = split_raw_and_patch(&raw_only()?)?.0;
         let present: BTreeSet<&[u8]> = left
             .iter()
@@ -485,7 +576,7 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
         _ => render_allowed(&allowed, |pathspecs| {
             if pathspecs.is_empty() && !unlimited_revert.borrow().is_empty() {
                 let lines = std::mem::take(&mut *unlimited_revert.borrow_mut());
-                git().args(["update-index", "-z", "--index-info"]).stdin(lines).output()?;
+                target().args(["update-index", "-z", "--index-info"]).stdin(lines).output()?;
             }
             render(pathspecs)
         })?,
@@ -587,7 +678,8 @@ struct Unstored<'a> {
 /// each (streamed, never stored) and compare with `known_oid` (the index entry, or the base
 /// entry). A file that differs is compared with the base commit and becomes a refused change
 /// in `changes`; `keep_at_base` gets the `--index-info` lines that hold every differing path
-/// at its base state in the private index, so no diff reads its content.
+/// at its base state in the private index, so no diff reads its content. Returns the paths
+/// that differ (those `keep_at_base` names).
 fn judge_unstored(
     repo: &Repo,
     git: &dyn Fn() -> crate::repo::Git,
@@ -596,9 +688,9 @@ fn judge_unstored(
     patterns: &[Pattern],
     changes: &mut Vec<ChangedFile>,
     keep_at_base: &mut Vec<u8>,
-) -> Result<()> {
+) -> Result<Vec<Vec<u8>>> {
     if candidates.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let hashes = hash_unstored(repo, git, candidates)?;
     let differing: Vec<(&[u8], &str, String)> = candidates
@@ -608,8 +700,9 @@ fn judge_unstored(
         .map(|(c, hash)| (c.path, c.mode, hash))
         .collect();
     if differing.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let kept = differing.iter().map(|(path, _, _)| path.to_vec()).collect();
     let base = base_entries(git, base_commit, differing.iter().map(|(p, _, _)| *p))?;
     for (path, mode, hash) in differing {
         let no_oid = "0".repeat(hash.len());
@@ -640,7 +733,7 @@ fn judge_unstored(
             });
         }
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// The kind of entry a mode is (regular file of either mode, symlink, gitlink).
