@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fnmatch::Pattern;
 use crate::output::{Output, Style};
 use crate::patch::{self, Built, ChangedFile, Reason};
@@ -199,8 +199,36 @@ pub struct Options {
 
 /// Check the working tree against the bound task.
 pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Result<Report> {
+    let built = patch::from_worktree(repo, &task.base_commit, &task.patterns())?;
+    judge_worktree(task, built, options)
+}
+
+/// Check the working tree with the sidecar at `sidecar_path` (or the default one), read while
+/// the patch engine runs: asking git whether the default sidecar is tracked reads the whole
+/// index, which is done once the engine's walks no longer keep the cores busy. The sidecar's
+/// error, if any, comes first.
+pub fn check_worktree_and_sidecar(
+    repo: &Repo,
+    task: &TaskSnapshot,
+    allow_outside: bool,
+    sidecar_path: Option<&std::path::Path>,
+) -> Result<Report> {
+    let (walked, walks_done) = std::sync::mpsc::channel();
+    let (sidecar, built) = std::thread::scope(|scope| {
+        let built = scope
+            .spawn(|| patch::from_worktree_telling(repo, &task.base_commit, &task.patterns(), Some(walked)));
+        // Also when the engine ended early (the sender is gone).
+        let _ = walks_done.recv();
+        let sidecar = sidecar_facts(repo, task, sidecar_path);
+        let built = built.join().unwrap_or_else(|_| Err(Error::usage("the patch engine did not finish")));
+        (sidecar, built)
+    });
+    let options = Options { allow_outside, sidecar: sidecar? };
+    judge_worktree(task, built?, &options)
+}
+
+fn judge_worktree(task: &TaskSnapshot, built: Built, options: &Options) -> Result<Report> {
     let patterns = task.patterns();
-    let built = patch::from_worktree(repo, &task.base_commit, &patterns)?;
     let mut report = Report::new(task, built);
     report.allow_outside = options.allow_outside;
     if !options.allow_outside {

@@ -274,15 +274,31 @@ fn is_regular_file(repo: &Repo, path: &[u8]) -> bool {
 /// multi-GB checkpoint outside the allowed paths costs one streamed hash when its stat data
 /// changed, and nothing otherwise).
 pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
+    from_worktree_telling(repo, base_commit, patterns, None)
+}
+
+/// [`from_worktree`], sending on `walked` once the work-tree walks are done: what follows is a
+/// chain of small gits that leaves a core idle for other work.
+pub fn from_worktree_telling(
+    repo: &Repo,
+    base_commit: &str,
+    patterns: &[Pattern],
+    walked: Option<std::sync::mpsc::Sender<()>>,
+) -> Result<Built> {
     // Ctrl-C stops the gits; the private index is removed on the way out (exit 130).
     let _interrupt = crate::interrupt::Interrupt::catch();
-    let built = crate::interrupt::or_interrupted(build_from_worktree(repo, base_commit, patterns))?;
+    let built = crate::interrupt::or_interrupted(build_from_worktree(repo, base_commit, patterns, walked))?;
     // Ctrl-C between two git runs: stop here all the same.
     crate::interrupt::check()?;
     Ok(built)
 }
 
-fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
+fn build_from_worktree(
+    repo: &Repo,
+    base_commit: &str,
+    patterns: &[Pattern],
+    walked: Option<std::sync::mpsc::Sender<()>>,
+) -> Result<Built> {
     // A snapshot of the user's index: every walk reads the same one, and it is never written.
     let index = TempIndex::create(repo, base_commit)?;
     let git = || repo.git().stable_config().index_file(&index.path);
@@ -291,8 +307,6 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
     // (`diff-files`, which stats in parallel like `git status`) and untracked files; and what
     // the snapshot itself holds that the base does not (staged and committed work, read from
     // the index and the trees only). The walks run at the same time.
-    // `check-attr` spends most of its time reading the index: start it now, ask it later.
-    let attributes = AttributeQuery::start(&git)?;
     let (tracked, untracked, staged) = std::thread::scope(|scope| {
         let tracked = scope.spawn(|| git().args(["diff-files", "-z", "--raw", "--no-renames"]).output());
         let staged = scope.spawn(|| {
@@ -306,7 +320,13 @@ fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> 
         let staged = staged.join().unwrap_or_else(|_| unfinished("diff-index"));
         (tracked, untracked, staged)
     });
+    if let Some(walked) = walked {
+        let _ = walked.send(());
+    }
     let (tracked, untracked, staged) = (tracked?, untracked?, staged?);
+    // `check-attr` spends most of its time reading the index: start it now (the walks kept both
+    // cores busy; what follows is a chain of small gits), ask it at the end.
+    let attributes = AttributeQuery::start(&git)?;
     let staged = split_raw_and_patch(&staged)?.0;
     // `update-index` below resolves a conflict with whatever the file holds (markers and all):
     // remember which paths were unmerged (status `U`) first.

@@ -1,6 +1,6 @@
 //! `git bitsota check [--pre-push REMOTE URL]`: what would be submitted, offline.
 
-use crate::check::{self, Options};
+use crate::check;
 use crate::cli::CheckArgs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
@@ -9,9 +9,12 @@ use crate::repo::Repo;
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state = ctx.state_file(&repo).read_bound()?;
-    let sidecar = check::sidecar_facts(&repo, &state.task, args.submission_file.as_deref())?;
-    let options = Options { allow_outside: args.allow_outside, sidecar };
-    let mut report = check::check_worktree(&repo, &state.task, &options)?;
+    let mut report = check::check_worktree_and_sidecar(
+        &repo,
+        &state.task,
+        args.allow_outside,
+        args.submission_file.as_deref(),
+    )?;
     crate::bench_outputs::name_in_hint(&repo, &state, &mut report);
     if ctx.out.is_json() {
         ctx.out.json(&report.to_json())?;
