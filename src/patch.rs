@@ -1,23 +1,30 @@
 //! The patch engine: what exactly would be submitted.
 //!
 //! The submission is `base commit → working tree (+ index + untracked, not ignored files)`,
-//! restricted to the changes validators accept. It is built with git plumbing on a private
-//! copy of the index (`GIT_INDEX_FILE`), so the user's index is never touched, and with
-//! explicit options, so the user's configuration cannot change the bytes:
+//! restricted to the changes validators accept. It is built with git plumbing on private
+//! index files (`GIT_INDEX_FILE`), so the user's index is never touched, and with explicit
+//! options, so the user's configuration cannot change the bytes:
 //!
-//! 1. copy `.git/index` to a temporary file (or `read-tree` the base when there is none);
-//! 2. list what differs from that index, both walks at once: `diff-files --raw` (unstaged
-//!    work) and `ls-files -o --exclude-standard` (untracked work); committed and staged work is
-//!    already in the index;
-//! 3. judge each candidate path by its name before reading it: `update-index --add --remove`
-//!    only what could be submitted or costs nothing (allowed paths, removals, symlinks,
-//!    conflicts). Untracked files that can never be submitted are never read; tracked ones
-//!    whose stat data changed are hashed without being stored and, if they really changed,
-//!    reported as refused while the private index keeps their base entry;
-//! 4. `diff-index --cached --raw -M` (no patch): the precise change of each path;
-//! 5. put every refused change back to its base state in the private index (repeated while
-//!    that drags an allowed change out with it), then render the patch of the allowed paths
-//!    only (`-p --binary --full-index`, literal pathspecs). Nothing refused is ever rendered.
+//! 1. snapshot `.git/index` (a hard link, else a copy with its mtime; `read-tree` the base
+//!    when there is none); the snapshot is only read;
+//! 2. list what differs, all at once: `diff-files --raw` (unstaged work), `ls-files -o
+//!    --exclude-standard` (untracked work) and `diff-index --cached --raw` of the snapshot
+//!    (staged and committed work);
+//! 3. judge each candidate path by its name before reading it: only what could be submitted
+//!    or costs nothing (allowed paths, removals, symlinks, conflicts) is taken from the work
+//!    tree. Untracked files that can never be submitted are never read; tracked ones whose
+//!    stat data changed are hashed without being stored and, if they really changed,
+//!    reported as refused and kept at their base state;
+//! 4. build a second private index of the touched paths only (their staged entries, base
+//!    states, then `update-index --add --remove` from the work tree) and run `diff-index
+//!    --cached --raw -M` (no patch) limited to those paths: the precise change of each path.
+//!    Every other path is the same at base and in the submission;
+//! 5. put every refused change back to its base state in that index (repeated while that
+//!    drags an allowed change out with it), then render the patch of the allowed paths only
+//!    (`-p --binary --full-index`, literal pathspecs). Nothing refused is ever rendered.
+//!
+//! A touched set too large for the argument list takes the whole snapshot instead (updated
+//! in place, diffed without pathspecs).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -178,10 +185,16 @@ impl TempIndex {
         let path = repo.git_dir().join(format!("bitsota-index.{}", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let temp = TempIndex { path };
+        // A hard link is a snapshot for free: git never rewrites an index in place (it renames
+        // a new file over it, here and in the user's repository), and it is the same file, so
+        // its mtime is the index's own. Git trusts an entry's stat data only when the entry is
+        // older than the index file ("racy git"): a fresh mtime would hide same-size edits made
+        // in the second the index was written.
+        if std::fs::hard_link(repo.index_path(), &temp.path).is_ok() {
+            return Ok(temp);
+        }
         match std::fs::copy(repo.index_path(), &temp.path) {
-            // Keep the index's mtime: git trusts an entry's stat data only when the entry is
-            // older than the index file ("racy git"), so a fresh mtime on the copy would hide
-            // same-size edits made in the second the index was written.
+            // A copy keeps the index's mtime, for the same reason.
             Ok(_) => keep_mtime(repo.index_path(), &temp.path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 repo.git().index_file(&temp.path).args(["read-tree", base_commit]).output()?;
