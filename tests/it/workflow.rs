@@ -122,13 +122,9 @@ fn replay(w: &World, submission: &Value, name: &str) -> PathBuf {
         w.record["max_patch_bytes"].as_u64().unwrap(),
     );
     assert_eq!(verdict["rejections"], json!([]), "the validator would reject: {verdict}");
-    let dir = w.env.path(name);
     let repository = w.record["repository"].as_str().unwrap();
-    w.env.git(w.env.root(), &["clone", "--quiet", repository, dir.to_str().unwrap()]);
-    w.env.git(&dir, &["checkout", "--quiet", submission["base_ref"].as_str().unwrap()]);
-    let applied = w.env.git_stdin(&dir, &["apply", "-"], submission["patch"].as_str().unwrap().as_bytes());
-    assert_eq!(applied.code, 0, "git apply failed: {}", applied.stderr);
-    dir
+    let (base, patch) = (submission["base_ref"].as_str().unwrap(), submission["patch"].as_str().unwrap());
+    w.env.validator_replay(repository, base, patch.as_bytes(), name)
 }
 
 /// The validator's pre-replay rules (protocol.md §7.4–§7.5), in Python with `re` and
