@@ -28,6 +28,7 @@ pub(crate) mod ideas;
 pub(crate) mod implements;
 pub(crate) mod interrupt;
 pub(crate) mod keys;
+pub(crate) mod lockfile;
 pub(crate) mod manpage;
 pub(crate) mod measure;
 pub(crate) mod metric;

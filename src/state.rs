@@ -4,15 +4,15 @@
 //! file, so a crash or a concurrent run can never leave a half-written file. A file that does
 //! not parse, or was written by a newer version, is never rewritten.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::MetadataExt;
+use std::fs::{self, File};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, ResultExt};
+use crate::lockfile::{self, Attempt};
 use crate::task::TaskSnapshot;
 
 pub const STATE_VERSION: i64 = 1;
@@ -295,38 +295,8 @@ impl StateFile {
         let lock_path = self.lock_path();
         let deadline = Instant::now() + wait;
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&lock_path)
-                .map_err(|e| {
-                    Error::usage(format!("cannot create the lock file {}", lock_path.display()))
-                        .with_source(e)
-                })?;
-            // The kernel lock, not the file's existence, is the lock: it dies with its process,
-            // so a run that was killed never leaves a lock behind, and a pid reused by another
-            // program (or a pid from another container) cannot keep or steal it.
-            // (std's File::try_lock is flock(LOCK_EX|LOCK_NB) on Unix.)
-            match file.try_lock() {
-                Ok(()) => {
-                    // The previous holder removes the file when it is done; a lock taken on a
-                    // file that is no longer at `lock_path` guards nothing, so start over.
-                    if is_same_file(&file, &lock_path) {
-                        let mut file = file;
-                        let _ = file.set_len(0);
-                        // The pid is only for a person wondering who holds the lock.
-                        let _ = write!(file, "{}", std::process::id());
-                        return Ok(StateLock { file: self.clone(), lock_path, _lock: file });
-                    }
-                    continue;
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(err)) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(std::fs::TryLockError::Error(err)) => {
-                    return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
-                }
+            if let Attempt::Locked(file) = lockfile::try_lock(&lock_path)? {
+                return Ok(StateLock { file: self.clone(), lock_path, _lock: file });
             }
             if Instant::now() >= deadline {
                 return Err(locked_error(&lock_path));
@@ -377,13 +347,6 @@ fn locked_error(lock_path: &Path) -> Error {
     ))
     .with_code("state_locked")
     .with_hint("wait for it to finish, then run the command again")
-}
-
-fn is_same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), fs::metadata(path)) {
-        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-        _ => false,
-    }
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<State> {
