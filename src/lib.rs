@@ -17,6 +17,7 @@ pub mod keys;
 pub mod manpage;
 pub mod output;
 pub mod patch;
+pub mod replay;
 pub mod repo;
 pub mod served;
 pub mod sidecar;

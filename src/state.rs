@@ -42,6 +42,9 @@ pub struct State {
     pub submissions: Vec<SubmissionRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bench: Vec<BenchRecord>,
+    /// Peer evaluations this clone sent (`review`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<ReviewRecord>,
     /// Keys a newer git-bitsota of the same format version may have written.
     #[serde(flatten)]
     pub other: toml::Table,
@@ -70,6 +73,30 @@ pub struct SubmissionRecord {
     pub base_ref: String,
     pub patch_sha256: String,
     pub patch_bytes: u64,
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
+/// One peer evaluation sent by `review`: what was replayed and the verdict that went out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReviewRecord {
+    pub submission_id: String,
+    pub task_id: String,
+    /// The hotkey that signed the evaluation.
+    pub evaluator_hotkey: String,
+    /// accepted | rejected | error
+    pub status: String,
+    #[serde(default)]
+    pub observed_metrics: toml::Table,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// SHA-256 of the replayed patch bytes.
+    pub patch_sha256: String,
+    pub sent_at: String,
+    /// The evaluation's id as the coordinator answered it (empty when the answer was lost and
+    /// the evaluation was found by listing).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evaluation_id: String,
     #[serde(flatten)]
     pub other: toml::Table,
 }
@@ -106,6 +133,7 @@ impl State {
             claim: None,
             submissions: Vec::new(),
             bench: Vec::new(),
+            reviews: Vec::new(),
             other: toml::Table::new(),
         }
     }

@@ -16,6 +16,7 @@ pub mod init;
 pub mod man;
 pub mod prepush;
 pub mod request;
+pub mod review;
 pub mod show;
 pub mod status;
 pub mod submissions;
@@ -39,6 +40,7 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Status => status::run(ctx),
         Command::Submissions(args) => submissions::run(ctx, &args),
         Command::Request(args) => request::run(ctx, &args),
+        Command::Review(args) => review::run(ctx, &args),
         Command::Hook(args) => match args.action {
             HookAction::Install { force, print } => hook::install(ctx, force, print),
             HookAction::Uninstall => hook::uninstall(ctx),

@@ -1,0 +1,338 @@
+//! The replay engine: what a validator does with a submission (protocol.md §7.5, §6.3), on the
+//! exact patch bytes, from this clone, without touching the user's work tree, index, HEAD or
+//! branches. `bench --replay` and `review` share it.
+//!
+//! In the validator's order: the pre-replay rules (size, unparseable surface, Python bytecode,
+//! paths outside the surface), then a clean checkout of the base commit (here a temporary
+//! worktree sharing the object store, `git worktree add --detach` with hooks off, under the git
+//! dir; a base commit missing locally is fetched from the task repository), `git apply -` of the
+//! bytes, then setup and benchmark in the validator environment, all under one time budget,
+//! and the metric rules of `bench`. The worktree is removed and pruned afterwards, also on
+//! Ctrl-C and time-out; one left by a killed run is removed by the next replay.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use serde_json::{Map, Number, Value};
+
+use crate::error::{Error, Result, ResultExt};
+use crate::output::Output;
+use crate::repo::{Git, Repo};
+use crate::task::TaskSnapshot;
+use crate::validator::{self, Rejection};
+
+/// A validator's verdict on a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Rejected,
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::Rejected => "rejected",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// What to replay.
+pub struct Input<'a> {
+    pub repo: &'a Repo,
+    pub task: &'a TaskSnapshot,
+    /// The exact patch bytes.
+    pub patch: &'a [u8],
+    /// The commit (or ref) the patch applies to.
+    pub base: &'a str,
+    /// Where the log goes.
+    pub log_path: PathBuf,
+}
+
+/// The outcome, as a validator would report it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// Only from this replay's benchmark, only when accepted (validators report nothing else).
+    pub observed_metrics: Map<String, Value>,
+    /// The validator-style note (`validator_rejection=<reason>: …`, `git apply failed: …`, …).
+    pub note: String,
+    /// The reason code of a rejection.
+    pub rejection: Option<String>,
+    /// Whether setup/benchmark ran at all (not for a patch refused before the replay).
+    pub ran_commands: bool,
+    /// The base commit the patch was applied to (resolved).
+    pub base_commit: Option<String>,
+    pub seconds: f64,
+    pub log: PathBuf,
+    /// The benchmark run, when it ran (for `bench --replay`'s report).
+    pub measurement: Option<crate::commands::bench::Measurement>,
+}
+
+/// The validator's first pre-replay rejection of `patch`, with its reason code and note.
+pub fn pre_replay_rejection(patch: &str, task: &TaskSnapshot) -> Option<(&'static str, String)> {
+    let paths = validator::extract_paths(patch);
+    let first = validator::rejections(patch.len(), &paths, &task.patterns(), task.max_patch_bytes)
+        .into_iter()
+        .next()?;
+    Some(match first {
+        Rejection::TooLarge { bytes, max } => (
+            "patch_too_large",
+            format!("validator_rejection=patch_too_large: the patch is {bytes} bytes; the task allows {max}"),
+        ),
+        Rejection::Unparseable => (
+            "unparseable_patch_surface",
+            "validator_rejection=unparseable_patch_surface: no file path could be read from the patch".into(),
+        ),
+        Rejection::Bytecode(paths) => (
+            "generated_python_cache_paths",
+            format!("validator_rejection=generated_python_cache_paths: {}", paths.join(", ")),
+        ),
+        Rejection::Disallowed(paths) => (
+            "disallowed_patch_paths",
+            format!(
+                "validator_rejection=disallowed_patch_paths: {} (allowed: {})",
+                paths.join(", "),
+                task.allowed_patch_paths.join(", ")
+            ),
+        ),
+    })
+}
+
+/// Replay `input` as a validator would. `Err` only for what is no verdict on the submission
+/// (interrupted, the log cannot be written, git cannot be run); everything a validator would
+/// report (a refused patch, a missing base, a patch that does not apply, a failing benchmark)
+/// is an [`Outcome`].
+pub fn replay(out: &Output, input: &Input) -> Result<Outcome> {
+    let started = Instant::now();
+    let task = input.task;
+    let mut outcome = Outcome {
+        verdict: Verdict::Error,
+        observed_metrics: Map::new(),
+        note: String::new(),
+        rejection: None,
+        ran_commands: false,
+        base_commit: None,
+        seconds: 0.0,
+        log: input.log_path.clone(),
+        measurement: None,
+    };
+    let finish = |mut outcome: Outcome| {
+        outcome.seconds = started.elapsed().as_secs_f64();
+        outcome
+    };
+    let mut log = PreLog::create(&input.log_path)?;
+    log.line(&format!("# git bitsota replay, {}", crate::timefmt::now_rfc3339()));
+    log.line(&format!("# task: {} (metric {}, {})", task.slug, task.metric_name, task.metric_direction));
+    log.line(&format!(
+        "# patch: {} bytes, sha256 {}",
+        input.patch.len(),
+        crate::canonical_json::sha256_hex(input.patch)
+    ));
+
+    // What the validator receives is a JSON string: text.
+    let Ok(patch) = std::str::from_utf8(input.patch) else {
+        outcome.note = "the patch is not valid UTF-8; it cannot be sent as JSON text".into();
+        log.line(&format!("# error: {}", outcome.note));
+        return Ok(finish(outcome));
+    };
+    if let Some((reason, note)) = pre_replay_rejection(patch, task) {
+        outcome.verdict = Verdict::Rejected;
+        outcome.rejection = Some(reason.to_string());
+        outcome.note = note;
+        log.line(&format!("# rejected before the replay: {}", outcome.note));
+        return Ok(finish(outcome));
+    }
+
+    out.info(format!("==> replay: base {}", crate::repo::short_oid(input.base)));
+    let Some(base_commit) = find_base(out, input.repo, task, input.base, &mut log)? else {
+        outcome.note = format!(
+            "base commit {} was not found locally nor in the task repository {}",
+            input.base, task.repository
+        );
+        log.line(&format!("# error: {}", outcome.note));
+        return Ok(finish(outcome));
+    };
+    outcome.base_commit = Some(base_commit.clone());
+    log.line(&format!("# base commit: {base_commit}"));
+
+    remove_stale_worktrees(input.repo);
+    let worktree = TempWorktree::add(input.repo, &base_commit)?;
+    log.line(&format!("# temporary worktree: {}", worktree.dir.display()));
+
+    if !patch.is_empty() {
+        let (code, _, stderr) = Git::new(None)
+            .current_dir(&worktree.dir)
+            .args(APPLY_CONFIG)
+            .args(["apply", "-"])
+            .stdin(input.patch.to_vec())
+            .output_any()?;
+        if code != Some(0) {
+            let stderr = String::from_utf8_lossy(&stderr).trim().to_string();
+            outcome.note = format!("git apply failed: {stderr}");
+            log.line(&format!("# {}", outcome.note));
+            return Ok(finish(outcome));
+        }
+        log.line("# git apply: ok");
+    }
+    drop(log);
+
+    // Setup and benchmark, with the time already spent counted against the budget.
+    let m = crate::commands::bench::measure_replay(out, task, &worktree.dir, &input.log_path, started)?;
+    outcome.ran_commands = true;
+    let (verdict, note, rejection, metrics) = verdict_of(task, &m);
+    outcome.verdict = verdict;
+    outcome.note = note;
+    outcome.rejection = rejection;
+    outcome.observed_metrics = metrics;
+    outcome.measurement = Some(m);
+    drop(worktree);
+    Ok(finish(outcome))
+}
+
+/// `git apply` as a fresh clone's would run: none of the user's apply or line-ending settings.
+const APPLY_CONFIG: [&str; 8] = [
+    "-c",
+    "apply.whitespace=warn",
+    "-c",
+    "core.autocrlf=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.safecrlf=false",
+];
+
+/// The base commit, fetched from the task repository when it is not in this clone.
+fn find_base(
+    out: &Output,
+    repo: &Repo,
+    task: &TaskSnapshot,
+    base: &str,
+    log: &mut PreLog,
+) -> Result<Option<String>> {
+    let base = base.trim();
+    if base.is_empty() || base.starts_with('-') {
+        return Ok(None);
+    }
+    if let Some(commit) = repo.resolve_commit(&format!("{base}^{{commit}}"))? {
+        return Ok(Some(commit));
+    }
+    out.info(format!("==> fetching {} from {}", crate::repo::short_oid(base), task.repository));
+    log.line(&format!("# fetching {base} from {}", task.repository));
+    // Objects only: no ref, no FETCH_HEAD, no tag of the user's changes.
+    let fetched = repo
+        .git()
+        .args(["-c", "core.hooksPath=/dev/null", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"])
+        .arg("--")
+        .arg(&task.repository)
+        .arg(base)
+        .output_any()?;
+    if fetched.0 != Some(0) {
+        log.line(&format!("# fetch failed: {}", String::from_utf8_lossy(&fetched.2).trim()));
+        return Ok(None);
+    }
+    repo.resolve_commit(&format!("{base}^{{commit}}"))
+}
+
+/// Prefix of the temporary worktrees' directory names: `replay-<pid>-<nanos>`.
+const WORKTREE_PREFIX: &str = "replay-";
+
+/// A temporary worktree at a commit, removed (and pruned) when dropped.
+struct TempWorktree {
+    repo: Repo,
+    dir: PathBuf,
+}
+
+impl TempWorktree {
+    fn add(repo: &Repo, commit: &str) -> Result<TempWorktree> {
+        let parent = repo.common_dir().join("bitsota");
+        fs::create_dir_all(&parent).or_usage(|| format!("cannot create {}", parent.display()))?;
+        let nanos =
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let dir = parent.join(format!("{WORKTREE_PREFIX}{}-{nanos}", std::process::id()));
+        // The guard exists before git does anything, so a failed or interrupted add is cleaned.
+        let worktree = TempWorktree { repo: repo.clone(), dir };
+        repo.git()
+            .args(["-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false"])
+            .args(["worktree", "add", "--detach", "--quiet"])
+            .arg(&worktree.dir)
+            .arg(commit)
+            .output()
+            .map_err(|e| {
+                Error::usage(format!(
+                    "cannot create a temporary worktree at {}",
+                    crate::repo::short_oid(commit)
+                ))
+                .with_source(e)
+            })?;
+        Ok(worktree)
+    }
+}
+
+impl Drop for TempWorktree {
+    fn drop(&mut self) {
+        remove_worktree(&self.repo, &self.dir);
+    }
+}
+
+fn remove_worktree(repo: &Repo, dir: &Path) {
+    let _ = repo.git().args(["worktree", "remove", "--force", "--force"]).arg(dir).output();
+    if fs::symlink_metadata(dir).is_ok() {
+        let _ = fs::remove_dir_all(dir);
+    }
+    let _ = repo.git().args(["worktree", "prune"]).output();
+}
+
+/// Worktrees of replays whose process is gone (killed with SIGKILL, the machine rebooted).
+fn remove_stale_worktrees(repo: &Repo) {
+    let parent = repo.common_dir().join("bitsota");
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(WORKTREE_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            remove_worktree(repo, &entry.path());
+        }
+    }
+}
+
+/// The log before the commands run (the runner appends to the same file).
+struct PreLog {
+    file: fs::File,
+}
+
+impl PreLog {
+    fn create(path: &Path) -> Result<PreLog> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).or_usage(|| format!("cannot create {}", parent.display()))?;
+        }
+        let file = fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+            Error::usage(format!("cannot create the log file {}", path.display())).with_source(e)
+        })?;
+        Ok(PreLog { file })
+    }
+    fn line(&mut self, text: &str) {
+        use std::io::Write;
+        let _ = writeln!(self.file, "{text}");
+    }
+}
+
+/// A JSON number for an observed metric (validators send `float(value)`).
+fn metric_number(value: f64) -> Option<Value> {
+    Number::from_f64(value).map(Value::Number)
+}
