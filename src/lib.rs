@@ -9,22 +9,27 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod consent;
 pub mod ctx;
 pub mod error;
 pub mod fnmatch;
 pub mod fsutil;
 pub mod keys;
 pub mod manpage;
+pub mod measure;
+pub mod metric;
 pub mod output;
 pub mod patch;
 pub mod replay;
 pub mod repo;
+pub mod runner;
 pub mod served;
 pub mod sidecar;
 pub mod state;
 pub mod task;
 pub mod timefmt;
 pub mod validator;
+pub mod worktree;
 
 use clap::Parser;
 

@@ -35,3 +35,26 @@ pub fn duration_words(seconds: i64) -> String {
         format!("{s}s")
     }
 }
+
+/// A run's length: "4.2s" under a minute, else "3m05s" or "1h02m03s".
+pub fn fmt_secs(secs: f64) -> String {
+    if secs < 60.0 {
+        return format!("{secs:.1}s");
+    }
+    let total = secs.round() as u64;
+    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
+    } else {
+        format!("{m}m{s:02}s")
+    }
+}
+
+/// Whole seconds, for an elapsed-time line.
+pub fn fmt_clock(secs: u64) -> String {
+    if secs < 60 {
+        format!("{secs}s")
+    } else {
+        fmt_secs(secs as f64)
+    }
+}
