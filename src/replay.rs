@@ -12,15 +12,19 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use serde_json::{Map, Number, Value};
 
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Result, ResultExt};
+use crate::measure::{measure_from, Measurement, RunSettings, Status};
 use crate::output::Output;
 use crate::repo::{Git, Repo};
+use crate::runner::{interrupted_error, LogFile, INTERRUPTED};
 use crate::task::TaskSnapshot;
 use crate::validator::{self, Rejection};
+use crate::worktree::TempWorktree;
 
 /// A validator's verdict on a submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +58,7 @@ pub struct Input<'a> {
 
 /// The outcome, as a validator would report it.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub verdict: Verdict,
     /// Only from this replay's benchmark, only when accepted (validators report nothing else).
     pub observed_metrics: Map<String, Value>,
@@ -69,7 +73,40 @@ pub struct Outcome {
     pub seconds: f64,
     pub log: PathBuf,
     /// The benchmark run, when it ran (for `bench --replay`'s report).
-    pub measurement: Option<crate::commands::bench::Measurement>,
+    pub(crate) measurement: Option<Measurement>,
+}
+
+impl Outcome {
+    /// As a bench measurement of `kind`: the run's own when the commands ran, else one that
+    /// says why they did not.
+    pub(crate) fn into_measurement(self, kind: &'static str) -> Measurement {
+        let status = match self.verdict {
+            Verdict::Accepted => Status::Ok,
+            Verdict::Rejected => Status::Rejected,
+            Verdict::Error => Status::Error,
+        };
+        match self.measurement {
+            Some(mut m) => {
+                m.kind = kind;
+                m
+            }
+            None => Measurement {
+                kind,
+                commit: String::new(),
+                dirty: None,
+                status,
+                value: None,
+                uncounted: None,
+                secondary: None,
+                result_json: None,
+                message: Some(self.note),
+                rejection: self.rejection,
+                steps: Vec::new(),
+                seconds: self.seconds,
+                log: self.log,
+            },
+        }
+    }
 }
 
 /// The validator's first pre-replay rejection of `patch`, with its reason code and note.
@@ -105,8 +142,9 @@ pub fn pre_replay_rejection(patch: &str, task: &TaskSnapshot) -> Option<(&'stati
 /// Replay `input` as a validator would. `Err` only for what is no verdict on the submission
 /// (interrupted, the log cannot be written, git cannot be run); everything a validator would
 /// report (a refused patch, a missing base, a patch that does not apply, a failing benchmark)
-/// is an [`Outcome`].
-pub fn replay(out: &Output, input: &Input) -> Result<Outcome> {
+/// is an [`Outcome`]. The caller installs the [`crate::runner::SignalGuard`] so Ctrl-C reaches
+/// the cleanup.
+pub(crate) fn replay(out: &Output, input: &Input) -> Result<Outcome> {
     let started = Instant::now();
     let task = input.task;
     let mut outcome = Outcome {
@@ -120,13 +158,19 @@ pub fn replay(out: &Output, input: &Input) -> Result<Outcome> {
         log: input.log_path.clone(),
         measurement: None,
     };
-    let finish = |mut outcome: Outcome| {
+    let finish = |mut outcome: Outcome, log: &mut LogFile| {
         outcome.seconds = started.elapsed().as_secs_f64();
+        log.line(&format!("# verdict: {}", outcome.verdict.as_str()));
+        if !outcome.note.is_empty() {
+            log.line(&format!("# note: {}", outcome.note));
+        }
         outcome
     };
-    let mut log = PreLog::create(&input.log_path)?;
+    if let Some(parent) = input.log_path.parent() {
+        fs::create_dir_all(parent).or_usage(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut log = LogFile::create(&input.log_path, out)?;
     log.line(&format!("# git bitsota replay, {}", crate::timefmt::now_rfc3339()));
-    log.line(&format!("# task: {} (metric {}, {})", task.slug, task.metric_name, task.metric_direction));
     log.line(&format!(
         "# patch: {} bytes, sha256 {}",
         input.patch.len(),
@@ -136,61 +180,122 @@ pub fn replay(out: &Output, input: &Input) -> Result<Outcome> {
     // What the validator receives is a JSON string: text.
     let Ok(patch) = std::str::from_utf8(input.patch) else {
         outcome.note = "the patch is not valid UTF-8; it cannot be sent as JSON text".into();
-        log.line(&format!("# error: {}", outcome.note));
-        return Ok(finish(outcome));
+        return Ok(finish(outcome, &mut log));
     };
     if let Some((reason, note)) = pre_replay_rejection(patch, task) {
         outcome.verdict = Verdict::Rejected;
         outcome.rejection = Some(reason.to_string());
         outcome.note = note;
-        log.line(&format!("# rejected before the replay: {}", outcome.note));
-        return Ok(finish(outcome));
+        log.line("# rejected before the replay: the commands were not run");
+        return Ok(finish(outcome, &mut log));
     }
 
-    out.info(format!("==> replay: base {}", crate::repo::short_oid(input.base)));
     let Some(base_commit) = find_base(out, input.repo, task, input.base, &mut log)? else {
         outcome.note = format!(
-            "base commit {} was not found locally nor in the task repository {}",
-            input.base, task.repository
+            "base commit {} was not found here nor in the task repository {}",
+            input.base.trim(),
+            task.repository
         );
-        log.line(&format!("# error: {}", outcome.note));
-        return Ok(finish(outcome));
+        return Ok(finish(outcome, &mut log));
     };
     outcome.base_commit = Some(base_commit.clone());
     log.line(&format!("# base commit: {base_commit}"));
 
     remove_stale_worktrees(input.repo);
-    let worktree = TempWorktree::add(input.repo, &base_commit)?;
-    log.line(&format!("# temporary worktree: {}", worktree.dir.display()));
+    let worktree = TempWorktree::add(input.repo, &base_commit, WORKTREE_LABEL)?;
+    check_interrupted()?;
+    out.info(format!(
+        "==> replay: temporary worktree at {} ({})",
+        crate::repo::short_oid(&base_commit),
+        worktree.dir().display()
+    ));
+    log.line(&format!("# temporary worktree: {}", worktree.dir().display()));
 
     if !patch.is_empty() {
         let (code, _, stderr) = Git::new(None)
-            .current_dir(&worktree.dir)
+            .current_dir(worktree.dir())
             .args(APPLY_CONFIG)
             .args(["apply", "-"])
             .stdin(input.patch.to_vec())
             .output_any()?;
+        check_interrupted()?;
         if code != Some(0) {
             let stderr = String::from_utf8_lossy(&stderr).trim().to_string();
             outcome.note = format!("git apply failed: {stderr}");
-            log.line(&format!("# {}", outcome.note));
-            return Ok(finish(outcome));
+            return Ok(finish(outcome, &mut log));
         }
-        log.line("# git apply: ok");
+        log.line("# git apply -: ok");
     }
-    drop(log);
 
-    // Setup and benchmark, with the time already spent counted against the budget.
-    let m = crate::commands::bench::measure_replay(out, task, &worktree.dir, &input.log_path, started)?;
-    outcome.ran_commands = true;
-    let (verdict, note, rejection, metrics) = verdict_of(task, &m);
-    outcome.verdict = verdict;
-    outcome.note = note;
-    outcome.rejection = rejection;
-    outcome.observed_metrics = metrics;
-    outcome.measurement = Some(m);
+    // Setup and benchmark, with the time spent so far counted against the one budget.
+    let settings = RunSettings { task, inherit_env: false, setup: true };
+    let m = measure_from(out, &settings, worktree.dir(), "replay", &input.log_path, log, started)?;
     drop(worktree);
-    Ok(finish(outcome))
+    outcome.ran_commands = true;
+    judge(task, &m, &mut outcome);
+    outcome.measurement = Some(m);
+    outcome.seconds = started.elapsed().as_secs_f64();
+    // The measurement closed its log; the verdict line goes at its end.
+    if let Ok(mut file) = fs::OpenOptions::new().append(true).open(&input.log_path) {
+        use std::io::Write;
+        let _ = writeln!(file, "# verdict: {}\n# note: {}", outcome.verdict.as_str(), outcome.note);
+    }
+    Ok(outcome)
+}
+
+/// The validator's status, observed metrics and note from a run.
+fn judge(task: &TaskSnapshot, m: &Measurement, outcome: &mut Outcome) {
+    let budget = task.time_budget().as_secs();
+    match m.status {
+        Status::Ok => {
+            let mut metrics = Map::new();
+            let found = m.value.as_ref().map(|f| (task.metric_name.clone(), f.value));
+            let secondary = m.secondary.as_ref().map(|(name, f)| (name.clone(), f.value));
+            for (name, value) in found.into_iter().chain(secondary) {
+                match Number::from_f64(value) {
+                    Some(n) => {
+                        metrics.insert(name, Value::Number(n));
+                    }
+                    None => {
+                        outcome.verdict = Verdict::Error;
+                        outcome.note = format!("metric '{name}' is not a finite number ({value})");
+                        return;
+                    }
+                }
+            }
+            outcome.verdict = Verdict::Accepted;
+            outcome.observed_metrics = metrics;
+            outcome.note = String::new();
+        }
+        Status::Rejected => {
+            outcome.verdict = Verdict::Rejected;
+            outcome.rejection = m.rejection.clone();
+            let reason = m.rejection.as_deref().unwrap_or("");
+            let why = m.message.as_deref().unwrap_or("");
+            outcome.note = format!("validator_rejection={reason}: {why}").trim_end_matches([':', ' ']).to_string();
+        }
+        Status::Timeout => {
+            outcome.verdict = Verdict::Error;
+            let step = m.steps.last().map(|s| s.name).unwrap_or("replay");
+            let step = if step == "setup" { "Setup" } else { "Benchmark" };
+            outcome.note = format!("{step} exceeded the fixed replay time budget ({budget} s)");
+        }
+        Status::Error => {
+            outcome.verdict = Verdict::Error;
+            outcome.note = match m.steps.last() {
+                Some(step) if step.name == "setup" => format!("Setup failed ({})", step.outcome()),
+                _ => m.message.clone().unwrap_or_else(|| "the benchmark failed".into()),
+            };
+        }
+    }
+}
+
+fn check_interrupted() -> Result<()> {
+    // Ctrl-C also reaches the git children, which then fail: that is no verdict.
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(interrupted_error());
+    }
+    Ok(())
 }
 
 /// `git apply` as a fresh clone's would run: none of the user's apply or line-ending settings.
@@ -211,7 +316,7 @@ fn find_base(
     repo: &Repo,
     task: &TaskSnapshot,
     base: &str,
-    log: &mut PreLog,
+    log: &mut LogFile,
 ) -> Result<Option<String>> {
     let base = base.trim();
     if base.is_empty() || base.starts_with('-') {
@@ -237,46 +342,8 @@ fn find_base(
     repo.resolve_commit(&format!("{base}^{{commit}}"))
 }
 
-/// Prefix of the temporary worktrees' directory names: `replay-<pid>-<nanos>`.
-const WORKTREE_PREFIX: &str = "replay-";
-
-/// A temporary worktree at a commit, removed (and pruned) when dropped.
-struct TempWorktree {
-    repo: Repo,
-    dir: PathBuf,
-}
-
-impl TempWorktree {
-    fn add(repo: &Repo, commit: &str) -> Result<TempWorktree> {
-        let parent = repo.common_dir().join("bitsota");
-        fs::create_dir_all(&parent).or_usage(|| format!("cannot create {}", parent.display()))?;
-        let nanos =
-            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let dir = parent.join(format!("{WORKTREE_PREFIX}{}-{nanos}", std::process::id()));
-        // The guard exists before git does anything, so a failed or interrupted add is cleaned.
-        let worktree = TempWorktree { repo: repo.clone(), dir };
-        repo.git()
-            .args(["-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false"])
-            .args(["worktree", "add", "--detach", "--quiet"])
-            .arg(&worktree.dir)
-            .arg(commit)
-            .output()
-            .map_err(|e| {
-                Error::usage(format!(
-                    "cannot create a temporary worktree at {}",
-                    crate::repo::short_oid(commit)
-                ))
-                .with_source(e)
-            })?;
-        Ok(worktree)
-    }
-}
-
-impl Drop for TempWorktree {
-    fn drop(&mut self) {
-        remove_worktree(&self.repo, &self.dir);
-    }
-}
+/// Label of the temporary worktrees: `<common dir>/bitsota/replay-<pid>-<nanos>`.
+const WORKTREE_LABEL: &str = "replay";
 
 fn remove_worktree(repo: &Repo, dir: &Path) {
     let _ = repo.git().args(["worktree", "remove", "--force", "--force"]).arg(dir).output();
@@ -295,7 +362,8 @@ fn remove_stale_worktrees(repo: &Repo) {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
-            .strip_prefix(WORKTREE_PREFIX)
+            .strip_prefix(WORKTREE_LABEL)
+            .and_then(|rest| rest.strip_prefix('-'))
             .and_then(|rest| rest.split('-').next())
             .and_then(|pid| pid.parse::<libc::pid_t>().ok())
         else {
@@ -311,28 +379,3 @@ fn remove_stale_worktrees(repo: &Repo) {
     }
 }
 
-/// The log before the commands run (the runner appends to the same file).
-struct PreLog {
-    file: fs::File,
-}
-
-impl PreLog {
-    fn create(path: &Path) -> Result<PreLog> {
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).or_usage(|| format!("cannot create {}", parent.display()))?;
-        }
-        let file = fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-            Error::usage(format!("cannot create the log file {}", path.display())).with_source(e)
-        })?;
-        Ok(PreLog { file })
-    }
-    fn line(&mut self, text: &str) {
-        use std::io::Write;
-        let _ = writeln!(self.file, "{text}");
-    }
-}
-
-/// A JSON number for an observed metric (validators send `float(value)`).
-fn metric_number(value: f64) -> Option<Value> {
-    Number::from_f64(value).map(Value::Number)
-}

@@ -24,7 +24,9 @@ impl TempWorktree {
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = parent.join(format!("{label}-{}-{nanos}", std::process::id()));
         repo.git()
-            .args(["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"])
+            // A fresh clone's line endings, whatever the miner's core.autocrlf says.
+            .args(["-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false"])
+            .args(["worktree", "add", "--detach", "--quiet"])
             .arg(&dir)
             .arg(commit)
             .output()

@@ -63,8 +63,11 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     // What is measured is the tree before the run: files the benchmark writes do not count.
     let commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
     let dirty = working_tree_dirty(&repo);
-    let mut candidate =
-        measure(out, &settings, repo.work_tree(), "candidate", &log_dir.join(format!("bench-{stamp}.log")))?;
+    let mut candidate = if args.replay {
+        replay_own(out, &repo, &task, args.submission_file.as_deref(), &log_dir.join(format!("bench-{stamp}-replay.log")))?
+    } else {
+        measure(out, &settings, repo.work_tree(), "candidate", &log_dir.join(format!("bench-{stamp}.log")))?
+    };
     candidate.commit = commit;
     candidate.dirty = dirty;
 
@@ -136,6 +139,34 @@ fn run_baseline(out: &Output, repo: &Repo, settings: &RunSettings, log: &Path) -
     measurement.dirty = Some(false);
     drop(worktree);
     Ok(measurement)
+}
+
+/// The kind of a measurement made by `bench --replay`.
+const REPLAY_KIND: &str = "replay";
+
+/// `bench --replay`: this clone's own submission (the `git bitsota diff` bytes) through the
+/// replay engine, as a measurement of kind `replay`.
+fn replay_own(
+    out: &Output,
+    repo: &Repo,
+    task: &TaskSnapshot,
+    submission_file: Option<&Path>,
+    log: &Path,
+) -> Result<Measurement> {
+    let report = crate::commands::diff::submittable(repo, task, false)?;
+    let sidecar_path = sidecar::resolve_path(repo.work_tree(), submission_file)?;
+    if let Some(uri) = sidecar::load(&sidecar_path).ok().flatten().and_then(|s| s.artifact_uri().map(str::to_string)) {
+        return Err(crate::commands::review::artifact_unsupported(&uri));
+    }
+    let input = crate::replay::Input {
+        repo,
+        task,
+        patch: &report.built.patch,
+        base: &task.base_commit,
+        log_path: log.to_path_buf(),
+    };
+    let outcome = crate::replay::replay(out, &input)?;
+    Ok(outcome.into_measurement(REPLAY_KIND))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +274,12 @@ fn execution_log(
         "git bitsota bench {at}: task {} (metric {}, {}), validator environment, time budget {} s",
         task.slug, task.metric_name, task.metric_direction, task.time_budget_seconds
     )];
+    if candidate.kind == REPLAY_KIND {
+        lines.push(format!(
+            "replayed as a validator: the exact patch applied with `git apply -` to a clean checkout of base commit {}",
+            crate::repo::short_oid(&task.base_commit)
+        ));
+    }
     for step in &candidate.steps {
         lines.push(format!("{}: {} ({})", step.name, step.command, step.outcome()));
     }
@@ -340,6 +377,9 @@ fn report(
             "log": candidate.log.to_string_lossy(),
             "sidecar": recorded.map(|p| p.to_string_lossy().into_owned()),
         });
+        if candidate.kind == REPLAY_KIND {
+            doc["replay"] = json!(true);
+        }
         if let Some(b) = baseline {
             doc["baseline_status"] = json!(b.status.as_str());
             doc["baseline_log"] = json!(b.log.to_string_lossy());
@@ -349,7 +389,8 @@ fn report(
     if let Some(b) = baseline {
         out.line(measurement_line(out, task, b, "baseline "))?;
     }
-    out.line(measurement_line(out, task, candidate, "candidate"))?;
+    let label = if candidate.kind == REPLAY_KIND { "replay   " } else { "candidate" };
+    out.line(measurement_line(out, task, candidate, label))?;
     if baseline.is_none() {
         if let Some(b) = baseline_value {
             out.line(format!(
@@ -415,7 +456,7 @@ fn working_tree_dirty(repo: &Repo) -> Option<bool> {
 }
 
 /// A timestamp for log file names, unique per process.
-fn file_stamp() -> String {
+pub(crate) fn file_stamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let text = now.format(&format).unwrap_or_else(|_| now.unix_timestamp().to_string());

@@ -180,12 +180,12 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
         return Err(artifact_unsupported(&uri));
     }
 
-    crate::commands::bench::ensure_task_consent(out, &state_file, &state, &task, args.yes)?;
+    crate::consent::ensure_consent_for(out, &state_file, &state, &task, args.yes)?;
 
     let log_dir = repo.git_dir().join("bitsota");
     let log_path = log_dir.join(format!("review-{}-{}.log", safe_name(id), crate::commands::bench::file_stamp()));
     let outcome = {
-        let _signals = crate::commands::bench::SignalGuard::install();
+        let _signals = crate::runner::SignalGuard::install();
         replay::replay(out, &replay::Input { repo: &repo, task: &task, patch: patch.as_bytes(), base: &base, log_path })?
     };
 
