@@ -405,8 +405,13 @@ impl Coordinator {
     }
 
     /// `GET /api/v1/peer-evaluations?submission_id=&evaluator_hotkey=` (unsigned).
-    pub fn peer_evaluations(&self, submission_id: &str, evaluator_hotkey: Option<&str>) -> Result<Vec<Value>> {
-        let query = filters(&[("submission_id", Some(submission_id)), ("evaluator_hotkey", evaluator_hotkey)]);
+    pub fn peer_evaluations(
+        &self,
+        submission_id: &str,
+        evaluator_hotkey: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let query =
+            filters(&[("submission_id", Some(submission_id)), ("evaluator_hotkey", evaluator_hotkey)]);
         expect_array(self.get_json("/api/v1/peer-evaluations", &query, None)?, "GET /api/v1/peer-evaluations")
     }
 

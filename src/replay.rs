@@ -272,7 +272,8 @@ fn judge(task: &TaskSnapshot, m: &Measurement, outcome: &mut Outcome) {
             outcome.rejection = m.rejection.clone();
             let reason = m.rejection.as_deref().unwrap_or("");
             let why = m.message.as_deref().unwrap_or("");
-            outcome.note = format!("validator_rejection={reason}: {why}").trim_end_matches([':', ' ']).to_string();
+            outcome.note =
+                format!("validator_rejection={reason}: {why}").trim_end_matches([':', ' ']).to_string();
         }
         Status::Timeout => {
             outcome.verdict = Verdict::Error;
@@ -378,4 +379,3 @@ fn remove_stale_worktrees(repo: &Repo) {
         }
     }
 }
-

@@ -64,7 +64,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     let commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
     let dirty = working_tree_dirty(&repo);
     let mut candidate = if args.replay {
-        replay_own(out, &repo, &task, args.submission_file.as_deref(), &log_dir.join(format!("bench-{stamp}-replay.log")))?
+        replay_own(
+            out,
+            &repo,
+            &task,
+            args.submission_file.as_deref(),
+            &log_dir.join(format!("bench-{stamp}-replay.log")),
+        )?
     } else {
         measure(out, &settings, repo.work_tree(), "candidate", &log_dir.join(format!("bench-{stamp}.log")))?
     };
@@ -155,7 +161,9 @@ fn replay_own(
 ) -> Result<Measurement> {
     let report = crate::commands::diff::submittable(repo, task, false)?;
     let sidecar_path = sidecar::resolve_path(repo.work_tree(), submission_file)?;
-    if let Some(uri) = sidecar::load(&sidecar_path).ok().flatten().and_then(|s| s.artifact_uri().map(str::to_string)) {
+    if let Some(uri) =
+        sidecar::load(&sidecar_path).ok().flatten().and_then(|s| s.artifact_uri().map(str::to_string))
+    {
         return Err(crate::commands::review::artifact_unsupported(&uri));
     }
     let input = crate::replay::Input {

@@ -156,7 +156,9 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
         if text(&submission, "miner_hotkey").as_deref() == Some(me) {
             return Err(Error::usage(format!("submission {id} was made by the signing hotkey {me}"))
                 .with_code("own_submission")
-                .with_hint("miners cannot evaluate their own submissions; `--local` replays it without sending"));
+                .with_hint(
+                    "miners cannot evaluate their own submissions; `--local` replays it without sending",
+                ));
         }
         if task.competition_mode != PEER_EVALUATION {
             return Err(not_peer_evaluation(&task, true));
@@ -183,10 +185,14 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
     crate::consent::ensure_consent_for(out, &state_file, &state, &task, args.yes)?;
 
     let log_dir = repo.git_dir().join("bitsota");
-    let log_path = log_dir.join(format!("review-{}-{}.log", safe_name(id), crate::commands::bench::file_stamp()));
+    let log_path =
+        log_dir.join(format!("review-{}-{}.log", safe_name(id), crate::commands::bench::file_stamp()));
     let outcome = {
         let _signals = crate::runner::SignalGuard::install();
-        replay::replay(out, &replay::Input { repo: &repo, task: &task, patch: patch.as_bytes(), base: &base, log_path })?
+        replay::replay(
+            out,
+            &replay::Input { repo: &repo, task: &task, patch: patch.as_bytes(), base: &base, log_path },
+        )?
     };
 
     let notes = join_notes(&outcome.note, args.notes.as_deref());
@@ -228,7 +234,11 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
         } else {
             let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
             out.line(format!("evaluation body (not sent):\n{pretty}"))?;
-            out.info(if args.local { "--local: nothing was sent" } else { "dry run: nothing was signed or sent" });
+            out.info(if args.local {
+                "--local: nothing was sent"
+            } else {
+                "dry run: nothing was signed or sent"
+            });
         }
     }
     // "Would validators accept this?" answers in the exit code too.
@@ -245,17 +255,17 @@ fn task_for(coordinator: &Coordinator, state: &State, task_id: &str) -> Result<T
         return Ok(state.task.clone());
     }
     let tasks = coordinator.list_tasks()?;
-    let record = tasks
-        .iter()
-        .find(|t| t.get("id").and_then(Value::as_str) == Some(task_id))
-        .ok_or_else(|| {
+    let record =
+        tasks.iter().find(|t| t.get("id").and_then(Value::as_str) == Some(task_id)).ok_or_else(|| {
             Error::server(format!("the coordinator lists no task {task_id} for this submission"))
                 .with_code("unknown_task")
         })?;
-    let parsed = crate::task::parse_record(record, crate::task::Strictness::WarnOnly, &crate::timefmt::now_rfc3339())
-        .map_err(|e| {
-            Error::server(format!("the task record of {task_id} is not usable: {e}")).with_code("bad_task_record")
-        })?;
+    let parsed =
+        crate::task::parse_record(record, crate::task::Strictness::WarnOnly, &crate::timefmt::now_rfc3339())
+            .map_err(|e| {
+                Error::server(format!("the task record of {task_id} is not usable: {e}"))
+                    .with_code("bad_task_record")
+            })?;
     Ok(parsed.snapshot)
 }
 
@@ -348,7 +358,11 @@ fn send(
     };
     state_file.update(|state| {
         state.other.remove(PENDING_KEY);
-        if !state.reviews.iter().any(|r| r.submission_id == record.submission_id && r.evaluator_hotkey == record.evaluator_hotkey) {
+        if !state
+            .reviews
+            .iter()
+            .any(|r| r.submission_id == record.submission_id && r.evaluator_hotkey == record.evaluator_hotkey)
+        {
             state.reviews.push(record.clone());
         }
     })?;

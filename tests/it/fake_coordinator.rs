@@ -849,7 +849,10 @@ fn peer_route(
 }
 
 fn min_peer_evaluations(task: &Value) -> u64 {
-    task.get("min_peer_evaluations").and_then(Value::as_u64).filter(|n| *n > 0).unwrap_or(DEFAULT_MIN_PEER_EVALUATIONS)
+    task.get("min_peer_evaluations")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MIN_PEER_EVALUATIONS)
 }
 
 fn consensus(state: &State, submission_id: &str) -> Option<Value> {

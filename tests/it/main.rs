@@ -12,6 +12,7 @@ mod fnmatch;
 mod hook;
 mod keys;
 mod man;
+mod review;
 mod sidecar;
 mod signing;
 mod state;
