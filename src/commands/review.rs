@@ -99,6 +99,23 @@ pub fn consensus_or_null(coordinator: &Coordinator, id: &str) -> Result<Value> {
     }
 }
 
+/// On a peer_evaluation task, `peer_consensus` (as served, or null) on each submission.
+pub fn add_peer_consensus<'a>(
+    coordinator: &Coordinator,
+    task: &TaskSnapshot,
+    submissions: impl Iterator<Item = &'a mut Value>,
+) -> Result<()> {
+    if task.competition_mode != PEER_EVALUATION {
+        return Ok(());
+    }
+    for s in submissions {
+        if let (Some(id), Value::Object(map)) = (text(s, "id"), &mut *s) {
+            map.insert("peer_consensus".into(), consensus_or_null(coordinator, &id)?);
+        }
+    }
+    Ok(())
+}
+
 /// `accepted/required` (and the status when decided), or `-`.
 pub fn consensus_words(consensus: &Value) -> String {
     if consensus.is_null() {

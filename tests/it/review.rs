@@ -473,3 +473,56 @@ fn bench_replay_record_says_the_number_came_from_a_replay() {
     assert_eq!(run.error_code(), "outside_allowed_paths");
     assert_eq!(w.benchmark_runs(), 1);
 }
+
+#[test]
+fn status_and_submissions_show_the_peer_consensus_of_own_submissions_and_sent_reviews() {
+    let w = world("peer_evaluation", |_| {});
+    write(&w.clone.join("solution.txt"), b"4\n");
+    write(&w.clone.join("submission.json"), br#"{"summary": "four", "claimed_metrics": {"score": 4}}"#);
+    w.env.tool(&w.clone, &["claim"]).expect(0);
+    let sent = w.env.tool(&w.clone, &["submit", "--json"]).expect(0).json();
+    let mine = sent["submission"]["id"].as_str().unwrap().to_string();
+    w.fake.state().peer_evaluations.push(json!({
+        "id": "ev-9", "submission_id": mine, "evaluator_hotkey": OTHER, "status": "accepted",
+        "observed_metrics": {"score": 4.0},
+    }));
+    w.seed("sub-other", OTHER, "pending_verification", &solution_patch("1", "5"), &w.base);
+    w.review(&["sub-other", "--yes"]).expect(0);
+
+    let status = w.env.tool(&w.clone, &["status", "--json"]).expect(0).json();
+    let ours = &status["submissions"][0];
+    assert_eq!(ours["id"], mine.as_str());
+    assert_eq!(ours["peer_consensus"]["accepted_count"], 1, "{status}");
+    assert_eq!(ours["peer_consensus"]["required"], 2);
+    assert_eq!(status["reviews"][0]["submission_id"], "sub-other");
+    assert_eq!(status["reviews"][0]["status"], "accepted");
+    let text = w.env.tool(&w.clone, &["status"]).expect(0).out();
+    assert!(text.contains("peer consensus 1/2"), "{text}");
+    assert!(text.contains("review   sub-other accepted"), "{text}");
+
+    let listed = w.env.tool(&w.clone, &["submissions", "--json"]).expect(0).json();
+    let rows = listed["submissions"].as_array().unwrap();
+    let own = rows.iter().find(|s| s["id"] == mine.as_str()).unwrap();
+    assert_eq!(own["peer_consensus"]["accepted_count"], 1);
+    let other = rows.iter().find(|s| s["id"] == "sub-other").unwrap();
+    assert!(other.get("peer_consensus").is_none(), "only this clone's own submissions: {other}");
+}
+
+#[test]
+fn a_lost_answer_is_looked_up_and_the_evaluation_recorded_once() {
+    let w = world("peer_evaluation", |_| {});
+    w.seed("sub-good", OTHER, "pending_verification", &solution_patch("1", "5"), &w.base);
+    w.fake.push_route_fault(
+        "POST",
+        "/api/v1/submissions/sub-good/peer-evaluate",
+        crate::fake_coordinator::Fault::ResetAfterProcessing,
+    );
+    let v = w.review(&["sub-good", "--yes"]).expect(0).json();
+    assert_eq!(v["sent"], true, "{v}");
+    assert_eq!(w.fake.peer_evaluations().len(), 1);
+    let state = fs::read_to_string(w.clone.join(".git/bitsota.toml")).unwrap();
+    assert_eq!(state.matches("[[reviews]]").count(), 1, "{state}");
+    assert!(!state.contains("pending_review"), "{state}");
+    w.review(&["sub-good", "--yes"]).expect(2);
+    assert_eq!(w.fake.peer_evaluate_posts().len(), 1);
+}
