@@ -1,8 +1,6 @@
 //! Binding a clone to a task: validate the record, resolve `base_ref` to a commit, write the
 //! state file and the exclude line. Shared by `init` and `clone`.
 
-use std::io::Write;
-
 use serde_json::Value;
 
 use crate::error::{Error, Result, ResultExt};
@@ -106,31 +104,7 @@ pub fn write_state(
 
 /// Add `/submission.json` to `<common dir>/info/exclude` unless a line already says it.
 pub fn add_exclude(repo: &Repo) -> Result<()> {
-    add_exclude_line(repo, "the submission sidecar is never part of the patch", EXCLUDE_LINE)
-}
-
-/// Add `line` (after a `# git-bitsota: <why>` comment) to `<common dir>/info/exclude` unless a
-/// line already says it.
-pub fn add_exclude_line(repo: &Repo, why: &str, line: &str) -> Result<()> {
-    let info = repo.common_dir().join("info");
-    let path = info.join("exclude");
-    let existing = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::usage(format!("cannot read {}", path.display())).with_source(e)),
-    };
-    if existing.split(|b| *b == b'\n').any(|l| l.trim_ascii() == line.as_bytes()) {
-        return Ok(());
-    }
-    let mut text = String::new();
-    if !existing.is_empty() && !existing.ends_with(b"\n") {
-        text.push('\n');
-    }
-    text.push_str(&format!("# git-bitsota: {why}\n{line}\n"));
-    std::fs::create_dir_all(&info)
-        .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&path))
-        .and_then(|mut file| file.write_all(text.as_bytes()))
-        .or_usage(|| format!("cannot update {}", path.display()))
+    repo.add_exclude_line("the submission sidecar is never part of the patch", EXCLUDE_LINE)
 }
 
 /// Bind `repo` to the task `record`: everything `init` and `clone` do after having a clone.
@@ -167,4 +141,39 @@ pub fn bind_snapshot(
     let state = write_state(out, &StateFile::new(repo.state_path()), snapshot, coordinator_url, force)?;
     add_exclude(repo)?;
     Ok(state)
+}
+
+/// A task record from a JSON file given by the user (exit 2 when unreadable).
+pub fn read_record_file(path: &std::path::Path) -> Result<Value> {
+    let bytes = std::fs::read(path).or_usage(|| format!("cannot read the task file {}", path.display()))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::usage(format!("the task file {} is not valid JSON", path.display()))
+            .with_code("bad_task_record")
+            .with_source(e)
+    })?;
+    // Accept `{"task": {…}}` (the `show --json` shape) as well as the bare record.
+    match value.get("task") {
+        Some(inner) if inner.is_object() && value.get("id").is_none() => Ok(inner.clone()),
+        _ => Ok(value),
+    }
+}
+
+/// The record of `task`: from `task_file` (offline; exit 2 when unusable) or from the
+/// coordinator (slug or id, through the task listing). The bool says it came from the
+/// coordinator. A file describing another task is refused.
+pub fn task_record(
+    ctx: &crate::ctx::Ctx,
+    task: &str,
+    task_file: Option<&std::path::Path>,
+    state: Option<&crate::state::State>,
+) -> Result<(Value, bool)> {
+    let (record, from_server) = match task_file {
+        Some(path) => (read_record_file(path)?, false),
+        None => (crate::client::Coordinator::from_ctx(ctx, state)?.resolve_task(task)?, true),
+    };
+    if crate::client::find_task(std::slice::from_ref(&record), task).is_none() {
+        return Err(Error::usage(format!("the task record is not task `{task}` (its slug and id differ)"))
+            .with_code("task_mismatch"));
+    }
+    Ok((record, from_server))
 }

@@ -11,6 +11,9 @@ use crate::repo::Repo;
 use crate::task::TaskSnapshot;
 use crate::validator::{self, Rejection};
 
+/// Set (non-empty, not `0`) to let the pre-push check pass with a notice (cli.md §3).
+pub const SKIP_VAR: &str = "BITSOTA_SKIP_CHECK";
+
 /// One problem, with the stable code of cli.md §5.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -362,4 +365,20 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
         );
     }
     report.problems.extend(problems);
+}
+
+/// The sidecar's facts when the file exists; `check` does not require it (cli.md §5).
+pub fn sidecar_facts(
+    repo: &Repo,
+    task: &TaskSnapshot,
+    path: Option<&std::path::Path>,
+) -> Result<Option<SidecarFacts>> {
+    let path = crate::sidecar::resolve_path(repo.work_tree(), path)?;
+    match crate::sidecar::load(&path)? {
+        None => Ok(None),
+        Some(sidecar) => Ok(Some(SidecarFacts {
+            has_artifact: sidecar.has_artifact(),
+            problems: crate::sidecar::problems(&sidecar, task),
+        })),
+    }
 }

@@ -182,7 +182,7 @@ pub struct ClaimArgs {
     /// Claim description sent to the coordinator
     #[arg(short = 'm', long = "message", value_name = "TEXT", default_value = "git bitsota claim")]
     pub message: String,
-    /// Claim even though this clone holds a claim that is still active
+    /// Create a new claim even though this clone, or the coordinator, holds an active claim of this hotkey on the task
     #[arg(long)]
     pub force: bool,
 }

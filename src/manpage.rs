@@ -205,6 +205,12 @@ fn files_section(roff: &mut Roff) {
              bitsota.toml.corrupt-<unix time>.",
         ),
         (
+            "<git common dir>/bitsota.toml.request-lock",
+            "Locked (a kernel lock, released when the process ends) by claim, cancel and submit from the decision \
+             to send a signed request until its answer is recorded: a second run, in this clone or a linked \
+             worktree, waits (saying so after one second) and then decides on what the first one recorded.",
+        ),
+        (
             "submission.json",
             "The submission sidecar at the work tree root (see SUBMISSION FILE); --submission-file overrides.",
         ),

@@ -273,6 +273,28 @@ impl Drop for Spinner {
     }
 }
 
+/// Left-aligned columns, two spaces apart, widths by character count.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let render = |cells: Vec<String>| {
+        let last = cells.len() - 1;
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == last { c.clone() } else { format!("{c:<w$}", w = widths[i]) })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut lines = vec![render(header.iter().map(|h| h.to_string()).collect())];
+    lines.extend(rows.iter().map(|r| render(r.clone())));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,30 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 impl Repo {
+    /// Add `line` (after a `# git-bitsota: <why>` comment) to `<common dir>/info/exclude` unless a
+    /// line already says it.
+    pub fn add_exclude_line(&self, why: &str, line: &str) -> Result<()> {
+        let info = self.common_dir().join("info");
+        let path = info.join("exclude");
+        let existing = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Error::usage(format!("cannot read {}", path.display())).with_source(e)),
+        };
+        if existing.split(|b| *b == b'\n').any(|l| l.trim_ascii() == line.as_bytes()) {
+            return Ok(());
+        }
+        let mut text = String::new();
+        if !existing.is_empty() && !existing.ends_with(b"\n") {
+            text.push('\n');
+        }
+        text.push_str(&format!("# git-bitsota: {why}\n{line}\n"));
+        std::fs::create_dir_all(&info)
+            .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&path))
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .or_usage(|| format!("cannot update {}", path.display()))
+    }
+
     /// Find the repository containing the current directory, honouring `GIT_DIR`,
     /// `GIT_WORK_TREE` and the other discovery variables as git does.
     pub fn discover() -> Result<Repo> {

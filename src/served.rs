@@ -40,6 +40,35 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// `observed / claimed` values of `metric` in a served submission, `-` when missing.
+pub fn metric_words(s: &Value, metric: &str) -> String {
+    let value =
+        |k: &str| s.get(k).and_then(|m| m.get(metric)).filter(|v| !v.is_null()).map(|v| v.to_string());
+    format!(
+        "{} / {}",
+        value("observed_metrics").unwrap_or_else(|| "-".into()),
+        value("claimed_metrics").unwrap_or_else(|| "-".into())
+    )
+}
+
+/// `heldout_ppl (minimize)`.
+pub fn task_metric(task: &Value) -> String {
+    let name = cell(task, "metric_name");
+    match task.get("metric_direction").and_then(Value::as_str) {
+        Some(direction) if !direction.is_empty() => format!("{name} ({})", one_line(direction)),
+        _ => name,
+    }
+}
+
+/// `live`, `paused`, … plus `inactive` when `is_active` is false.
+pub fn task_state(task: &Value) -> String {
+    let mut state = cell(task, "task_state");
+    if task.get("is_active").and_then(Value::as_bool) == Some(false) {
+        state.push_str(", inactive");
+    }
+    state
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,3 +58,33 @@ pub fn fmt_clock(secs: u64) -> String {
         fmt_secs(secs as f64)
     }
 }
+
+/// 21600 → `6h`, 1800 → `30m`, 5400 → `1h30m`, 90 → `1m30s`.
+pub fn human_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(21600), "6h");
+        assert_eq!(human_duration(1800), "30m");
+        assert_eq!(human_duration(5400), "1h30m");
+        assert_eq!(human_duration(90), "1m30s");
+        assert_eq!(human_duration(0), "0s");
+    }
+}

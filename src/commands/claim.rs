@@ -1,35 +1,23 @@
 //! `git bitsota claim [-m TEXT] [--force]`: signed claim of the bound task; records the claim
-//! and shows the participation disclaimer the first time each version is seen.
+//! and shows the participation disclaimer the first time each version is seen. An active claim
+//! of this hotkey on the task is adopted instead of making a second one (see `claims`).
 
 use serde_json::{json, Value};
 
+use crate::claims::{self, ClaimRequest};
 use crate::cli::ClaimArgs;
 use crate::client::{self, Coordinator};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Style;
 use crate::served::{one_line, text};
-use crate::state::ClaimRecord;
 use crate::timefmt;
 
 pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state_file = ctx.state_file(&repo);
     let state = state_file.read_bound()?;
-    if let Some(claim) = &state.claim {
-        if claim.status == "active"
-            && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0)
-            && !args.force
-        {
-            return Err(Error::usage(format!(
-                "this clone already holds an active claim ({}, {})",
-                claim.id,
-                timefmt::time_left_words(&claim.expires_at)
-            ))
-            .with_code("claim_active")
-            .with_hint("submit with it, cancel it with `git bitsota cancel`, or claim again with --force"));
-        }
-    }
+    claims::refuse_if_held(&state, args.force)?;
     let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
     let task = coordinator.resolve_task(&state.task.id)?;
     if !client::is_live(&task) {
@@ -42,24 +30,20 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         .with_code("task_not_live"));
     }
     let hotkey = ctx.hotkey()?;
-    let claim = coordinator.claim_task(&state.task.id, &args.message, &hotkey)?;
-    let id = text(&claim, "id").unwrap_or_default();
+    let request = ClaimRequest { task_id: &state.task.id, work_item_id: None, force: args.force };
+    let mut obtained = claims::obtain(&ctx.out, &coordinator, &state_file, hotkey.ss58(), request, || {
+        coordinator.claim_task(&state.task.id, &args.message, &hotkey)
+    })?;
+    let (claim, id, how) = (obtained.claim.clone(), obtained.id(), obtained.how);
     if id.is_empty() {
         return Err(Error::server("the coordinator's claim has no `id`").with_code("bad_response"));
     }
-    let record = ClaimRecord {
-        id: id.clone(),
-        hotkey: hotkey.ss58().to_string(),
-        status: text(&claim, "status").unwrap_or_else(|| "active".into()),
-        created_at: text(&claim, "created_at").unwrap_or_default(),
-        expires_at: text(&claim, "expires_at").unwrap_or_default(),
-        other: toml::Table::new(),
-    };
+    let record = claims::record_of(&claim, hotkey.ss58());
+    let adoption = obtained.adoption_words();
 
     // Record the claim even if showing the disclaimer fails later: it exists on the server.
     let disclaimer = claim.get("participation_disclaimer").filter(|d| d.is_object());
-    let show_disclaimer = state_file.update(|fresh| {
-        fresh.claim = Some(record.clone());
+    let show_disclaimer = obtained.record(&state_file, hotkey.ss58(), |fresh| {
         let d = disclaimer?;
         let key =
             format!("{}@{}", text(d, "code").unwrap_or_default(), text(d, "version").unwrap_or_default());
@@ -72,6 +56,9 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
         }
         Some(d)
     })?;
+    let others = std::mem::take(&mut obtained.others);
+    // Recorded: a second terminal waiting to claim may go on (and sees this claim).
+    drop(obtained);
 
     if let Some(d) = &show_disclaimer {
         let title = text(d, "title").unwrap_or_else(|| "Participation disclaimer".into());
@@ -84,16 +71,25 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
             ctx.out.info(format!("read it in full: {}", one_line(&url)));
         }
     }
-    if ctx.out.is_json() {
-        return ctx.out.json(&json!({"version": 1, "claim": claim}));
+    if !others.is_empty() {
+        ctx.out.warn(format!(
+            "this hotkey holds other active claims on the task: {}",
+            others.iter().map(|id| one_line(id)).collect::<Vec<_>>().join(", ")
+        ));
     }
-    ctx.out.line(format!(
-        "claimed {} as {}: claim {} ({})",
-        ctx.out.paint(Style::Bold, &state.task.slug),
-        record.hotkey,
-        id,
-        timefmt::time_left_words(&record.expires_at)
-    ))?;
+    if ctx.out.is_json() {
+        return ctx.out.json(&json!({"version": 1, "claim": claim, "obtained": how.as_str()}));
+    }
+    match adoption {
+        Some(words) => ctx.out.line(words)?,
+        None => ctx.out.line(format!(
+            "claimed {} as {}: claim {} ({})",
+            ctx.out.paint(Style::Bold, &state.task.slug),
+            record.hotkey,
+            id,
+            timefmt::time_left_words(&record.expires_at)
+        ))?,
+    }
     ctx.out.hint("check with `git bitsota check`, then `git bitsota submit`");
     Ok(())
 }

@@ -17,8 +17,7 @@ use crate::repo::{Git, Repo};
 use crate::task::{self, Strictness, TaskSnapshot};
 
 pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
-    let (record, from_server) =
-        crate::commands::init::task_record(ctx, &args.task, args.task_file.as_deref(), None)?;
+    let (record, from_server) = crate::bind::task_record(ctx, &args.task, args.task_file.as_deref(), None)?;
     // Validate everything before touching the disk.
     let (snapshot, warnings) = bind::parse(&record, Strictness::Refuse, from_server)?;
     for warning in warnings {

@@ -291,7 +291,7 @@ fn exclude_hook(repo: &Repo, rel_dir: &Path) -> Result<()> {
     let Some(rel) = rel_dir.join(HOOK_NAME).to_str().map(|s| format!("/{s}")) else {
         return Ok(());
     };
-    crate::bind::add_exclude_line(repo, "the pre-push hook is not part of the work", &rel)
+    repo.add_exclude_line("the pre-push hook is not part of the work", &rel)
 }
 
 fn show_foreign(ctx: &Ctx, hook: &Path, content: &str) {
@@ -447,7 +447,7 @@ fn finish(ctx: &Ctx, repo: &Repo) -> Result<()> {
         Ok(Some(_)) => {
             ctx.out.hint(format!(
                 "pushes now run `git bitsota check --pre-push`; skip it once with {}=1 or `git push --no-verify`",
-                crate::commands::prepush::SKIP_VAR
+                crate::check::SKIP_VAR
             ));
         }
         Ok(None) => ctx.out.warn(

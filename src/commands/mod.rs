@@ -33,6 +33,7 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Whoami => whoami::run(ctx),
         Command::Claim(args) => claim::run(ctx, &args),
         Command::Cancel => cancel::run(ctx),
+        Command::Check(args) if args.pre_push => prepush::run(ctx, &args),
         Command::Check(args) => check::run(ctx, &args),
         Command::Diff(args) => diff::run(ctx, &args),
         Command::Bench(args) => bench::run(ctx, &args),

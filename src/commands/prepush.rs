@@ -6,12 +6,11 @@ use std::io::{IsTerminal, Read};
 
 use serde_json::json;
 
+use crate::check::SKIP_VAR;
 use crate::check::{self, Report};
 use crate::cli::CheckArgs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result, ResultExt};
-
-pub const SKIP_VAR: &str = "BITSOTA_SKIP_CHECK";
 
 const BY_HAND_HINT: &str =
     "`check --pre-push` is run by git's pre-push hook; install it with `git bitsota hook install`";

@@ -14,7 +14,8 @@ use crate::canonical_json::sha256_hex;
 use crate::cli::ReviewArgs;
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
+use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
 use crate::replay::{self, Verdict};
 use crate::served::{cell, one_line, shorten, text};
@@ -190,6 +191,12 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
             .with_hint("`--local` replays it without sending"));
         }
         if evaluated_by(&coordinator, &state, id, me)? {
+            // An earlier run whose answer was lost: its evaluation arrived; record it.
+            if pending_review(&state).as_deref() == Some(id) {
+                if let Some(found) = coordinator.peer_evaluations(id, Some(me))?.first() {
+                    record(&state_file, me, id, &task_id, found, &patch)?;
+                }
+            }
             return Err(Error::usage(format!("the signing hotkey {me} already evaluated submission {id}"))
                 .with_code("already_evaluated")
                 .with_hint("an evaluation is sent once; `--local` replays it again without sending"));
@@ -326,7 +333,10 @@ fn safe_name(id: &str) -> String {
     id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(64).collect()
 }
 
-/// Send the evaluation once: mark it pending, POST, and on a lost answer look it up.
+/// Send the evaluation once. Under the clone's request lock (one signed mutation at a time):
+/// look again for an evaluation of this hotkey (another terminal, or an earlier run whose
+/// answer was lost, may have sent one while this replay ran), mark the attempt pending, POST,
+/// and on a lost answer look it up before saying anything failed.
 #[allow(clippy::too_many_arguments)]
 fn send(
     ctx: &Ctx,
@@ -339,13 +349,33 @@ fn send(
     patch: &str,
 ) -> Result<Value> {
     let me = hotkey.ss58().to_string();
+    let _guard = MutationGuard::acquire(state_file, &ctx.out, "sending the evaluation")?;
+    let state = state_file.read_bound()?;
+    let recorded = state.reviews.iter().any(|r| r.submission_id == id && r.evaluator_hotkey == me);
+    let earlier = if recorded { Vec::new() } else { coordinator.peer_evaluations(id, Some(&me))? };
+    if recorded || !earlier.is_empty() {
+        if let (false, Some(found)) = (recorded, earlier.first()) {
+            if pending_review(&state).as_deref() == Some(id) {
+                // Ours, from a run whose answer was lost: record it, send nothing.
+                ctx.out.info(
+                    "an earlier run's evaluation of this submission arrived; recording it, sending nothing",
+                );
+                record(state_file, &me, id, task_id, found, patch)?;
+                return Ok(found.clone());
+            }
+        }
+        return Err(Error::usage(format!(
+            "the signing hotkey {me} evaluated submission {id} while this replay ran; nothing was sent"
+        ))
+        .with_code("already_evaluated"));
+    }
     mark_pending(state_file, Some(id))?;
     let spinner = ctx.out.spinner("sending the evaluation");
     let answer = coordinator.peer_evaluate(id, body, hotkey);
     drop(spinner);
     let evaluation = match answer {
         Ok(evaluation) => evaluation,
-        Err(err) if outcome_unknown(&err) => {
+        Err(err) if mutation::answer_lost(&err) => {
             ctx.out.warn("the coordinator's answer was lost; checking whether the evaluation arrived");
             match coordinator.peer_evaluations(id, Some(&me)) {
                 Ok(found) if !found.is_empty() => found.into_iter().next().unwrap_or(Value::Null),
@@ -361,38 +391,51 @@ fn send(
             return Err(err);
         }
     };
+    // What was sent, with the id the coordinator gave it.
+    let mut sent = body.clone();
+    if let Some(eid) = evaluation.get("id") {
+        sent["id"] = eid.clone();
+    }
+    record(state_file, &me, id, task_id, &sent, patch)?;
+    Ok(evaluation)
+}
+
+/// Record an evaluation (as sent or as served) in `[[reviews]]` and clear the pending mark.
+fn record(
+    state_file: &StateFile,
+    me: &str,
+    id: &str,
+    task_id: &str,
+    evaluation: &Value,
+    patch: &str,
+) -> Result<()> {
     let record = ReviewRecord {
         submission_id: id.to_string(),
         task_id: task_id.to_string(),
-        evaluator_hotkey: me,
-        status: body["status"].as_str().unwrap_or_default().to_string(),
-        observed_metrics: metrics_table(&body["observed_metrics"]),
-        notes: body.get("notes").and_then(Value::as_str).unwrap_or_default().to_string(),
+        evaluator_hotkey: me.to_string(),
+        status: text(evaluation, "status").unwrap_or_default(),
+        observed_metrics: metrics_table(&evaluation["observed_metrics"]),
+        notes: text(evaluation, "notes").unwrap_or_default(),
         patch_sha256: sha256_hex(patch.as_bytes()),
         sent_at: crate::timefmt::now_rfc3339(),
-        evaluation_id: text(&evaluation, "id").unwrap_or_default(),
+        evaluation_id: text(evaluation, "id").unwrap_or_default(),
         other: toml::Table::new(),
     };
     state_file.update(|state| {
         state.other.remove(PENDING_KEY);
-        if !state
-            .reviews
-            .iter()
-            .any(|r| r.submission_id == record.submission_id && r.evaluator_hotkey == record.evaluator_hotkey)
-        {
+        let known = state.reviews.iter().any(|r| {
+            r.submission_id == record.submission_id && r.evaluator_hotkey == record.evaluator_hotkey
+        });
+        if !known {
             state.reviews.push(record.clone());
         }
-    })?;
-    Ok(evaluation)
+    })
 }
 
-/// Whether a failed POST may still have been stored (no answer, a 5xx, an unreadable answer).
-fn outcome_unknown(err: &Error) -> bool {
-    match err.kind() {
-        Kind::Network => true,
-        Kind::Server => matches!(err.code(), "server_error" | "bad_response"),
-        _ => false,
-    }
+/// The submission of an evaluation whose answer was lost, if any.
+fn pending_review(state: &State) -> Option<String> {
+    let table = state.other.get(PENDING_KEY)?.as_table()?;
+    Some(table.get("submission_id")?.as_str()?.to_string())
 }
 
 fn mark_pending(state_file: &StateFile, id: Option<&str>) -> Result<()> {

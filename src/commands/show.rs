@@ -4,11 +4,11 @@ use serde_json::{json, Value};
 
 use crate::cli::ShowArgs;
 use crate::client::Coordinator;
-use crate::commands::tasks::{human_duration, metric, state};
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::output::Style;
-use crate::served::{cell, one_line, printable};
+use crate::served::{cell, one_line, printable, task_metric, task_state};
+use crate::timefmt::human_duration;
 
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     let coordinator = Coordinator::ambient(ctx)?;
@@ -28,8 +28,8 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     ctx.out.line(ctx.out.paint(Style::Bold, &format!("{} — {title}", cell(&task, "slug"))))?;
     let mut rows: Vec<(&str, String)> = vec![
         ("id", cell(&task, "id")),
-        ("state", state(&task)),
-        ("metric", metric(&task)),
+        ("state", task_state(&task)),
+        ("metric", task_metric(&task)),
         ("mode", cell(&task, "competition_mode")),
         ("repository", cell(&task, "repository")),
         ("base ref", cell(&task, "base_ref")),

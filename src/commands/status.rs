@@ -5,10 +5,10 @@ use serde_json::{json, Value};
 
 use crate::check::{self, Options};
 use crate::client::Coordinator;
-use crate::commands::submissions::metric_words;
 use crate::ctx::Ctx;
 use crate::error::{Kind, Result};
 use crate::output::Style;
+use crate::served::metric_words;
 use crate::served::{cell, has_id, one_line, text};
 use crate::state::State;
 use crate::timefmt;
@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let state_file = ctx.state_file(&repo);
     let state = state_file.read_bound()?;
     let task = &state.task;
-    let sidecar = crate::commands::check::sidecar_if_present(&repo, task, None)?;
+    let sidecar = crate::check::sidecar_facts(&repo, task, None)?;
     let report = check::check_worktree(&repo, task, &Options { allow_outside: false, sidecar })?;
 
     if !ctx.out.is_json() {

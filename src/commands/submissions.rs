@@ -6,7 +6,7 @@ use crate::cli::SubmissionsArgs;
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::served::{cell, shorten};
+use crate::served::{cell, metric_words, shorten};
 
 pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     let repo = ctx.repo()?;
@@ -57,15 +57,5 @@ pub fn row(s: &Value, metric: &str) -> String {
         shorten(&cell(s, "miner_hotkey"), 10),
         cell(s, "created_at").chars().take(19).collect::<String>(),
         metric_words(s, metric)
-    )
-}
-
-pub fn metric_words(s: &Value, metric: &str) -> String {
-    let value =
-        |k: &str| s.get(k).and_then(|m| m.get(metric)).filter(|v| !v.is_null()).map(|v| v.to_string());
-    format!(
-        "{} / {}",
-        value("observed_metrics").unwrap_or_else(|| "-".into()),
-        value("claimed_metrics").unwrap_or_else(|| "-".into())
     )
 }

@@ -4,7 +4,9 @@
 //!
 //! Idempotent: before sending, an attempt whose answer was lost (timeout, reset) is looked up on
 //! the coordinator (same claim, same patch), and a lost answer is looked up right away too. The
-//! same patch is never sent twice for one claim unless `--force`.
+//! same patch is never sent twice for one claim unless `--force`. The decision to send, the
+//! request and the recording of its answer happen under the clone's request lock
+//! (`mutation`), so two terminals (or a clone and its linked worktree) send it once.
 
 use serde_json::{json, Map, Value};
 
@@ -13,7 +15,8 @@ use crate::check::{self, Options, Problem, Report, SidecarFacts};
 use crate::cli::SubmitArgs;
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
-use crate::error::{Error, Kind, Result, ResultExt};
+use crate::error::{Error, Result, ResultExt};
+use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
 use crate::served::{has_id, text};
 use crate::sidecar::{self, Sidecar};
@@ -45,14 +48,8 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     // The same patch already submitted with this claim: say so before anything else (the
     // claim is `submitted` by now, which would otherwise read as a claim problem).
     if report.ok() && !args.force && !args.dry_run {
-        let same = |s: &&SubmissionRecord| s.claim_id == claim_id && s.patch_sha256 == patch_sha256;
-        if let Some(done) = state.submissions.iter().find(same) {
-            return Err(Error::usage(format!(
-                "claim {claim_id} already submitted this patch as submission {}",
-                done.id
-            ))
-            .with_code("duplicate_submission")
-            .with_hint("change the patch or claim again; --force sends it anyway"));
+        if let Some(refusal) = already_submitted(&state, &claim_id, &patch_sha256) {
+            return Err(refusal);
         }
     }
     let claim_problem = claim_problem(&state);
@@ -104,6 +101,29 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         }
     }
 
+    // From here until the answer is recorded, no other run in this clone (or a linked
+    // worktree) sends a signed request; one that waited decides on what this one recorded.
+    let _guard = MutationGuard::acquire(&state_file, &ctx.out, "submitting")?;
+    let state = state_file.read_bound()?;
+    let now_claim = state.claim.as_ref().map(|c| c.id.as_str()).unwrap_or_default();
+    if now_claim != claim_id {
+        return Err(Error::usage(format!(
+            "the clone's claim changed while this submit waited (now {now_claim:?}); nothing was sent"
+        ))
+        .with_code("claim_changed")
+        .with_hint("run `git bitsota submit` again"));
+    }
+    if !args.force {
+        if let Some(refusal) = already_submitted(&state, &claim_id, &patch_sha256) {
+            return Err(refusal);
+        }
+    }
+    // Another run may have cancelled the claim while this one waited.
+    if let Some(problem) = self::claim_problem(&state) {
+        report.push(problem);
+        return refuse(ctx, &report);
+    }
+
     // A previous attempt whose answer was lost: look before sending again.
     let pending = pending_attempt(&state);
     if pending.as_ref().is_some_and(|(c, p)| *c == claim_id && *p == patch_sha256) {
@@ -120,7 +140,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     drop(spinner);
     match sent {
         Ok(submission) => finish(ctx, &state_file, &state, submission, &patch, &patch_sha256, false),
-        Err(err) if outcome_unknown(&err) => {
+        Err(err) if mutation::answer_lost(&err) => {
             // The coordinator may have stored it before the answer was lost (a timeout, a
             // reset, a gateway error or a garbled answer).
             ctx.out.warn("the coordinator's answer was lost; checking whether the submission arrived");
@@ -139,14 +159,15 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     }
 }
 
-/// Whether a failed POST may still have been stored: no answer, a 5xx, or an answer that
-/// could not be read. A 4xx is a definite refusal (nothing stored).
-fn outcome_unknown(err: &Error) -> bool {
-    match err.kind() {
-        Kind::Network => true,
-        Kind::Server => matches!(err.code(), "server_error" | "bad_response"),
-        _ => false,
-    }
+/// The refusal for a patch this claim already submitted (recorded in the state), naming the
+/// submission.
+fn already_submitted(state: &State, claim_id: &str, patch_sha256: &str) -> Option<Error> {
+    let done = state.submissions.iter().find(|s| s.claim_id == claim_id && s.patch_sha256 == patch_sha256)?;
+    Some(
+        Error::problems(format!("claim {claim_id} already submitted this patch as submission {}", done.id))
+            .with_code("duplicate_submission")
+            .with_hint("change the patch or claim again; --force sends it anyway"),
+    )
 }
 
 /// The claim must exist, be usable (`active`, or `submitted` for a further, different patch;

@@ -53,6 +53,9 @@ pub enum Fault {
     ResetAfterProcessing,
     /// Process the request normally, then close the connection (FIN) without a word.
     CloseAfterProcessing,
+    /// Process the request normally, then hold the answer until [`Hold::release`] or its
+    /// time is up (issue 14: a client killed or timed out meanwhile loses the answer).
+    HoldAfterProcessing(Hold),
 }
 
 /// One request as received.
@@ -390,6 +393,14 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
             return;
         }
         Some(Fault::Slow(delay)) => std::thread::sleep(delay),
+        Some(Fault::HoldAfterProcessing(hold)) => {
+            let answer = {
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                route(&mut state, &request, index)
+            };
+            hold.acted_then_wait();
+            return write_answer(&mut stream, answer, &[]);
+        }
         Some(Fault::ResetAfterProcessing) | Some(Fault::CloseAfterProcessing) => {
             {
                 let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -950,4 +961,59 @@ fn peer_evaluate(state: &mut State, id: &str, body: &Value, hotkey: String) -> A
         }
     }
     Answer::Json(200, evaluation)
+}
+
+// --- issue 14: held answers and waiting on the server's log ---------------------------------
+
+/// The handle of a [`Fault::HoldAfterProcessing`]: says when the request has taken effect,
+/// and lets the test release the answer before its time is up.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    at_most: Duration,
+    inner: Arc<(Mutex<HoldState>, std::sync::Condvar)>,
+}
+
+#[derive(Debug, Default)]
+struct HoldState {
+    acted: bool,
+    released: bool,
+}
+
+impl Hold {
+    /// Hold an answer at most this long.
+    pub fn new(at_most: Duration) -> Hold {
+        Hold { at_most, inner: Arc::default() }
+    }
+
+    /// Let the held answer go.
+    pub fn release(&self) {
+        let (lock, wake) = &*self.inner;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).released = true;
+        wake.notify_all();
+    }
+
+    /// Wait until the server has processed the held request (panics after 30 s).
+    pub fn wait_acted(&self) {
+        let (lock, wake) = &*self.inner;
+        let state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (state, _) = wake
+            .wait_timeout_while(state, Duration::from_secs(30), |s| !s.acted)
+            .unwrap_or_else(|e| e.into_inner());
+        assert!(state.acted, "the held request never reached the fake coordinator");
+    }
+
+    fn acted_then_wait(&self) {
+        let (lock, wake) = &*self.inner;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        state.acted = true;
+        wake.notify_all();
+        let _ = wake.wait_timeout_while(state, self.at_most, |s| !s.released);
+    }
+}
+
+impl Fake {
+    /// How many requests with this method and path the server received.
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.state().log.iter().filter(|r| r.method == method && r.path == path).count()
+    }
 }

@@ -11,6 +11,7 @@ mod fake_coordinator;
 mod fnmatch;
 mod hook;
 mod keys;
+mod lost_answers;
 mod man;
 mod review;
 mod sidecar;

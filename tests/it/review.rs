@@ -526,3 +526,27 @@ fn a_lost_answer_is_looked_up_and_the_evaluation_recorded_once() {
     w.review(&["sub-good", "--yes"]).expect(2);
     assert_eq!(w.fake.peer_evaluate_posts().len(), 1);
 }
+
+#[test]
+fn an_evaluation_whose_answer_and_lookup_were_lost_is_recorded_by_the_next_run_not_sent_again() {
+    let w = world("peer_evaluation", |_| {});
+    w.seed("sub-good", OTHER, "pending_verification", &solution_patch("1", "5"), &w.base);
+    // As a run killed after its POST left things: the evaluation arrived, the state only has
+    // the in-flight mark.
+    w.fake.state().peer_evaluations.push(json!({
+        "id": "ev-lost", "submission_id": "sub-good", "evaluator_hotkey": SS58, "status": "accepted",
+        "observed_metrics": {"score": 5.0},
+    }));
+    let path = w.clone.join(".git/bitsota.toml");
+    let mut state = fs::read_to_string(&path).unwrap();
+    state.push_str("\n[pending_review]\nsubmission_id = \"sub-good\"\nat = \"2026-01-01T00:00:00Z\"\n");
+    fs::write(&path, state).unwrap();
+
+    let run = w.review(&["sub-good", "--yes"]).expect(2);
+    assert_eq!(run.error_code(), "already_evaluated");
+    let state = fs::read_to_string(&path).unwrap();
+    assert!(state.contains("[[reviews]]") && !state.contains("pending_review"), "{state}");
+    assert!(state.contains("evaluation_id = \"ev-lost\""), "{state}");
+    assert!(w.fake.peer_evaluate_posts().is_empty());
+    assert_eq!(w.benchmark_runs(), 0);
+}
