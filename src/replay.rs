@@ -190,7 +190,9 @@ pub(crate) fn replay(out: &Output, input: &Input) -> Result<Outcome> {
         return Ok(finish(outcome, &mut log));
     }
 
-    let Some(base_commit) = find_base(out, input.repo, task, input.base, &mut log)? else {
+    let base_commit = find_base(out, input.repo, task, input.base, &mut log)?;
+    check_interrupted()?;
+    let Some(base_commit) = base_commit else {
         outcome.note = format!(
             "base commit {} was not found here nor in the task repository {}",
             input.base.trim(),

@@ -550,3 +550,39 @@ fn an_evaluation_whose_answer_and_lookup_were_lost_is_recorded_by_the_next_run_n
     assert!(w.fake.peer_evaluate_posts().is_empty());
     assert_eq!(w.benchmark_runs(), 0);
 }
+
+#[test]
+fn a_secondary_metric_is_required_and_observed_when_the_task_has_one() {
+    let w = world("peer_evaluation", |r| {
+        r["secondary_metric_name"] = json!("latency");
+        r["benchmark_command"] =
+            json!("sh bench.sh; [ \"$(cat solution.txt)\" = 5 ] && echo latency=0.25; true");
+    });
+    w.seed("sub-both", OTHER, "pending_verification", &solution_patch("1", "5"), &w.base);
+    w.seed("sub-one", OTHER, "pending_verification", &solution_patch("1", "6"), &w.base);
+    let v = w.review(&["sub-both", "--yes", "--dry-run"]).expect(0).json();
+    assert_eq!(v["status"], "accepted", "{v}");
+    assert_eq!(v["observed_metrics"], json!({"score": 5.0, "latency": 0.25}));
+    let v = w.review(&["sub-one", "--yes", "--dry-run"]).expect(0).json();
+    assert_eq!(v["status"], "error", "{v}");
+    assert_eq!(v["observed_metrics"], json!({}));
+    assert!(v["notes"].as_str().unwrap().contains("metric 'latency' not found"), "{v}");
+}
+
+#[test]
+fn a_worktree_left_by_a_killed_replay_is_removed_by_the_next_one() {
+    let w = world("peer_evaluation", |_| {});
+    // As a replay killed with SIGKILL leaves it: registered, on disk, its process gone.
+    let stale = w.clone.join(".git/bitsota/replay-99999999-1");
+    w.env.git(&w.clone, &["worktree", "add", "--detach", "-q", stale.to_str().unwrap(), &w.base]);
+    // One of a live process (this test) is left alone.
+    let live = w.clone.join(format!(".git/bitsota/replay-{}-1", std::process::id()));
+    w.env.git(&w.clone, &["worktree", "add", "--detach", "-q", live.to_str().unwrap(), &w.base]);
+    w.seed("sub-good", OTHER, "pending_verification", &solution_patch("1", "5"), &w.base);
+    w.review(&["sub-good", "--yes", "--local"]).expect(0);
+    assert!(!stale.exists());
+    assert!(live.exists());
+    let list = w.env.git(&w.clone, &["worktree", "list", "--porcelain"]);
+    assert!(!list.contains("replay-99999999"), "{list}");
+    assert!(list.contains(&format!("replay-{}-1", std::process::id())), "{list}");
+}
