@@ -169,7 +169,7 @@ pub fn task_record(
 ) -> Result<(Value, bool)> {
     let (record, from_server) = match task_file {
         Some(path) => (read_record_file(path)?, false),
-        None => (crate::client::Coordinator::from_ctx(ctx, state)?.resolve_task(task)?, true),
+        None => (ctx.coordinator(state)?.resolve_task(task)?, true),
     };
     if crate::client::find_task(std::slice::from_ref(&record), task).is_none() {
         return Err(Error::usage(format!("the task record is not task `{task}` (its slug and id differ)"))

@@ -18,11 +18,8 @@ use crate::error::{Error, Result};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Output;
 use crate::served::{one_line, text};
-use crate::state::{ClaimRecord, State, StateFile};
+use crate::state::{ClaimRecord, PendingClaim, State, StateFile};
 use crate::timefmt;
-
-/// Key in the state file for a claim request whose outcome is not recorded yet.
-const PENDING_KEY: &str = "pending_claim";
 
 /// What to claim and how.
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +78,7 @@ impl Obtained {
     ) -> Result<T> {
         let record = record_of(&self.claim, hotkey);
         state_file.update(|fresh| {
-            fresh.other.remove(PENDING_KEY);
+            fresh.pending_claim = None;
             fresh.claim = Some(record);
             extra(fresh)
         })
@@ -113,7 +110,7 @@ impl Obtained {
 /// Refuse while the clone holds a claim that is still active (unless `force`). Not while a
 /// claim request of a killed run is pending: [`obtain`] first adopts what that request made.
 pub fn refuse_if_held(state: &State, force: bool) -> Result<()> {
-    if state.other.contains_key(PENDING_KEY) {
+    if state.pending_claim.is_some() {
         return Ok(());
     }
     refuse_held_claim(state, force)
@@ -121,8 +118,7 @@ pub fn refuse_if_held(state: &State, force: bool) -> Result<()> {
 
 fn refuse_held_claim(state: &State, force: bool) -> Result<()> {
     let Some(claim) = &state.claim else { return Ok(()) };
-    let live = claim.status == "active" && timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s > 0);
-    if force || !live {
+    if force || !claim.is_live() {
         return Ok(());
     }
     Err(Error::usage(format!(
@@ -255,24 +251,14 @@ fn obtained(found: &Value, how: How, candidates: &[&Value], guard: MutationGuard
 
 /// The active claim ids recorded before a claim request that has not been recorded yet.
 fn pending_known(state: &State) -> Option<Vec<String>> {
-    let table = state.other.get(PENDING_KEY)?.as_table()?;
-    let known = table.get("known")?.as_array()?;
-    Some(known.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+    state.pending_claim.as_ref().map(|p| p.known.clone())
 }
 
 /// Remember (or forget) a claim request in flight and the active claims that existed before.
 fn mark_pending(state_file: &StateFile, known: Option<&[String]>) -> Result<()> {
-    state_file.update(|state| match known {
-        Some(known) => {
-            let mut table = toml::Table::new();
-            table.insert("at".into(), toml::Value::String(timefmt::now_rfc3339()));
-            let ids = known.iter().map(|id| toml::Value::String(id.clone())).collect();
-            table.insert("known".into(), toml::Value::Array(ids));
-            state.other.insert(PENDING_KEY.into(), toml::Value::Table(table));
-        }
-        None => {
-            state.other.remove(PENDING_KEY);
-        }
+    state_file.update(|state| {
+        state.pending_claim =
+            known.map(|known| PendingClaim { at: timefmt::now_rfc3339(), known: known.to_vec() });
     })
 }
 

@@ -323,7 +323,7 @@ pub enum HookAction {
         #[arg(long)]
         force: bool,
         /// Print the hook lines instead of installing them
-        #[arg(long)]
+        #[arg(long, conflicts_with = "force")]
         print: bool,
     },
     /// Remove our hook (restoring a backed-up foreign hook)

@@ -29,11 +29,9 @@ use ureq::Agent;
 
 use crate::auth::{self, SignedRequest};
 use crate::canonical_json::to_canonical_string;
-use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::keys::Hotkey;
 use crate::output::Output;
-use crate::state::State;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const GET_TIMEOUT: Duration = Duration::from_secs(60);
@@ -188,23 +186,6 @@ impl Coordinator {
             timeout_override: env_duration_secs(ENV_TIMEOUT),
             backoff: env_millis(ENV_BACKOFF_MS).unwrap_or(Duration::from_millis(500)),
         })
-    }
-
-    /// The coordinator of `--coordinator-url` / `BITSOTA_COORDINATOR_URL` / the state file / default.
-    pub fn from_ctx(ctx: &Ctx, state: Option<&State>) -> Result<Coordinator> {
-        Coordinator::new(&ctx.coordinator_url(state), &ctx.out)
-    }
-
-    /// For commands that work anywhere (`tasks`, `show`, `request`): the URL of the flag or
-    /// environment, else of the clone we are in (if bound), else the default. A corrupt
-    /// state file in the current clone is an error (it blocks every command).
-    pub fn ambient(ctx: &Ctx) -> Result<Coordinator> {
-        let explicit = ctx.explicit_coordinator_url().is_some();
-        let state = match (explicit, ctx.repo()) {
-            (false, Ok(repo)) => ctx.state_file(&repo).read()?,
-            _ => None,
-        };
-        Coordinator::from_ctx(ctx, state.as_ref())
     }
 
     /// The full URL of a request (base prefix + path + `?query`).

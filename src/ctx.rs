@@ -6,6 +6,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::cli::{GlobalArgs, DEFAULT_COORDINATOR_URL};
+use crate::client::Coordinator;
 use crate::error::{Kind, Result, ResultExt};
 use crate::keys::{self, Hotkey, KeyUi, Secrets, WalletSelector};
 use crate::output::Output;
@@ -47,6 +48,23 @@ impl Ctx {
             return url.trim_end_matches('/').to_string();
         }
         DEFAULT_COORDINATOR_URL.to_string()
+    }
+
+    /// The coordinator of `--coordinator-url` / `BITSOTA_COORDINATOR_URL` / the state file / default.
+    pub fn coordinator(&self, state: Option<&State>) -> Result<Coordinator> {
+        Coordinator::new(&self.coordinator_url(state), &self.out)
+    }
+
+    /// For commands that work anywhere (`tasks`, `show`, `request`): the URL of the flag or
+    /// environment, else of the clone we are in (if bound), else the default. A corrupt
+    /// state file in the current clone is an error (it blocks every command).
+    pub fn ambient_coordinator(&self) -> Result<Coordinator> {
+        let explicit = self.explicit_coordinator_url().is_some();
+        let state = match (explicit, self.repo()) {
+            (false, Ok(repo)) => self.state_file(&repo).read()?,
+            _ => None,
+        };
+        self.coordinator(state.as_ref())
     }
 
     pub fn wallet(&self) -> WalletSelector {

@@ -45,6 +45,19 @@ pub struct State {
     /// Peer evaluations this clone sent (`review`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviews: Vec<ReviewRecord>,
+    /// A claim request sent but not recorded: the next `claim` looks up what it made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_claim: Option<PendingClaim>,
+    /// The id of a claim whose cancel was sent but not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_cancel: Option<String>,
+    /// A submission sent but not recorded: the next `submit` looks it up before sending again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_submission: Option<PendingSubmission>,
+    /// The submission whose peer evaluation was sent but not recorded: the next `review` looks
+    /// it up before sending again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_review: Option<String>,
     /// Keys a newer git-bitsota of the same format version may have written.
     #[serde(flatten)]
     pub other: toml::Table,
@@ -101,6 +114,41 @@ pub struct ReviewRecord {
     pub other: toml::Table,
 }
 
+impl ClaimRecord {
+    /// Past its expiry (false when the expiry is unknown: the coordinator decides then).
+    pub fn expired(&self) -> bool {
+        crate::timefmt::seconds_left(&self.expires_at).is_some_and(|s| s <= 0)
+    }
+
+    /// Active and not expired: a claim this clone works under.
+    pub fn is_live(&self) -> bool {
+        self.status == "active" && !self.expired()
+    }
+
+    /// Can take a submission: live, or `submitted` for a further, different patch (the
+    /// coordinator decides whether it takes more than one).
+    pub fn takes_submissions(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "submitted") && !self.expired()
+    }
+}
+
+/// A claim request in flight, with the active claims of this hotkey that existed before it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingClaim {
+    pub at: String,
+    #[serde(default)]
+    pub known: Vec<String>,
+}
+
+/// A submission in flight: which claim and which patch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingSubmission {
+    pub claim_id: String,
+    pub patch_sha256: String,
+    #[serde(default)]
+    pub at: String,
+}
+
 /// One run of `bench`: the metric and where it came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BenchRecord {
@@ -118,6 +166,15 @@ pub struct BenchRecord {
     pub exit_code: Option<i64>,
     pub seconds: f64,
     pub log: String,
+    /// Whether the work tree had changes against HEAD when it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
+    /// Why the run did not end ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Digest of the commands that ran, so a remembered baseline is reused only for the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<String>,
     #[serde(flatten)]
     pub other: toml::Table,
 }
@@ -134,6 +191,10 @@ impl State {
             submissions: Vec::new(),
             bench: Vec::new(),
             reviews: Vec::new(),
+            pending_claim: None,
+            pending_cancel: None,
+            pending_submission: None,
+            pending_review: None,
             other: toml::Table::new(),
         }
     }

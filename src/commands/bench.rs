@@ -190,15 +190,6 @@ fn save_records(
     let commands = commands_digest(task);
     state_file.update(|state| {
         for m in baseline.into_iter().chain(std::iter::once(candidate)) {
-            let mut other = toml::Table::new();
-            if let Some(dirty) = m.dirty {
-                other.insert("dirty".into(), toml::Value::Boolean(dirty));
-            }
-            if let Some(message) = &m.message {
-                other.insert("message".into(), toml::Value::String(message.clone()));
-            }
-            // Which commands produced it, so a remembered baseline is only reused for the same ones.
-            other.insert("commands".into(), toml::Value::String(commands.clone()));
             state.bench.push(BenchRecord {
                 kind: m.kind.to_string(),
                 metric_name: task.metric_name.clone(),
@@ -209,7 +200,10 @@ fn save_records(
                 exit_code: m.benchmark_exit(),
                 seconds: (m.seconds * 1000.0).round() / 1000.0,
                 log: m.log.to_string_lossy().into_owned(),
-                other,
+                dirty: m.dirty,
+                message: m.message.clone(),
+                commands: Some(commands.clone()),
+                other: toml::Table::new(),
             });
         }
         let excess = state.bench.len().saturating_sub(MAX_RECORDS);
@@ -229,7 +223,7 @@ fn remembered_baseline(state: &State, task: &TaskSnapshot) -> Option<f64> {
                 && r.status == "ok"
                 && r.source == task.base_commit
                 && r.metric_name == task.metric_name
-                && r.other.get("commands").and_then(|v| v.as_str()) == Some(digest.as_str())
+                && r.commands.as_deref() == Some(digest.as_str())
         })
         .and_then(|r| r.value)
 }

@@ -7,15 +7,11 @@
 use serde_json::{json, Value};
 
 use crate::claims;
-use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::mutation::{self, MutationGuard};
 use crate::served::text;
 use crate::state::StateFile;
-
-/// Key in the state file for a cancel whose outcome is not recorded yet (the claim id).
-const PENDING_KEY: &str = "pending_cancel";
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let repo = ctx.repo()?;
@@ -24,7 +20,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     if state.claim.is_none() {
         return Err(no_claim());
     }
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let hotkey = ctx.hotkey()?;
 
     let _guard = MutationGuard::acquire(&state_file, &ctx.out, "cancelling")?;
@@ -38,7 +34,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         return show(ctx, &claim.id, &json!({"id": claim.id, "status": claim.status}));
     }
     let task_id = state.task.id.as_str();
-    let pending = state.other.get(PENDING_KEY).and_then(toml::Value::as_str) == Some(claim.id.as_str());
+    let pending = state.pending_cancel.as_deref() == Some(claim.id.as_str());
     if pending {
         ctx.out.info("a previous cancel lost its answer; looking the claim up on the coordinator first");
         if let Some(served) = claims::find(&coordinator, task_id, &claim.id)?.filter(is_cancelled) {
@@ -83,7 +79,7 @@ fn is_cancelled(claim: &Value) -> bool {
 
 fn finish(ctx: &Ctx, state_file: &StateFile, claim_id: &str, served: Value) -> Result<()> {
     state_file.update(|fresh| {
-        fresh.other.remove(PENDING_KEY);
+        fresh.pending_cancel = None;
         if let Some(local) = fresh.claim.as_mut().filter(|c| c.id == claim_id) {
             local.status = text(&served, "status").unwrap_or_else(|| "cancelled".into());
         }
@@ -100,12 +96,5 @@ fn show(ctx: &Ctx, claim_id: &str, served: &Value) -> Result<()> {
 
 /// Remember (or forget) a cancel in flight, so a lost answer is looked up next time.
 fn mark_pending(state_file: &StateFile, claim_id: Option<&str>) -> Result<()> {
-    state_file.update(|state| match claim_id {
-        Some(id) => {
-            state.other.insert(PENDING_KEY.into(), toml::Value::String(id.into()));
-        }
-        None => {
-            state.other.remove(PENDING_KEY);
-        }
-    })
+    state_file.update(|state| state.pending_cancel = claim_id.map(str::to_string))
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::claims::{self, ClaimRequest};
 use crate::cli::ClaimArgs;
-use crate::client::{self, Coordinator};
+use crate::client;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Style;
@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx, args: &ClaimArgs) -> Result<()> {
     let state_file = ctx.state_file(&repo);
     let state = state_file.read_bound()?;
     claims::refuse_if_held(&state, args.force)?;
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let task = coordinator.resolve_task(&state.task.id)?;
     if !client::is_live(&task) {
         return Err(Error::usage(format!(

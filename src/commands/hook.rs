@@ -331,10 +331,6 @@ fn redirect_error(place: &Place) -> Option<Error> {
 }
 
 pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
-    if force && print {
-        return Err(Error::usage("--force and --print cannot be used together")
-            .with_hint("--print writes nothing; --force replaces an existing hook"));
-    }
     let repo = ctx.repo()?;
     let place = locate(&repo)?;
     if print {

@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
     let query = parse_query(&args.query)?;
     let mut spec = RequestSpec::new(&args.method, &args.path, &query, None)?;
     spec.body = read_body(args)?.map(String::into_bytes);
-    let coordinator = Coordinator::ambient(ctx)?;
+    let coordinator = ctx.ambient_coordinator()?;
     let hotkey = if args.unsigned { None } else { Some(ctx.hotkey()?) };
 
     if args.dry_run {

@@ -26,8 +26,6 @@ use crate::task::TaskSnapshot;
 pub const PEER_EVALUATION: &str = "peer_evaluation";
 /// Validators cap their notes at this many characters (protocol.md §6.3).
 const MAX_NOTES_CHARS: usize = 128 * 1024;
-/// Key in the state file for an evaluation whose answer is unknown.
-const PENDING_KEY: &str = "pending_review";
 
 pub fn run(ctx: &Ctx, args: &ReviewArgs) -> Result<()> {
     match &args.submission {
@@ -46,7 +44,7 @@ fn list(ctx: &Ctx) -> Result<()> {
     if task.competition_mode != PEER_EVALUATION {
         return Err(not_peer_evaluation(task, false));
     }
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let me = ctx.hotkey()?.ss58().to_string();
     let pending = coordinator.list_submissions(Some(&task.id), Some("pending_verification"))?;
     let mut rows = Vec::new();
@@ -149,7 +147,7 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
     let repo = ctx.repo()?;
     let state_file = ctx.state_file(&repo);
     let state = state_file.read_bound()?;
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
 
     let submission = coordinator.get_submission(id)?;
     let patch = match submission.get("patch") {
@@ -422,7 +420,7 @@ fn record(
         other: toml::Table::new(),
     };
     state_file.update(|state| {
-        state.other.remove(PENDING_KEY);
+        state.pending_review = None;
         let known = state.reviews.iter().any(|r| {
             r.submission_id == record.submission_id && r.evaluator_hotkey == record.evaluator_hotkey
         });
@@ -434,22 +432,11 @@ fn record(
 
 /// The submission of an evaluation whose answer was lost, if any.
 fn pending_review(state: &State) -> Option<String> {
-    let table = state.other.get(PENDING_KEY)?.as_table()?;
-    Some(table.get("submission_id")?.as_str()?.to_string())
+    state.pending_review.clone()
 }
 
 fn mark_pending(state_file: &StateFile, id: Option<&str>) -> Result<()> {
-    state_file.update(|state| match id {
-        Some(id) => {
-            let mut table = toml::Table::new();
-            table.insert("submission_id".into(), toml::Value::String(id.into()));
-            table.insert("at".into(), toml::Value::String(crate::timefmt::now_rfc3339()));
-            state.other.insert(PENDING_KEY.into(), toml::Value::Table(table));
-        }
-        None => {
-            state.other.remove(PENDING_KEY);
-        }
-    })
+    state_file.update(|state| state.pending_review = id.map(str::to_string))
 }
 
 fn metrics_table(metrics: &Value) -> toml::Table {

@@ -3,7 +3,6 @@
 use serde_json::{json, Value};
 
 use crate::cli::ShowArgs;
-use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::output::Style;
@@ -11,7 +10,7 @@ use crate::served::{cell, one_line, printable, task_metric, task_state};
 use crate::timefmt::human_duration;
 
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
-    let coordinator = Coordinator::ambient(ctx)?;
+    let coordinator = ctx.ambient_coordinator()?;
     let task = coordinator.resolve_task(&args.task)?;
     let onboard = match (args.onboard, task.get("id").and_then(Value::as_str)) {
         (true, Some(id)) => Some(coordinator.onboard(id)?),

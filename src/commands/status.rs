@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
 
     // Live statuses from the coordinator. Unreachable, the recorded ones are shown instead.
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let live = fetch_live(&coordinator, &state);
     // Unreachable (or refusing): show what this clone recorded, then exit with the error's
     // code so scripts know the statuses are not live.

@@ -3,7 +3,6 @@
 use serde_json::{json, Value};
 
 use crate::cli::SubmissionsArgs;
-use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::served::{cell, metric_words, shorten};
@@ -11,7 +10,7 @@ use crate::served::{cell, metric_words, shorten};
 pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state = ctx.state_file(&repo).read_bound()?;
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let mine = if args.mine { Some(ctx.hotkey()?.ss58().to_string()) } else { None };
     let listed = coordinator.list_submissions(Some(&state.task.id), args.status.as_deref())?;
     let listed: Vec<Value> = listed

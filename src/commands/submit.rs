@@ -20,11 +20,8 @@ use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
 use crate::served::{has_id, text};
 use crate::sidecar::{self, Sidecar};
-use crate::state::{State, SubmissionRecord};
+use crate::state::{PendingSubmission, State, SubmissionRecord};
 use crate::timefmt;
-
-/// Key in the state file for an attempt whose outcome is unknown.
-const PENDING_KEY: &str = "pending_submission";
 
 pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let repo = ctx.repo()?;
@@ -89,7 +86,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         return Ok(());
     }
 
-    let coordinator = Coordinator::from_ctx(ctx, Some(&state))?;
+    let coordinator = ctx.coordinator(Some(&state))?;
     let hotkey = ctx.hotkey()?;
     if let Some(claim) = &state.claim {
         if claim.hotkey != hotkey.ss58() {
@@ -179,9 +176,8 @@ fn claim_problem(state: &State) -> Option<Problem> {
                 .with_hint("claim it first: `git bitsota claim`"),
         );
     };
-    let expired = timefmt::seconds_left(&claim.expires_at).is_some_and(|s| s <= 0);
-    if !matches!(claim.status.as_str(), "active" | "submitted") || expired {
-        let why = if expired {
+    if !claim.takes_submissions() {
+        let why = if claim.expired() {
             timefmt::time_left_words(&claim.expires_at)
         } else {
             format!("status {}", claim.status)
@@ -231,25 +227,18 @@ pub fn build_body(claim_id: &str, base_commit: &str, patch: &str, sidecar: &Side
 }
 
 fn pending_attempt(state: &State) -> Option<(String, String)> {
-    let table = state.other.get(PENDING_KEY)?.as_table()?;
-    let claim = table.get("claim_id")?.as_str()?.to_string();
-    let patch = table.get("patch_sha256")?.as_str()?.to_string();
-    Some((claim, patch))
+    let pending = state.pending_submission.as_ref()?;
+    Some((pending.claim_id.clone(), pending.patch_sha256.clone()))
 }
 
 /// Remember (or forget) an attempt in flight, so a lost answer is looked up next time.
 fn mark_pending(state_file: &crate::state::StateFile, attempt: Option<(&str, &str)>) -> Result<()> {
-    state_file.update(|state| match attempt {
-        Some((claim, patch)) => {
-            let mut table = toml::Table::new();
-            table.insert("claim_id".into(), toml::Value::String(claim.into()));
-            table.insert("patch_sha256".into(), toml::Value::String(patch.into()));
-            table.insert("at".into(), toml::Value::String(crate::timefmt::now_rfc3339()));
-            state.other.insert(PENDING_KEY.into(), toml::Value::Table(table));
-        }
-        None => {
-            state.other.remove(PENDING_KEY);
-        }
+    state_file.update(|state| {
+        state.pending_submission = attempt.map(|(claim, patch)| PendingSubmission {
+            claim_id: claim.to_string(),
+            patch_sha256: patch.to_string(),
+            at: crate::timefmt::now_rfc3339(),
+        });
     })
 }
 
@@ -295,7 +284,7 @@ fn finish(
         other: toml::Table::new(),
     };
     state_file.update(|fresh| {
-        fresh.other.remove(PENDING_KEY);
+        fresh.pending_submission = None;
         if !fresh.submissions.iter().any(|s| s.id == record.id) {
             fresh.submissions.push(record.clone());
         }

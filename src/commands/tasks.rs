@@ -5,12 +5,12 @@ use crate::timefmt::human_duration;
 use serde_json::{json, Value};
 
 use crate::cli::TasksArgs;
-use crate::client::{is_live, Coordinator};
+use crate::client::is_live;
 use crate::ctx::Ctx;
 use crate::error::Result;
 
 pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
-    let coordinator = Coordinator::ambient(ctx)?;
+    let coordinator = ctx.ambient_coordinator()?;
     let tasks: Vec<Value> =
         coordinator.list_tasks()?.into_iter().filter(|t| args.all || is_live(t)).collect();
     if ctx.out.is_json() {

@@ -539,7 +539,7 @@ fn an_evaluation_whose_answer_and_lookup_were_lost_is_recorded_by_the_next_run_n
     }));
     let path = w.clone.join(".git/bitsota.toml");
     let mut state = fs::read_to_string(&path).unwrap();
-    state.push_str("\n[pending_review]\nsubmission_id = \"sub-good\"\nat = \"2026-01-01T00:00:00Z\"\n");
+    state = state.replacen("version = 1\n", "version = 1\npending_review = \"sub-good\"\n", 1);
     fs::write(&path, state).unwrap();
 
     let run = w.review(&["sub-good", "--yes"]).expect(2);
