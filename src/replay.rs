@@ -313,7 +313,11 @@ const APPLY_CONFIG: [&str; 8] = [
     "core.safecrlf=false",
 ];
 
-/// The base commit, fetched from the task repository when it is not in this clone.
+/// The base commit. A commit id is looked up here, and fetched from the task repository when
+/// this clone lacks it; a ref name is resolved in the task repository (`git ls-remote`), as a
+/// validator's fresh clone would check it out, never against this clone's own branches.
+/// `Ok(None)` when the base names nothing (the validator's checkout fails: an `error`); `Err`
+/// when the task repository cannot be asked (no verdict: the validator could have fetched it).
 fn find_base(
     out: &Output,
     repo: &Repo,
@@ -322,27 +326,75 @@ fn find_base(
     log: &mut LogFile,
 ) -> Result<Option<String>> {
     let base = base.trim();
-    if base.is_empty() || base.starts_with('-') {
+    if base.is_empty() || base.starts_with('-') || base.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Ok(None);
     }
-    if let Some(commit) = repo.resolve_commit(&format!("{base}^{{commit}}"))? {
+    let hex = base.bytes().all(|b| b.is_ascii_hexdigit());
+    // An abbreviated commit id names the same commit wherever it resolves.
+    if hex && base.len() >= 7 {
+        if let Some(commit) = repo.resolve_commit(&format!("{base}^{{commit}}"))? {
+            return Ok(Some(commit));
+        }
+    }
+    let is_oid = hex && matches!(base.len(), 40 | 64);
+    let oid = if is_oid {
+        base.to_ascii_lowercase()
+    } else {
+        log.line(&format!("# resolving {base} in {}", task.repository));
+        let (code, stdout, stderr) =
+            Git::new(None).args(["ls-remote", "--", &task.repository, base]).output_any()?;
+        if code != Some(0) {
+            return Err(unreachable_repository(task, &stderr));
+        }
+        match ref_target(&String::from_utf8_lossy(&stdout), base) {
+            Some(oid) => oid,
+            None => return Ok(None),
+        }
+    };
+    if let Some(commit) = repo.resolve_commit(&format!("{oid}^{{commit}}"))? {
         return Ok(Some(commit));
     }
-    out.info(format!("==> fetching {} from {}", crate::repo::short_oid(base), task.repository));
-    log.line(&format!("# fetching {base} from {}", task.repository));
+    out.info(format!("==> fetching {} from {}", crate::repo::short_oid(&oid), task.repository));
+    log.line(&format!("# fetching {oid} from {}", task.repository));
     // Objects only: no ref, no FETCH_HEAD, no tag of the user's changes.
-    let fetched = repo
+    let (code, _, stderr) = repo
         .git()
         .args(["-c", "core.hooksPath=/dev/null", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"])
         .arg("--")
         .arg(&task.repository)
-        .arg(base)
+        .arg(&oid)
         .output_any()?;
-    if fetched.0 != Some(0) {
-        log.line(&format!("# fetch failed: {}", String::from_utf8_lossy(&fetched.2).trim()));
-        return Ok(None);
+    if code != Some(0) {
+        let text = String::from_utf8_lossy(&stderr);
+        // The repository answered that it has no such commit: the validator's checkout fails too.
+        if text.contains("not our ref") || text.contains("couldn't find remote ref") {
+            log.line(&format!("# fetch: {}", text.trim()));
+            return Ok(None);
+        }
+        return Err(unreachable_repository(task, &stderr));
     }
-    repo.resolve_commit(&format!("{base}^{{commit}}"))
+    repo.resolve_commit(&format!("{oid}^{{commit}}"))
+}
+
+/// The commit `name` names in `git ls-remote` output: a branch, else a tag (peeled).
+fn ref_target(listing: &str, name: &str) -> Option<String> {
+    let refs: Vec<(&str, &str)> = listing.lines().filter_map(|l| l.split_once('\t')).collect();
+    let find = |full: &str| refs.iter().find(|(_, r)| *r == full).map(|(oid, _)| oid.to_string());
+    let bare = name.trim_start_matches("refs/heads/").trim_start_matches("refs/tags/");
+    find(&format!("refs/heads/{bare}"))
+        .or_else(|| find(&format!("refs/tags/{bare}^{{}}")))
+        .or_else(|| find(&format!("refs/tags/{bare}")))
+        .or_else(|| find(name))
+}
+
+fn unreachable_repository(task: &TaskSnapshot, stderr: &[u8]) -> crate::error::Error {
+    crate::error::Error::network(format!(
+        "cannot get the submission's base commit from the task repository {}",
+        task.repository
+    ))
+    .with_code("base_unavailable")
+    .with_source(std::io::Error::other(String::from_utf8_lossy(stderr).trim().to_string()))
+    .with_hint("nothing was run or sent; check the network and retry")
 }
 
 /// Label of the temporary worktrees: `<common dir>/bitsota/replay-<pid>-<nanos>`.

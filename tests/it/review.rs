@@ -586,3 +586,30 @@ fn a_worktree_left_by_a_killed_replay_is_removed_by_the_next_one() {
     assert!(!list.contains("replay-99999999"), "{list}");
     assert!(list.contains(&format!("replay-{}-1", std::process::id())), "{list}");
 }
+
+#[test]
+fn a_base_the_task_repository_lacks_is_an_error_and_an_unreachable_repository_no_verdict() {
+    let w = world("peer_evaluation", |_| {});
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    w.seed("sub-nobase", OTHER, "pending_verification", &solution_patch("1", "5"), missing);
+    let v = w.review(&["sub-nobase", "--yes", "--dry-run"]).expect(0).json();
+    assert_eq!(v["status"], "error", "{v}");
+    assert!(v["notes"].as_str().unwrap().contains("was not found"), "{v}");
+
+    // A ref name is the task repository's, not the miner's branch of the same name.
+    w.env.git(&w.clone, &["branch", "-f", "main", "HEAD"]);
+    write(&w.upstream.join("solution.txt"), b"3\n");
+    w.env.git(&w.upstream, &["commit", "-qam", "upstream main moved"]);
+    w.seed("sub-ref", OTHER, "pending_verification", &solution_patch("3", "4"), "main");
+    let v = w.review(&["sub-ref", "--yes", "--dry-run"]).expect(0).json();
+    assert_eq!(v["status"], "accepted", "{v}");
+    assert_eq!(v["observed_metrics"], json!({"score": 4.0}));
+
+    // The repository cannot be reached: nothing is judged, nothing sent.
+    fs::rename(&w.upstream, w.env.path("moved-away")).unwrap();
+    w.seed("sub-far", OTHER, "pending_verification", &solution_patch("1", "5"), missing);
+    let run = w.review(&["sub-far", "--yes"]).expect(3);
+    assert_eq!(run.error_code(), "base_unavailable");
+    assert!(w.fake.peer_evaluate_posts().is_empty());
+    assert_no_worktree_left(&w.env, &w.clone);
+}
