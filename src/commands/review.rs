@@ -204,6 +204,11 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
         return Err(artifact_unsupported(&uri));
     }
 
+    out.info(format!(
+        "replaying submission {id} by {} ({} patch bytes): the task's commands run on that miner's code",
+        text(&submission, "miner_hotkey").map(|h| one_line(&h)).unwrap_or_else(|| "an unknown miner".into()),
+        patch.len()
+    ));
     crate::consent::ensure_consent_for(out, &state_file, &state, &task, args.yes)?;
 
     let log_dir = repo.git_dir().join("bitsota");

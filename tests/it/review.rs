@@ -201,7 +201,10 @@ fn patch_outside_the_surface_is_rejected_with_the_validators_note_and_nothing_ru
 fn patch_that_does_not_apply_is_an_error() {
     let w = world("peer_evaluation", |_| {});
     w.seed("sub-stale", OTHER, "pending_verification", &solution_patch("7", "8"), &w.base);
+    w.dirty_miner();
+    let before = snapshot(&w.env, &w.clone);
     let v = w.review(&["sub-stale", "--yes"]).expect(0).json();
+    assert_eq!(snapshot(&w.env, &w.clone), before);
     assert_eq!(v["status"], "error", "{v}");
     assert!(v["notes"].as_str().unwrap().starts_with("git apply failed"), "{v}");
     assert_eq!(w.benchmark_runs(), 0);
@@ -212,7 +215,10 @@ fn patch_that_does_not_apply_is_an_error() {
 fn benchmark_that_prints_a_rejection_and_fails_is_rejected() {
     let w = world("peer_evaluation", |_| {});
     w.seed("sub-bad", OTHER, "pending_verification", &solution_patch("1", "bad"), &w.base);
+    w.dirty_miner();
+    let before = snapshot(&w.env, &w.clone);
     let v = w.review(&["sub-bad", "--yes"]).expect(0).json();
+    assert_eq!(snapshot(&w.env, &w.clone), before);
     assert_eq!(v["status"], "rejected", "{v}");
     assert_eq!(v["observed_metrics"], json!({}));
     assert!(v["notes"].as_str().unwrap().starts_with("validator_rejection=quality_floor"), "{v}");
