@@ -79,25 +79,27 @@ pub fn write_state(
         }
         Err(err) => return Err(err),
     };
-    let mut state = State::new(snapshot, coordinator_url);
-    if let Some(previous) = previous {
-        state.disclaimers_seen = previous.disclaimers_seen;
-        if previous.task.id == state.task.id {
-            state.claim = previous.claim;
-            state.submissions = previous.submissions;
-            state.bench = previous.bench;
-            state.trusted_commands = previous.trusted_commands;
-            state.other = previous.other;
-        } else {
+    let state = match previous {
+        // The same task: everything recorded stays (claim, submissions, bench runs, requests
+        // in flight, reviews, attempts, keys of newer versions); only the snapshot is new.
+        Some(mut previous) if previous.task.id == snapshot.id => {
+            previous.task = snapshot;
+            if coordinator_url.is_some() {
+                previous.coordinator_url = coordinator_url;
+            }
+            previous
+        }
+        Some(previous) => {
             out.warn(format!(
                 "rebinding from task {} to {}: the previous claim and submission history are dropped",
-                previous.task.slug, state.task.slug
+                previous.task.slug, snapshot.slug
             ));
+            let mut state = State::new(snapshot, coordinator_url.or(previous.coordinator_url));
+            state.disclaimers_seen = previous.disclaimers_seen;
+            state
         }
-        if state.coordinator_url.is_none() {
-            state.coordinator_url = previous.coordinator_url;
-        }
-    }
+        None => State::new(snapshot, coordinator_url),
+    };
     lock.write(&state)?;
     Ok(state)
 }
@@ -140,6 +142,7 @@ pub fn bind_snapshot(
     snapshot.base_commit = commit;
     let state = write_state(out, &StateFile::new(repo.state_path()), snapshot, coordinator_url, force)?;
     add_exclude(repo)?;
+    exclude_result_path(repo, &state.task)?;
     Ok(state)
 }
 
@@ -176,4 +179,63 @@ pub fn task_record(
             .with_code("task_mismatch"));
     }
     Ok((record, from_server))
+}
+
+/// The benchmark writes its `result_path` file into the work tree; unless the task tracks it or
+/// allows it, it is not part of any submission, so keep it out of `check` like the sidecar.
+pub fn exclude_result_path(repo: &Repo, task: &TaskSnapshot) -> Result<()> {
+    let Some(path) = task.result_path.as_deref().map(|p| p.trim().trim_start_matches("./")) else {
+        return Ok(());
+    };
+    let Some(line) = exclude_pattern(path) else {
+        return Ok(());
+    };
+    if crate::validator::is_allowed(path, &task.patterns()) {
+        return Ok(());
+    }
+    let tracked =
+        repo.git().args(["cat-file", "-e"]).arg(format!("{}:{path}", task.base_commit)).output_any()?;
+    if tracked.0 == Some(0) {
+        return Ok(());
+    }
+    repo.add_exclude_line("the benchmark's result file (the task's result_path) is not submitted", &line)
+}
+
+/// `/<path>` as an anchored, literal `info/exclude` pattern; `None` for a path that is not a
+/// plain repository-relative file path.
+fn exclude_pattern(path: &str) -> Option<String> {
+    let plain = !path.is_empty()
+        && !path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.chars().any(char::is_control)
+        && path.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && part != ".git");
+    if !plain {
+        return None;
+    }
+    let mut line = String::from("/");
+    for c in path.chars() {
+        if matches!(c, '\\' | '*' | '?' | '[' | ']') {
+            line.push('\\');
+        }
+        line.push(c);
+    }
+    // A trailing space would be trimmed by git unless escaped.
+    if line.ends_with(' ') {
+        line.insert(line.len() - 1, '\\');
+    }
+    Some(line)
+}
+#[cfg(test)]
+mod tests {
+    use super::exclude_pattern;
+
+    #[test]
+    fn result_paths_become_literal_anchored_patterns() {
+        assert_eq!(exclude_pattern("packs/x/last_run.json").as_deref(), Some("/packs/x/last_run.json"));
+        assert_eq!(exclude_pattern("odd[1]*?.json").as_deref(), Some("/odd\\[1\\]\\*\\?.json"));
+        assert_eq!(exclude_pattern("#x !y ").as_deref(), Some("/#x !y\\ "));
+        for bad in ["", "/abs", "../up", "a/../b", ".git/config", "dir/", "a\nb"] {
+            assert_eq!(exclude_pattern(bad), None, "{bad:?}");
+        }
+    }
 }

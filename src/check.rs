@@ -115,7 +115,7 @@ impl Report {
     pub fn print(&self, out: &Output) -> Result<()> {
         out.line(format!(
             "task {} · base {}",
-            out.paint(Style::Bold, &self.task_slug),
+            out.paint(Style::Bold, &crate::output::escape(&self.task_slug, crate::output::Shown::Line)),
             crate::repo::short_oid(&self.base_commit)
         ))?;
         if self.built.files.is_empty() {
@@ -129,7 +129,7 @@ impl Report {
             } else {
                 out.paint(Style::Red, "refused")
             };
-            let name = file.label();
+            let name = crate::output::escape(&file.label(), crate::output::Shown::Line);
             let why = if file.allowed() { String::new() } else { format!("  ({})", reason_words(file)) };
             out.line(format!("  {verdict} {:<12} {name}{why}", file.change.as_str()))?;
         }
@@ -139,12 +139,13 @@ impl Report {
         out.line(out.paint(size_style, &size))?;
         for problem in &self.problems {
             let label = out.paint(Style::Red, "problem:");
-            out.line(format!("{label} [{}] {}", problem.code, problem.message))?;
+            let text = |t: &str| crate::output::escape(t, crate::output::Shown::Text);
+            out.line(format!("{label} [{}] {}", problem.code, text(&problem.message)))?;
             for path in &problem.paths {
-                out.line(format!("    {path}"))?;
+                out.line(format!("    {}", crate::output::quote_bytes(path.as_bytes())))?;
             }
             if let Some(hint) = &problem.hint {
-                out.line(format!("  {} {hint}", out.paint(Style::Cyan, "hint:")))?;
+                out.line(format!("  {} {}", out.paint(Style::Cyan, "hint:"), text(hint)))?;
             }
         }
         if self.ok() {
@@ -209,19 +210,29 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
     }
     patch_problems(&mut report, &patterns);
 
-    let artifact_ok = task.artifact_required && options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
+    let has_artifact = options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
+    let artifact_ok = crate::artifact::task_requires_artifact(task) && has_artifact;
     if report.built.patch.is_empty() && !artifact_ok {
         let mut problem = Problem::new(
             "empty_patch",
             "there is nothing to submit: no allowed change since the base commit",
         );
         problem.hint = Some(if report.left_out().is_empty() {
-            format!("edit files matching allowed_patch_paths: {}", task.allowed_patch_paths.join(", "))
+            format!(
+                "edit files matching allowed_patch_paths: {}",
+                crate::task::allowed_paths_words(&task.allowed_patch_paths)
+            )
         } else {
             "every change was left out; only changes inside allowed_patch_paths are submitted".to_string()
         });
         report.push(problem);
     }
+    // Judged on a sidecar that exists (check does not require one; submit does).
+    let missing = options
+        .sidecar
+        .as_ref()
+        .and_then(|_| crate::artifact::missing_problem(task, report.built.patch.is_empty(), has_artifact));
+    report.problems.extend(missing);
     if let Some(sidecar) = &options.sidecar {
         for message in &sidecar.problems {
             report.push(
@@ -373,7 +384,7 @@ pub fn sidecar_facts(
     task: &TaskSnapshot,
     path: Option<&std::path::Path>,
 ) -> Result<Option<SidecarFacts>> {
-    let path = crate::sidecar::resolve_path(repo.work_tree(), path)?;
+    let path = crate::sidecar::resolve_path(repo, path)?;
     match crate::sidecar::load(&path)? {
         None => Ok(None),
         Some(sidecar) => Ok(Some(SidecarFacts {

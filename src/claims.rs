@@ -107,6 +107,13 @@ impl Obtained {
     }
 }
 
+/// Take up `claim`, an active claim of this hotkey the caller found (a work item it holds),
+/// under the clone's request lock, without sending anything.
+pub fn adopt(out: &Output, state_file: &StateFile, claim: Value) -> Result<Obtained> {
+    let guard = MutationGuard::acquire(state_file, out, "claiming")?;
+    Ok(Obtained { claim, how: How::Adopted, others: Vec::new(), _guard: guard })
+}
+
 /// Refuse while the clone holds a claim that is still active (unless `force`). Not while a
 /// claim request of a killed run is pending: [`obtain`] first adopts what that request made.
 pub fn refuse_if_held(state: &State, force: bool) -> Result<()> {
@@ -214,6 +221,11 @@ pub fn record_of(claim: &Value, hotkey: &str) -> ClaimRecord {
         status: text(claim, "status").unwrap_or_else(|| "active".into()),
         created_at: text(claim, "created_at").unwrap_or_default(),
         expires_at: text(claim, "expires_at").unwrap_or_default(),
+        work_item_id: None,
+        work_item_title: None,
+        work_item_instructions: None,
+        work_item_status: None,
+        base_submission_id: None,
         other: toml::Table::new(),
     }
 }

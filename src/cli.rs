@@ -39,6 +39,7 @@ Exit status: 0 success; 1 check found a problem; 2 usage or local configuration 
 See `git bitsota man` for files, environment and the full reference.";
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Coordinator base URL (https://, or http:// for loopback hosts only)
     #[arg(long, global = true, env = "BITSOTA_COORDINATOR_URL", value_name = "URL")]
@@ -106,8 +107,14 @@ pub enum Command {
     Init(InitArgs),
     /// Show the signing hotkey's address and where it was loaded from
     Whoami,
-    /// Claim the bound task with a signed request
+    /// Claim the bound task (or one of its pool work items) with a signed request
     Claim(ClaimArgs),
+    /// List the bound task's pool work items in the order they are picked
+    WorkItems(WorkItemsArgs),
+    /// List the ideas of a centerless task's submissions, best candidates first
+    Ideas(IdeasArgs),
+    /// Apply another submission's patch to the work tree (not the index)
+    Apply(ApplyArgs),
     /// Cancel this clone's active claim
     Cancel,
     /// Check what would be submitted, offline (also the pre-push hook)
@@ -118,6 +125,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Check, sign and send the submission
     Submit(SubmitArgs),
+    /// Hash, record and verify the submission artifact as validators download it
+    Artifact(ArtifactArgs),
     /// Show the bound task, the claim, local changes and this clone's submissions
     Status,
     /// List the bound task's submissions
@@ -185,6 +194,38 @@ pub struct ClaimArgs {
     /// Create a new claim even though this clone, or the coordinator, holds an active claim of this hotkey on the task
     #[arg(long)]
     pub force: bool,
+    /// Claim a pool work item: ID, else resume the item held by this hotkey's active claim,
+    /// else take the first open item
+    #[arg(long, value_name = "ID", num_args = 0..=1, conflicts_with = "base")]
+    pub work_item: Option<Option<String>>,
+    /// Build on this submission: send it as base_submission_id (apply its patch with `git
+    /// bitsota apply`)
+    #[arg(long, value_name = "SUBMISSION")]
+    pub base: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkItemsArgs {
+    /// Only items with this status (open, claimed, completed)
+    #[arg(long, value_name = "S", default_value = "open")]
+    pub status: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IdeasArgs {
+    /// Also list ideas of rejected and failed submissions
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Id of a submission of the bound task
+    #[arg(value_name = "SUBMISSION")]
+    pub submission: String,
+    /// Do not record the submission as the idea this work implements
+    #[arg(long)]
+    pub no_implements: bool,
 }
 
 #[derive(Debug, Args)]
@@ -194,10 +235,10 @@ pub struct CheckArgs {
     pub pre_push: bool,
     /// Remote name (given by git to the pre-push hook)
     #[arg(value_name = "REMOTE", requires = "pre_push")]
-    pub remote: Option<String>,
+    pub remote: Option<std::ffi::OsString>,
     /// Remote URL (given by git to the pre-push hook)
     #[arg(value_name = "URL", requires = "pre_push")]
-    pub url: Option<String>,
+    pub url: Option<std::ffi::OsString>,
     /// Sidecar to validate when it exists
     #[arg(long, value_name = "FILE", conflicts_with = "pre_push")]
     pub submission_file: Option<PathBuf>,
@@ -237,6 +278,11 @@ pub struct BenchArgs {
     /// validator does, instead of running in the work tree
     #[arg(long, conflicts_with_all = ["baseline", "inherit_env", "no_setup"])]
     pub replay: bool,
+    /// Run with this artifact (a file, or an https:// URI downloaded as validators do) at
+    /// .autoresearch-submission/artifact; without it, the sidecar's artifact is used when its
+    /// bytes are cached
+    #[arg(long, value_name = "FILE|URI")]
+    pub artifact: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +318,53 @@ pub struct SubmitArgs {
     /// Send even though this claim already submitted the same patch
     #[arg(long)]
     pub force: bool,
+    /// Name the submission whose idea this implements (implemented_submission_id); overrides
+    /// the sidecar's value and the one `apply` recorded
+    #[arg(long, value_name = "ID")]
+    pub implements: Option<String>,
+    /// Do not check that validators can download the sidecar's artifact (a warning is shown)
+    #[arg(long)]
+    pub no_verify_artifact: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactArgs {
+    #[command(subcommand)]
+    pub action: ArtifactAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactAction {
+    /// Print the SHA-256 and byte size of a file, as validators compute them
+    Hash {
+        /// The artifact file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Write artifact_uri, artifact_sha256 and artifact_size_bytes into the sidecar
+    Set {
+        /// https:// URL that serves the artifact's bytes itself (no redirect)
+        #[arg(value_name = "URI")]
+        uri: String,
+        /// Hash this local file instead of downloading URI
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Do not check the URI afterwards
+        #[arg(long)]
+        no_verify: bool,
+        /// Sidecar to update (default: submission.json at the worktree root)
+        #[arg(long, value_name = "FILE")]
+        submission_file: Option<PathBuf>,
+    },
+    /// Fetch the sidecar's artifact_uri as validators do: one GET, no redirects, 60 s limits
+    Verify {
+        /// Download the whole body and check its size and sha256 (kept in the cache)
+        #[arg(long)]
+        download: bool,
+        /// Sidecar to read (default: submission.json at the worktree root)
+        #[arg(long, value_name = "FILE")]
+        submission_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

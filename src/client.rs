@@ -8,7 +8,8 @@
 //! * Responses over 16 MiB are refused (exit 5): by `Content-Length` before reading, else by
 //!   a capped read.
 //! * Only GETs are retried (up to 3 times, backoff 0.5/1/2 s) on connect errors (a connect
-//!   timeout included), resets, 502/503/504, and 429 honouring `Retry-After` up to 30 s.
+//!   timeout included), resets, 502/503/504, and 429 honouring `Retry-After` up to 30 s, all
+//!   within one deadline (the whole-request timeout) over every attempt and wait.
 //!   POSTs are never retried here.
 //! * Redirects are not followed: a signed request must not be replayed elsewhere, and the
 //!   coordinator's routes do not redirect. A 3xx is reported as a refused request (exit 5).
@@ -204,9 +205,13 @@ impl Coordinator {
         let timeout = self.timeout_override.unwrap_or(spec.timeout());
         let what = format!("{} {}", spec.method, spec.path);
         let retries = if spec.is_retryable_method() { MAX_RETRIES } else { 0 };
+        // One deadline over every attempt and every wait: a server that answers slowly with
+        // 503s (or resets) cannot hold a GET for several whole-request timeouts.
+        let deadline = Instant::now() + timeout;
         let mut attempt = 0;
         loop {
-            let outcome = self.attempt(spec, signer, timeout);
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            let outcome = self.attempt(spec, signer, left);
             let wait = match &outcome {
                 Ok(resp) if attempt < retries => retry_delay_for_status(resp, self.backoff, attempt),
                 Err(Failure::Transport(e)) if attempt < retries && is_transient(e) => {
@@ -214,6 +219,8 @@ impl Coordinator {
                 }
                 _ => None,
             };
+            // A wait that would end past the deadline is not worth starting.
+            let wait = wait.filter(|delay| Instant::now() + *delay < deadline);
             match wait {
                 Some(delay) => {
                     attempt += 1;
@@ -348,8 +355,23 @@ impl Coordinator {
 
     /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description`; the claim as served.
     pub fn claim_task(&self, task_id: &str, description: &str, hotkey: &Hotkey) -> Result<Value> {
+        self.claim_task_on_base(task_id, description, None, hotkey)
+    }
+
+    /// As [`Coordinator::claim_task`], also sending `base_submission_id` when given.
+    pub fn claim_task_on_base(
+        &self,
+        task_id: &str,
+        description: &str,
+        base_submission_id: Option<&str>,
+        hotkey: &Hotkey,
+    ) -> Result<Value> {
         let path = format!("/api/v1/tasks/{}/claim", path_segment(task_id)?);
-        let claim = self.post_json(&path, &json!({"claim_description": description}), hotkey)?;
+        let mut body = json!({"claim_description": description});
+        if let Some(base) = base_submission_id.filter(|b| !b.is_empty()) {
+            body["base_submission_id"] = json!(base);
+        }
+        let claim = self.post_json(&path, &body, hotkey)?;
         expect_object(claim, &format!("POST {path}"))
     }
 
@@ -426,8 +448,12 @@ pub fn is_live(task: &Value) -> bool {
 }
 
 fn unknown_task(wanted: &str, tasks: &[Value]) -> Error {
-    let live: Vec<&str> =
-        tasks.iter().filter(|t| is_live(t)).filter_map(|t| t.get("slug").and_then(Value::as_str)).collect();
+    let live: Vec<String> = tasks
+        .iter()
+        .filter(|t| is_live(t))
+        .filter_map(|t| t.get("slug").and_then(Value::as_str))
+        .map(crate::served::one_line)
+        .collect();
     let hint = if live.is_empty() {
         "the coordinator lists no live task right now (`git bitsota tasks --all` shows every task)"
             .to_string()
@@ -520,7 +546,7 @@ pub fn check_base_url(url: &str) -> Result<String> {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())

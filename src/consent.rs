@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::output::Output;
+use crate::output::{escape, quote_path, Output, Shown};
 use crate::state::{State, StateFile};
 use crate::task::TaskSnapshot;
 
@@ -41,19 +41,27 @@ pub(crate) fn ensure_consent_for(
         return Ok(());
     }
     if !yes {
+        // Every control character made visible (newlines marked): a record cannot show one
+        // command here and run another (`\r`, erase-line, concealed text).
+        let line = |t: &str| escape(t, Shown::Line);
+        let command = |t: &str| escape(t, Shown::Command);
         let mut text = format!(
             "bench runs commands from the task record of `{}` (task id {}, fetched {}, stored in {}):",
-            task.slug,
-            task.id,
-            if task.fetched_at.is_empty() { "at an unknown time" } else { &task.fetched_at },
-            state_file.path().display()
+            line(&task.slug),
+            line(&task.id),
+            if task.fetched_at.is_empty() {
+                "at an unknown time".to_string()
+            } else {
+                line(&task.fetched_at)
+            },
+            quote_path(state_file.path())
         );
         if let Some(setup) = &task.setup_command {
-            text.push_str(&format!("\n  setup:     {setup}"));
+            text.push_str(&format!("\n  setup:     {}", command(setup)));
         }
-        text.push_str(&format!("\n  benchmark: {}", task.benchmark_command));
+        text.push_str(&format!("\n  benchmark: {}", command(&task.benchmark_command)));
         for (key, value) in task.benchmark_env() {
-            text.push_str(&format!("\n  env:       {key}={value}"));
+            text.push_str(&format!("\n  env:       {}={}", line(&key), command(&value)));
         }
         text.push_str("\nThey run with `sh -c` in the repository root, as validators run them.");
         out.warn(text);

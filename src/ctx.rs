@@ -93,7 +93,7 @@ impl KeyUi for Output {
             .or_kind(Kind::Auth, || "could not read the password from the terminal")
     }
 
-    fn busy(&self, message: &str) -> Box<dyn std::any::Any> {
+    fn busy(&self, message: &str) -> Box<dyn keys::BusyGuard> {
         Box::new(self.spinner(message))
     }
 }

@@ -1,12 +1,57 @@
-//! Writing files so that no reader ever sees half of one.
+//! Writing files so that no reader ever sees half of one, and so that a hostile repository
+//! cannot aim a write elsewhere: temporary files are created fresh (`O_CREAT|O_EXCL`), never
+//! through a symlink (`O_NOFOLLOW`), under a name nobody can guess in advance.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Replace `path` with `bytes` atomically: a temporary file beside the target, fsync, rename,
-/// then fsync the directory so the rename survives a crash. A symlink stays a symlink (its
-/// target is replaced). The file gets `mode` when given, else keeps the target's permissions.
+/// How many fresh names to try before giving up (a collision needs a 64-bit guess).
+const TEMP_ATTEMPTS: usize = 16;
+
+/// A temporary file created in `dir`, named `.<stem>.tmp-<random>`: created new (an existing
+/// file or symlink of that name is an error, never opened), not followed if a symlink appears,
+/// created with `mode` (less the umask). Returns the open file and its path; the caller renames
+/// or removes it.
+pub fn create_temp(dir: &Path, stem: &str, mode: u32) -> std::io::Result<(File, PathBuf)> {
+    let mut last = None;
+    for _ in 0..TEMP_ATTEMPTS {
+        let path = dir.join(format!(".{stem}.tmp-{}", random_suffix()));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+        {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
+}
+
+/// A name part nobody can guess in advance (16 hex digits), for temporary files and directories.
+pub fn random_suffix() -> String {
+    format!("{:016x}", unpredictable())
+}
+
+/// 64 bits nobody outside this process can predict: std's hasher keys come from the OS's
+/// random source, and each `RandomState` gets new ones.
+fn unpredictable() -> u64 {
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// Replace `path` with `bytes` atomically: a fresh temporary file beside the target (see
+/// [`create_temp`]), fsync, rename, then fsync the directory so the rename survives a crash.
+/// A symlink stays a symlink (its target is replaced); callers writing into a task's work tree
+/// refuse symlinks first. The file gets `mode` when given, else keeps the target's permissions
+/// (a new file gets what a plain create would give).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     let target = match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path)?,
@@ -17,13 +62,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
         _ => PathBuf::from("."),
     };
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let permissions = match mode {
-        Some(mode) => permissions_from_mode(mode),
-        None => fs::metadata(&target).ok().map(|m| m.permissions()),
+        Some(mode) => Some(fs::Permissions::from_mode(mode)),
+        None => fs::metadata(&target).ok().map(|meta| meta.permissions()),
     };
+    let (mut file, tmp) = create_temp(&dir, &name, 0o666)?;
     let written = (|| {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         // Set explicitly: the umask may have masked bits off at creation.
         if let Some(permissions) = permissions {
             file.set_permissions(permissions)?;
@@ -42,14 +86,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
     Ok(())
 }
 
-#[cfg(unix)]
-fn permissions_from_mode(mode: u32) -> Option<fs::Permissions> {
-    use std::os::unix::fs::PermissionsExt;
-    Some(fs::Permissions::from_mode(mode))
+/// Create `dir` (and its parents) as a real directory: an existing symlink at `dir` is refused,
+/// so files written inside cannot land outside the tree. For directories the tool owns in a
+/// task's work tree (e.g. `.autoresearch-submission/`).
+pub fn create_real_dir(dir: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(std::io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("{} is a symlink; refusing to write through it", dir.display()),
+        )),
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(std::io::Error::new(
+            ErrorKind::AlreadyExists,
+            format!("{} is not a directory", dir.display()),
+        )),
+        Err(e) if e.kind() == ErrorKind::NotFound => fs::create_dir_all(dir),
+        Err(e) => Err(e),
+    }
 }
 
-/// Only Unix has modes; elsewhere a new file keeps what the file system gives it.
-#[cfg(not(unix))]
-fn permissions_from_mode(_mode: u32) -> Option<fs::Permissions> {
-    None
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_differ_and_never_follow_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_a, first) = create_temp(dir.path(), "x", 0o600).unwrap();
+        let (_b, second) = create_temp(dir.path(), "x", 0o600).unwrap();
+        assert_ne!(first, second);
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "keep").unwrap();
+        let target = dir.path().join("t");
+        std::os::unix::fs::symlink("outside", dir.path().join(".t.tmp-0000000000000000")).unwrap();
+        write_atomic(&target, b"new", None).unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_symlinked_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/tmp", dir.path().join("d")).unwrap();
+        assert!(create_real_dir(&dir.path().join("d")).is_err());
+        create_real_dir(&dir.path().join("e/f")).unwrap();
+        create_real_dir(&dir.path().join("e/f")).unwrap();
+    }
 }

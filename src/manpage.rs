@@ -175,6 +175,22 @@ fn problems_section(roff: &mut Roff) {
         ),
         ("claim_missing, claim_expired", "submit without an active, unexpired claim."),
         ("not_descended_from_base", "pre-push: a pushed commit does not descend from the base commit."),
+        (
+            "artifact_missing",
+            "validators require an artifact (requires_submission_artifact, AUTORESEARCH_REQUIRE_SUBMISSION_ARTIFACT \
+             in validator_benchmark_env, or an empty patch) and the sidecar names none.",
+        ),
+        (
+            "artifact_redirect",
+            "artifact verify, submit: the artifact URI answers a redirect, which validators do not follow \
+             (Hugging Face resolve/ URLs redirect to a CDN).",
+        ),
+        ("artifact_unreachable", "artifact verify, submit: HTTP 4xx/5xx, no connection, or no data for 60 s."),
+        (
+            "artifact_size_mismatch",
+            "the Content-Length served (or, with --download, the bytes read) differs from artifact_size_bytes.",
+        ),
+        ("artifact_sha256_mismatch", "artifact verify --download: the bytes read have another SHA-256."),
     ];
     for (code, text) in codes {
         entry(roff, vec![bold(*code)], text);
@@ -216,11 +232,22 @@ fn files_section(roff: &mut Roff) {
         ),
         (
             "<git common dir>/info/exclude",
-            "clone and init add the line /submission.json, so the sidecar is never part of the patch.",
+            "clone and init add the line /submission.json, so the sidecar is never part of the patch, and the \
+             task's result_path when it is neither tracked nor an allowed path.",
         ),
         (
             "<hooks dir>/pre-push",
             "The hook written by hook install; a replaced foreign hook is kept as pre-push.bitsota-backup next to it.",
+        ),
+        (
+            "<git common dir>/bitsota/artifacts/<sha256>",
+            "Artifacts downloaded by artifact set, artifact verify --download and bench --artifact URI, named by \
+             the SHA-256 of their bytes; bench uses them instead of downloading again. Delete freely.",
+        ),
+        (
+            "<work tree>/.autoresearch-submission/artifact",
+            "Where bench puts the artifact for a run, as validators do (a hard link when possible, else a copy); \
+             excluded in info/exclude and removed after the run.",
         ),
         (
             "bench logs",
@@ -265,6 +292,10 @@ fn environment_section(roff: &mut Roff) {
             "Set to 1 to accept key, mnemonic or password files readable by group or others.",
         ),
         ("BITSOTA_SKIP_CHECK", "Set to 1 to make the pre-push check pass with a notice on stderr."),
+        (
+            "BITSOTA_ARTIFACT_TIMEOUT_SECS",
+            "For tests: replaces the validators' 60 s connect and read limits for artifact downloads.",
+        ),
         (
             "GIT_DIR, GIT_WORK_TREE",
             "Honoured when finding the repository, as git does. No secret is ever accepted as a command-line argument.",

@@ -13,7 +13,7 @@ use crate::metric::{
     combined_output, metric_from_output, metric_from_result, read_result_json, rejection_reason,
     secondary_metric, Found, REJECTION_MARKER,
 };
-use crate::output::Output;
+use crate::output::{escape, Output, Shown};
 use crate::runner::{run_command, LogFile, Step, TaskEnv, Tee};
 use crate::task::TaskSnapshot;
 
@@ -68,6 +68,9 @@ pub(crate) struct RunSettings<'a> {
     pub(crate) task: &'a TaskSnapshot,
     pub(crate) inherit_env: bool,
     pub(crate) setup: bool,
+    /// Set last, over the task's variables: the placed artifact's variables, as validators set
+    /// them (see `artifact::place`).
+    pub(crate) artifact_env: Vec<(String, String)>,
 }
 /// Setup then benchmark in `dir` under one deadline, then the validator's verdict.
 pub(crate) fn measure(
@@ -116,11 +119,13 @@ pub(crate) fn measure_from(
         log: log_path.to_path_buf(),
     };
     let mut tee = Tee::new(out, kind, started, budget);
-    let env = TaskEnv { inherit: settings.inherit_env, task_vars: task.benchmark_env() };
+    let mut task_vars = task.benchmark_env();
+    task_vars.extend(settings.artifact_env.iter().cloned());
+    let env = TaskEnv { inherit: settings.inherit_env, task_vars };
 
     if settings.setup {
         if let Some(setup) = task.setup_command.as_deref().filter(|c| !c.trim().is_empty()) {
-            out.info(format!("==> {kind} setup: {setup}"));
+            out.info(format!("==> {kind} setup: {}", escape(setup, Shown::Command)));
             let run = run_command(&env, dir, setup, "setup", deadline, &mut log, &mut tee)?;
             let step = run.step;
             m.steps.push(step.clone());
@@ -138,7 +143,7 @@ pub(crate) fn measure_from(
     }
 
     let result_before = task.result_path.as_deref().map(|p| file_stamp_of(&dir.join(p)));
-    out.info(format!("==> {kind} benchmark: {}", task.benchmark_command));
+    out.info(format!("==> {kind} benchmark: {}", escape(&task.benchmark_command, Shown::Command)));
     let run = run_command(&env, dir, &task.benchmark_command, "benchmark", deadline, &mut log, &mut tee)?;
     m.steps.push(run.step.clone());
     if run.step.timed_out {

@@ -53,8 +53,11 @@ pub(crate) fn metric_from_output(combined: &str, metric: &str) -> std::result::R
     Ok(Found { value, number })
 }
 
+/// A result file is a few metrics; one bigger than this is not read (nor held in memory).
+const MAX_RESULT_BYTES: u64 = 16 << 20;
+
 pub(crate) fn read_result_json(path: &Path, shown: &str) -> std::result::Result<Value, String> {
-    let bytes = match fs::read(path) {
+    let bytes = match read_regular_file(path, MAX_RESULT_BYTES) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(format!("result file not found: {shown}")),
         Err(e) => return Err(format!("result file cannot be read: {shown} ({e})")),
@@ -62,6 +65,31 @@ pub(crate) fn read_result_json(path: &Path, shown: &str) -> std::result::Result<
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("result file is not valid JSON: {shown} (not UTF-8)"))?;
     parse_python_json(&text).map_err(|e| format!("result file is not valid JSON: {shown} ({e})"))
+}
+
+/// Read a file the task's code wrote: opened without blocking (a FIFO there would otherwise
+/// hang the run past its budget, a device never end), refused unless it is a regular file,
+/// and read up to `limit` bytes (a larger one is an error, never read whole).
+fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.len() > limit {
+        return Err(std::io::Error::new(ErrorKind::InvalidData, format!("larger than {} MiB", limit >> 20)));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(ErrorKind::InvalidData, format!("larger than {} MiB", limit >> 20)));
+    }
+    Ok(bytes)
 }
 
 /// JSON as Python's `json.loads` reads it: also bare `NaN`, `Infinity` and `-Infinity`,

@@ -16,7 +16,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -65,22 +64,25 @@ impl MutationGuard {
                     Error::usage(format!("cannot create the lock file {}", lock_path.display()))
                         .with_source(e)
                 })?;
-            // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                // The previous holder removes the file when done; a lock on a file no longer
-                // at `lock_path` guards nothing, so start over.
-                if is_same_file(&file, &lock_path) {
-                    let mut file = file;
-                    let _ = file.set_len(0);
-                    // The pid is only for a person (and the waiting message) to see who holds it.
-                    let _ = write!(file, "{}", std::process::id());
-                    return Ok(MutationGuard { lock_path, _lock: file });
+            // std's File::try_lock is flock(LOCK_EX|LOCK_NB) on Unix.
+            match file.try_lock() {
+                Ok(()) => {
+                    // The previous holder removes the file when done; a lock on a file no
+                    // longer at `lock_path` guards nothing, so start over.
+                    if is_same_file(&file, &lock_path) {
+                        let mut file = file;
+                        let _ = file.set_len(0);
+                        // The pid is only for a person (and the waiting message) to see who holds it.
+                        let _ = write!(file, "{}", std::process::id());
+                        return Ok(MutationGuard { lock_path, _lock: file });
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let err = std::io::Error::last_os_error();
-            if !matches!(err.raw_os_error(), Some(libc::EWOULDBLOCK) | Some(libc::EINTR)) {
-                return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(err)) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(std::fs::TryLockError::Error(err)) => {
+                    return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
+                }
             }
             if !said && started.elapsed() >= SAY_AFTER {
                 said = true;

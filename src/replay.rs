@@ -12,7 +12,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde_json::{Map, Number, Value};
@@ -21,7 +20,7 @@ use crate::error::{Result, ResultExt};
 use crate::measure::{measure_from, Measurement, RunSettings, Status};
 use crate::output::Output;
 use crate::repo::{Git, Repo};
-use crate::runner::{interrupted_error, LogFile, INTERRUPTED};
+use crate::runner::{interrupted_error, LogFile};
 use crate::task::TaskSnapshot;
 use crate::validator::{self, Rejection};
 use crate::worktree::TempWorktree;
@@ -54,6 +53,11 @@ pub struct Input<'a> {
     pub base: &'a str,
     /// Where the log goes.
     pub log_path: PathBuf,
+    /// The submission's artifact, its bytes already fetched (placed as validators place it).
+    pub artifact: Option<&'a crate::artifact::Ready>,
+    /// Why the submission's artifact cannot be used (a redirect, other bytes): after `git
+    /// apply`, where validators download it, the replay stops with this `error` note.
+    pub artifact_problem: Option<String>,
 }
 
 /// The outcome, as a validator would report it.
@@ -229,10 +233,31 @@ pub(crate) fn replay(out: &Output, input: &Input) -> Result<Outcome> {
         log.line("# git apply -: ok");
     }
 
+    if let Some(problem) = &input.artifact_problem {
+        outcome.note = problem.clone();
+        return Ok(finish(outcome, &mut log));
+    }
+    // The artifact where validators put it, after the patch as they do.
+    let placed = match input.artifact {
+        Some(ready) => {
+            let placed =
+                crate::artifact::place::place(worktree.dir(), &ready.file, &ready.uri, ready.size_bytes)?;
+            log.line(&format!("# artifact: {} ({} bytes)", ready.uri, ready.size_bytes));
+            Some(placed)
+        }
+        None => None,
+    };
     // Setup and benchmark, with the time spent so far counted against the one budget.
-    let settings = RunSettings { task, inherit_env: false, setup: true };
-    let m = measure_from(out, &settings, worktree.dir(), "replay", &input.log_path, log, started)?;
+    let settings = RunSettings {
+        task,
+        inherit_env: false,
+        setup: true,
+        artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
+    };
+    let m = measure_from(out, &settings, worktree.dir(), "replay", &input.log_path, log, started);
+    drop(placed);
     drop(worktree);
+    let m = m?;
     outcome.ran_commands = true;
     judge(task, &m, &mut outcome);
     outcome.measurement = Some(m);
@@ -295,7 +320,7 @@ fn judge(task: &TaskSnapshot, m: &Measurement, outcome: &mut Outcome) {
 
 fn check_interrupted() -> Result<()> {
     // Ctrl-C also reaches the git children, which then fail: that is no verdict.
-    if INTERRUPTED.load(Ordering::SeqCst) {
+    if crate::interrupt::interrupted() {
         return Err(interrupted_error());
     }
     Ok(())

@@ -32,7 +32,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "GIT_FLUSH",
 ];
 
-/// Config that must not vary with the user's settings when we ask git for bytes.
+/// Config that must not vary with the user's settings when we ask git for bytes (every call).
 pub const STABLE_CONFIG: &[&str] = &[
     "core.quotePath=false",
     "core.splitIndex=false",
@@ -46,7 +46,6 @@ pub const STABLE_CONFIG: &[&str] = &[
     "diff.algorithm=myers",
     "diff.context=3",
     "core.autocrlf=false",
-    "core.fsmonitor=false",
 ];
 
 /// A discovered, non-bare repository with a work tree.
@@ -103,6 +102,31 @@ impl Repo {
                 .with_source(e)
                 .with_hint("run this inside a task clone, or create one with `git bitsota clone TASK`")
         })?;
+        Self::from_gix(shared)
+    }
+
+    /// Open exactly `dir/.git` (no upward discovery, no `GIT_DIR`): for a directory this tool
+    /// just created, so a hostile name can never make it bind an enclosing repository.
+    pub fn open_exact(dir: &Path) -> Result<Repo> {
+        let git_dir = dir.join(".git");
+        let shared = gix::ThreadSafeRepository::open(&git_dir).map_err(|e| {
+            Error::usage(format!("not a git repository: {}", crate::output::quote_path(dir)))
+                .with_code("not_a_repository")
+                .with_source(e)
+        })?;
+        let repo = Self::from_gix(shared)?;
+        if repo.work_tree != canonical(dir) {
+            return Err(Error::usage(format!(
+                "{} is not the work tree of {}",
+                crate::output::quote_path(dir),
+                crate::output::quote_path(&git_dir)
+            ))
+            .with_code("not_a_repository"));
+        }
+        Ok(repo)
+    }
+
+    fn from_gix(shared: gix::ThreadSafeRepository) -> Result<Repo> {
         let repo = shared.to_thread_local();
         let Some(work_tree) = repo.workdir() else {
             return Err(Error::usage(format!(
@@ -195,10 +219,22 @@ fn trace(what: &str) {
     }
 }
 
+/// Config pinned on every git call that keeps a repository's own settings from running
+/// programs: no file-system monitor (`core.fsmonitor` names a command).
+const NO_MONITOR: &[&str] = &["core.fsmonitor=false"];
+
+/// No hooks for plumbing (`post-index-change`, `post-checkout`, …): the hooks directory is
+/// the task repository's and the miner's, not ours to run.
+const NO_HOOKS: &str = "core.hooksPath=/dev/null";
+
 /// One `git` invocation: explicit argv, scrubbed environment, output captured as bytes.
+///
+/// Every call runs with [`STABLE_CONFIG`], `core.fsmonitor=false` and `core.hooksPath=/dev/null`
+/// (only [`Git::reading_hooks_config`] leaves the hooks path alone, to ask where hooks live).
 pub struct Git {
     command: Command,
-    args_for_errors: Vec<OsString>,
+    args: Vec<OsString>,
+    hooks_off: bool,
     stdin: Option<Vec<u8>>,
 }
 
@@ -222,20 +258,33 @@ impl Git {
                 .current_dir(&repo.work_tree);
         }
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        Git { command, args_for_errors: Vec::new(), stdin: None }
+        Git { command, args: Vec::new(), hooks_off: true, stdin: None }
     }
 
-    /// Add `-c key=value` options that pin output-affecting configuration.
-    pub fn stable_config(mut self) -> Self {
-        for setting in STABLE_CONFIG {
-            self = self.arg("-c").arg(setting);
-        }
+    /// For asking git where the hooks are (`rev-parse --git-path hooks`, `config core.hooksPath`):
+    /// the hooks path is not pinned, so the answer is the repository's own.
+    pub fn reading_hooks_config(mut self) -> Self {
+        self.hooks_off = false;
         self
     }
 
+    /// Say at a call site that its output bytes must not vary with the user's config. Every
+    /// call already pins [`STABLE_CONFIG`] (see [`Git::new`]); this changes nothing.
+    pub fn stable_config(self) -> Self {
+        self
+    }
+
+    /// The `-c` options every call starts with.
+    fn pinned_config(&self) -> Vec<&'static str> {
+        let mut pins: Vec<&str> = STABLE_CONFIG.iter().chain(NO_MONITOR).copied().collect();
+        if self.hooks_off {
+            pins.push(NO_HOOKS);
+        }
+        pins
+    }
+
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
-        self.command.arg(arg.as_ref());
-        self.args_for_errors.push(arg.as_ref().to_os_string());
+        self.args.push(arg.as_ref().to_os_string());
         self
     }
 
@@ -271,9 +320,19 @@ impl Git {
     }
 
     fn describe(&self) -> String {
-        let args: Vec<String> =
-            self.args_for_errors.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         format!("git {}", args.join(" "))
+    }
+
+    /// The command with the pinned config, then the caller's arguments.
+    fn finish(mut self) -> (Command, String, Option<Vec<u8>>) {
+        let what = self.describe();
+        trace(&what);
+        for pin in self.pinned_config() {
+            self.command.arg("-c").arg(pin);
+        }
+        self.command.args(&self.args);
+        (self.command, what, self.stdin)
     }
 
     /// Run to completion; stdout on success, an error carrying stderr otherwise.
@@ -288,11 +347,10 @@ impl Git {
 
     /// Run with stderr passed through (git's own progress and messages reach the user);
     /// stdout is discarded. An error when git fails.
-    pub fn run_visible(mut self) -> Result<()> {
-        let what = self.describe();
-        trace(&what);
-        self.command.stdout(Stdio::null()).stderr(Stdio::inherit());
-        let status = self.command.status().map_err(|e| {
+    pub fn run_visible(self) -> Result<()> {
+        let (mut command, what, _) = self.finish();
+        command.stdout(Stdio::null()).stderr(Stdio::inherit());
+        let status = command.status().map_err(|e| {
             Error::usage(format!("could not run `{what}`"))
                 .with_source(e)
                 .with_hint("git-bitsota needs `git` on PATH")
@@ -306,11 +364,10 @@ impl Git {
 
     /// Start git with stdin and stdout piped, for a conversation (`check-attr --stdin`); the
     /// caller writes, closes stdin, reads and waits.
-    pub fn spawn_piped(mut self) -> Result<std::process::Child> {
-        let what = self.describe();
-        trace(&what);
-        self.command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
-        self.command.spawn().map_err(|e| {
+    pub fn spawn_piped(self) -> Result<std::process::Child> {
+        let (mut command, what, _) = self.finish();
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        command.spawn().map_err(|e| {
             Error::usage(format!("could not run `{what}`"))
                 .with_source(e)
                 .with_hint("git-bitsota needs `git` on PATH")
@@ -323,19 +380,18 @@ impl Git {
         Ok((status.code(), stdout, stderr))
     }
 
-    fn run(mut self) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>, String)> {
-        let what = self.describe();
-        trace(&what);
-        if self.stdin.is_some() {
-            self.command.stdin(Stdio::piped());
+    fn run(self) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>, String)> {
+        let (mut command, what, stdin) = self.finish();
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
         }
-        let mut child = self.command.spawn().map_err(|e| {
+        let mut child = command.spawn().map_err(|e| {
             Error::usage(format!("could not run `{what}`"))
                 .with_source(e)
                 .with_hint("git-bitsota needs `git` on PATH")
         })?;
         // Feed stdin from a thread so a large input cannot deadlock against a full stdout pipe.
-        let feeder = match (self.stdin.take(), child.stdin.take()) {
+        let feeder = match (stdin, child.stdin.take()) {
             (Some(bytes), Some(mut pipe)) => Some(std::thread::spawn(move || {
                 // git may stop reading early; that is reported through its exit code.
                 let _ = pipe.write_all(&bytes);

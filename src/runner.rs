@@ -8,9 +8,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
 
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -82,37 +83,16 @@ impl Step {
     }
 }
 
-pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// While a benchmark runs in its own process group, Ctrl-C no longer reaches it: catch the
-/// signal ourselves so the group is killed and the temporary worktree removed.
+/// While a benchmark runs in its own process group, Ctrl-C (or Ctrl-\\, SIGTERM, SIGHUP) no
+/// longer reaches it: catch the signal ourselves so the group is killed and the temporary
+/// worktree removed.
 pub(crate) struct SignalGuard {
-    previous: Vec<(libc::c_int, libc::sighandler_t)>,
+    _interrupt: crate::interrupt::Interrupt,
 }
 
 impl SignalGuard {
     pub(crate) fn install() -> SignalGuard {
-        let mut previous = Vec::new();
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-            let old = unsafe { libc::signal(sig, handler) };
-            previous.push((sig, old));
-        }
-        SignalGuard { previous }
-    }
-}
-
-impl Drop for SignalGuard {
-    fn drop(&mut self) {
-        for (sig, old) in &self.previous {
-            // SAFETY: restores the disposition that was in place before.
-            unsafe { libc::signal(*sig, *old) };
-        }
+        SignalGuard { _interrupt: crate::interrupt::Interrupt::catch() }
     }
 }
 
@@ -177,6 +157,7 @@ pub(crate) fn run_command(
     cmd.arg("-c").arg(command).current_dir(dir);
     apply_env(&mut cmd, env, dir);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    die_with_parent(&mut cmd);
     let started = Instant::now();
     // Before the spawn, so even a process that escapes the group at once is caught.
     let mut reaper = escaped::Subreaper::enable();
@@ -184,6 +165,8 @@ pub(crate) fn run_command(
         Error::usage(format!("could not start the {name} command with /bin/sh")).with_source(e)
     })?;
     let pgid = child.id() as libc::pid_t;
+    // If git-bitsota itself is killed (SIGKILL, a crash), the group must not live on.
+    let mut keeper = keeper::start(pgid);
 
     let (tx, rx) = mpsc::channel();
     let mut readers = 0;
@@ -208,7 +191,7 @@ pub(crate) fn run_command(
         if exit.is_some() && readers == 0 {
             break;
         }
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if crate::interrupt::interrupted() {
             kill_group(pgid, &mut child, &mut reaper);
             let _ = child.wait();
             reaper.sweep(pgid);
@@ -236,8 +219,10 @@ pub(crate) fn run_command(
         reaper.reap_exited(pgid);
     }
     // Daemons the command left behind are part of its run; validators' containers end them too.
-    // SAFETY: signals only the process group created for this command.
-    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    signal_group(pgid, Signal::KILL);
+    if let Some(keeper) = keeper.as_mut() {
+        let _ = keeper.wait();
+    }
     let status = match exit {
         Some(status) => Some(status),
         None => child.wait().ok(),
@@ -304,6 +289,9 @@ mod escaped {
     #[cfg(target_os = "linux")]
     use std::time::{Duration, Instant};
 
+    #[cfg(target_os = "linux")]
+    use rustix::process::{Pid, Signal};
+
     pub struct Subreaper {
         active: bool,
         #[cfg(target_os = "linux")]
@@ -314,9 +302,9 @@ mod escaped {
         pub fn enable() -> Subreaper {
             #[cfg(target_os = "linux")]
             {
-                // SAFETY: sets a flag of this process; integer arguments only.
-                let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-                Subreaper { active: rc == 0, last_reap: Instant::now() }
+                // Any non-zero value turns the flag on; rustix passes the pid given.
+                let active = rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok();
+                Subreaper { active, last_reap: Instant::now() }
             }
             #[cfg(not(target_os = "linux"))]
             Subreaper { active: false }
@@ -344,8 +332,7 @@ mod escaped {
                 self.last_reap = Instant::now();
                 for (pid, zombie) in children() {
                     if zombie && pid != keep {
-                        // SAFETY: reaps one specific child of ours, without blocking.
-                        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                        reap(pid);
                     }
                 }
             }
@@ -368,24 +355,22 @@ mod escaped {
                 let until = Instant::now() + Duration::from_secs(2);
                 loop {
                     let found = children();
-                    // SAFETY: signal 0 only asks whether the group still has members.
-                    let group_left = unsafe { libc::kill(-pgid, 0) } == 0;
+                    let group_left = super::group_alive(pgid);
                     if (found.is_empty() && !group_left) || Instant::now() >= until {
                         return;
                     }
                     for (pid, zombie) in &found {
                         if !zombie {
-                            // SAFETY: `pid` is our child; `-pid` is only the group it leads.
-                            unsafe {
-                                libc::kill(-*pid, libc::SIGKILL);
-                                libc::kill(*pid, libc::SIGKILL);
+                            // `pid` is our child; `-pid` is only the group it leads, if any.
+                            super::signal_group(*pid, Signal::KILL);
+                            if let Some(pid) = Pid::from_raw(*pid) {
+                                let _ = rustix::process::kill_process(pid, Signal::KILL);
                             }
                         }
                     }
                     std::thread::sleep(Duration::from_millis(20));
                     for (pid, _) in found {
-                        // SAFETY: reaps one specific child of ours, without blocking.
-                        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                        reap(pid);
                     }
                 }
             }
@@ -396,9 +381,16 @@ mod escaped {
         fn drop(&mut self) {
             #[cfg(target_os = "linux")]
             if self.active {
-                // SAFETY: clears the flag set in `enable`.
-                unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
+                let _ = rustix::process::set_child_subreaper(None);
             }
+        }
+    }
+
+    /// Reap one specific child of ours if it has exited, without blocking.
+    #[cfg(target_os = "linux")]
+    fn reap(pid: libc::pid_t) {
+        if let Some(pid) = Pid::from_raw(pid) {
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
         }
     }
 
@@ -433,8 +425,7 @@ mod escaped {
 
 /// SIGTERM to the group, a short grace, then SIGKILL to whatever is left.
 fn kill_group(pgid: libc::pid_t, child: &mut Child, reaper: &mut escaped::Subreaper) {
-    // SAFETY: signals only the process group created for the command.
-    unsafe { libc::kill(-pgid, libc::SIGTERM) };
+    signal_group(pgid, Signal::TERM);
     let until = Instant::now() + KILL_GRACE;
     let mut reaped = false;
     while Instant::now() < until {
@@ -442,14 +433,93 @@ fn kill_group(pgid: libc::pid_t, child: &mut Child, reaper: &mut escaped::Subrea
             reaped = matches!(child.try_wait(), Ok(Some(_)));
         }
         reaper.reap_now(pgid);
-        // SAFETY: signal 0 only asks whether any process of the group is left.
-        if reaped && unsafe { libc::kill(-pgid, 0) } != 0 {
+        if reaped && !group_alive(pgid) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    // SAFETY: as above.
-    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    signal_group(pgid, Signal::KILL);
+}
+
+/// Send `signal` to the process group `pgid` (a group this runner created).
+fn signal_group(pgid: libc::pid_t, signal: Signal) {
+    if let Some(pgid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pgid, signal);
+    }
+}
+
+/// Whether any process of the group `pgid` is left (signal 0).
+fn group_alive(pgid: libc::pid_t) -> bool {
+    Pid::from_raw(pgid).is_some_and(|pgid| rustix::process::test_kill_process_group(pgid).is_ok())
+}
+
+/// The command's `sh` (the group leader) gets SIGKILL when git-bitsota dies (Linux
+/// `PR_SET_PDEATHSIG`); the [`keeper`] takes care of the rest of the group.
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = rustix::process::getpid();
+        // SAFETY: the closure runs in the forked child before exec, where only async-signal-
+        // safe work is allowed: it makes two system calls (prctl, getppid) through rustix,
+        // without allocating, locking or touching any state shared with the parent.
+        unsafe {
+            cmd.pre_exec(move || {
+                rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+                // The parent may have died before the prctl: then nothing would ever signal us.
+                if rustix::process::getppid() != Some(parent) {
+                    return Err(std::io::ErrorKind::Other.into());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
+/// A small process in the command's group (git-bitsota itself, started with
+/// [`keeper::ENV`]) that kills the whole group as soon as its parent, this git-bitsota, is gone:
+/// a SIGKILL of git-bitsota cannot be caught, and a process group has no "die with the
+/// parent" of its own. It is killed with the group when the command ends.
+pub mod keeper {
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use rustix::process::{Pid, Signal};
+
+    /// Set to this process's pid in the keeper's environment; `main` checks it first.
+    pub const ENV: &str = "BITSOTA_INTERNAL_GROUP_KEEPER";
+
+    /// Start the keeper in group `pgid`; `None` when it cannot be started (the group leader's
+    /// death signal still applies).
+    pub(crate) fn start(pgid: libc::pid_t) -> Option<Child> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().ok()?;
+        Command::new(exe)
+            .env_clear()
+            .env(ENV, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(pgid)
+            .spawn()
+            .ok()
+    }
+
+    /// The keeper's whole life: wait until the parent named in [`ENV`] is no longer our parent,
+    /// then SIGKILL our process group (ourselves included). Returns an exit status if [`ENV`]
+    /// is not a pid.
+    pub fn run(parent: &std::ffi::OsStr) -> i32 {
+        let Some(parent) = parent.to_str().and_then(|p| p.parse::<i32>().ok()).and_then(Pid::from_raw) else {
+            return 2;
+        };
+        while rustix::process::getppid() == Some(parent) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = rustix::process::kill_current_process_group(Signal::KILL);
+        1
+    }
 }
 
 /// The tail of one output stream, kept for metric extraction.

@@ -1,7 +1,9 @@
 //! Reading values the coordinator served, and showing them safely: its strings go to a
-//! terminal, so control characters (escape sequences) never pass through.
+//! terminal, so control characters (escape sequences) are shown, never obeyed.
 
 use serde_json::Value;
+
+use crate::output::{escape, Shown};
 
 /// `value[key]` as a string.
 pub fn text(value: &Value, key: &str) -> Option<String> {
@@ -22,14 +24,14 @@ pub fn cell(value: &Value, key: &str) -> String {
     }
 }
 
-/// Server text on one line: control characters become spaces.
+/// Server text on one line, every control character made visible (the output layer's escaping).
 pub fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    escape(text, Shown::Line)
 }
 
-/// Server markdown for a terminal: keep newlines and tabs, drop other control characters.
+/// Server markdown for a terminal: newlines and tabs kept, other control characters visible.
 pub fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+    escape(text, Shown::Text)
 }
 
 /// At most `max` characters, with `…` when cut (never splits a character).
@@ -82,7 +84,7 @@ mod tests {
 
     #[test]
     fn control_characters_never_pass() {
-        assert_eq!(one_line("a\x1b[31mb\nc"), "a [31mb c");
-        assert_eq!(printable("# t\n\x1b]0;x\x07ok\tz"), "# t\n]0;xok\tz");
+        assert_eq!(one_line("a\x1b[31mb\nc"), "a\\e[31mb\\nc");
+        assert_eq!(printable("# t\n\x1b]0;x\x07ok\tz"), "# t\n\\e]0;x\\x07ok\tz");
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result, ResultExt};
+use crate::repo::Repo;
 use crate::task::TaskSnapshot;
 
 /// File name at the worktree root when `--submission-file` is not given.
@@ -27,9 +28,15 @@ pub const PLACEHOLDER_SUMMARY: &str =
 
 /// Where the sidecar is: `--submission-file` (relative to the current directory, as users
 /// expect from a path they typed), else `submission.json` at the worktree root.
-pub fn resolve_path(work_tree: &Path, given: Option<&Path>) -> Result<PathBuf> {
+///
+/// The default file sits in the task's repository, which is not trusted: it is refused (for
+/// reading and writing) when it is a symlink, which could aim a write or a submitted summary
+/// at any file outside the clone, or tracked by git, which the task would then control.
+pub fn resolve_path(repo: &Repo, given: Option<&Path>) -> Result<PathBuf> {
     let Some(given) = given else {
-        return Ok(work_tree.join(DEFAULT_FILE_NAME));
+        let path = repo.work_tree().join(DEFAULT_FILE_NAME);
+        refuse_untrusted_default(repo, &path)?;
+        return Ok(path);
     };
     if given.as_os_str().is_empty() {
         return Err(Error::usage("--submission-file is empty").with_code("submission_path"));
@@ -39,6 +46,26 @@ pub fn resolve_path(work_tree: &Path, given: Option<&Path>) -> Result<PathBuf> {
     }
     let cwd = std::env::current_dir().or_usage(|| "cannot determine the current directory")?;
     Ok(cwd.join(given))
+}
+
+fn refuse_untrusted_default(repo: &Repo, path: &Path) -> Result<()> {
+    let refused = |why: &str| {
+        Error::usage(format!("refusing the submission sidecar {}: {why}", crate::output::quote_path(path)))
+            .with_code("submission_path")
+            .with_hint(
+                "task repositories are not trusted with it: remove it (`git rm --cached submission.json` if \
+                 tracked), or keep the sidecar outside the clone with --submission-file",
+            )
+    };
+    if fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(refused("it is a symlink"));
+    }
+    let literal = format!(":(literal){DEFAULT_FILE_NAME}");
+    let listed = repo.git().args(["ls-files", "-z", "--cached", "--", &literal]).output()?;
+    if !listed.is_empty() {
+        return Err(refused("it is tracked by git"));
+    }
+    Ok(())
 }
 
 /// A loaded sidecar: its path and its JSON object, exactly as read.
@@ -171,6 +198,12 @@ pub fn is_finite_number(value: &Value) -> bool {
 /// Everything that makes this sidecar unfit for a submission of `task`, one message each
 /// (all belong to the `submission_invalid` problem). Empty when it is fine.
 pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
+    problems_for(sidecar, task, false)
+}
+
+/// [`problems`], where `local_rehearsal` (the coordinator itself is on this machine) also
+/// accepts an `http://` artifact on a loopback host, as for the coordinator URL.
+pub fn problems_for(sidecar: &Sidecar, task: &TaskSnapshot, local_rehearsal: bool) -> Vec<String> {
     let map = &sidecar.map;
     let mut out = Vec::new();
 
@@ -211,21 +244,16 @@ pub fn problems(sidecar: &Sidecar, task: &TaskSnapshot) -> Vec<String> {
         out.push("centerless tasks need a non-empty `proposed_idea` with every submission".to_string());
     }
 
-    artifact_problems(sidecar, task, &mut out);
+    artifact_problems(sidecar, local_rehearsal, &mut out);
     out
 }
 
-fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<String>) {
+fn artifact_problems(sidecar: &Sidecar, local_rehearsal: bool, out: &mut Vec<String>) {
     let map = &sidecar.map;
     const FIELDS: [&str; 3] = ["artifact_uri", "artifact_sha256", "artifact_size_bytes"];
     let given: Vec<&str> = FIELDS.iter().copied().filter(|key| !is_unset(map.get(*key))).collect();
+    // A required but absent artifact is the check's `artifact_missing` problem.
     if given.is_empty() {
-        if task.artifact_required {
-            out.push(
-                "this task scores a submission artifact: set `artifact_uri`, `artifact_sha256` and `artifact_size_bytes`"
-                    .to_string(),
-            );
-        }
         return;
     }
     if given.len() < FIELDS.len() {
@@ -241,7 +269,8 @@ fn artifact_problems(sidecar: &Sidecar, task: &TaskSnapshot, out: &mut Vec<Strin
             let uri = uri.trim();
             let lower = uri.to_ascii_lowercase();
             let host_part = lower.strip_prefix("https://").unwrap_or("");
-            if host_part.is_empty() || host_part.starts_with('/') {
+            let local = local_rehearsal && crate::artifact::parse_uri(uri).is_ok_and(|u| u.local_http);
+            if !local && (host_part.is_empty() || host_part.starts_with('/')) {
                 out.push(format!(
                     "`artifact_uri` must be a public https:// URL (validators download it), not {uri:?}"
                 ));

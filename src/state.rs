@@ -7,7 +7,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -58,6 +57,10 @@ pub struct State {
     /// it up before sending again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_review: Option<String>,
+    /// The submission whose idea this work implements (`apply` records it; `submit` sends it
+    /// as `implemented_submission_id` unless the flag or the sidecar names another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implements: Option<String>,
     /// Keys a newer git-bitsota of the same format version may have written.
     #[serde(flatten)]
     pub other: toml::Table,
@@ -72,6 +75,19 @@ pub struct ClaimRecord {
     pub created_at: String,
     #[serde(default)]
     pub expires_at: String,
+    /// The pool work item this claim is on (`claim --work-item`), with its title and
+    /// instructions as served, and `claimed` or (after a submit) `completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_instructions: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_item_status: Option<String>,
+    /// The submission this claim builds on, as sent in `base_submission_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_submission_id: Option<String>,
     #[serde(flatten)]
     pub other: toml::Table,
 }
@@ -195,6 +211,7 @@ impl State {
             pending_cancel: None,
             pending_submission: None,
             pending_review: None,
+            implements: None,
             other: toml::Table::new(),
         }
     }
@@ -272,22 +289,25 @@ impl StateFile {
             // The kernel lock, not the file's existence, is the lock: it dies with its process,
             // so a run that was killed never leaves a lock behind, and a pid reused by another
             // program (or a pid from another container) cannot keep or steal it.
-            // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                // The previous holder removes the file when it is done; a lock taken on a file
-                // that is no longer at `lock_path` guards nothing, so start over.
-                if is_same_file(&file, &lock_path) {
-                    let mut file = file;
-                    let _ = file.set_len(0);
-                    // The pid is only for a person wondering who holds the lock.
-                    let _ = write!(file, "{}", std::process::id());
-                    return Ok(StateLock { file: self.clone(), lock_path, _lock: file });
+            // (std's File::try_lock is flock(LOCK_EX|LOCK_NB) on Unix.)
+            match file.try_lock() {
+                Ok(()) => {
+                    // The previous holder removes the file when it is done; a lock taken on a
+                    // file that is no longer at `lock_path` guards nothing, so start over.
+                    if is_same_file(&file, &lock_path) {
+                        let mut file = file;
+                        let _ = file.set_len(0);
+                        // The pid is only for a person wondering who holds the lock.
+                        let _ = write!(file, "{}", std::process::id());
+                        return Ok(StateLock { file: self.clone(), lock_path, _lock: file });
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let err = std::io::Error::last_os_error();
-            if !matches!(err.raw_os_error(), Some(libc::EWOULDBLOCK) | Some(libc::EINTR)) {
-                return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(err)) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(std::fs::TryLockError::Error(err)) => {
+                    return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
+                }
             }
             if Instant::now() >= deadline {
                 return Err(locked_error(&lock_path));

@@ -76,6 +76,13 @@ impl TaskSnapshot {
     }
 }
 
+/// The allowed patterns for a terminal, comma separated, each escaped (they come from the task).
+pub fn allowed_paths_words(patterns: &[String]) -> String {
+    let shown: Vec<String> =
+        patterns.iter().map(|p| crate::output::escape(p, crate::output::Shown::Line)).collect();
+    shown.join(", ")
+}
+
 /// How strictly to treat allowed-path patterns that can never match (cli.md: `init` warns;
 /// issue "mining workflow": `clone` refuses a hostile record and creates nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

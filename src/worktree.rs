@@ -16,24 +16,19 @@ pub(crate) struct TempWorktree {
 
 impl TempWorktree {
     /// `git worktree add --detach` of `commit` at `<common dir>/bitsota/<label>-<pid>-<nanos>`,
-    /// without running the miner's hooks (a post-checkout hook must not run for our checkout).
+    /// without running the miner's hooks (every git call pins core.hooksPath=/dev/null).
     pub(crate) fn add(repo: &Repo, commit: &str, label: &str) -> Result<TempWorktree> {
         let parent = repo.common_dir().join("bitsota");
         fs::create_dir_all(&parent).or_usage(|| format!("cannot create {}", parent.display()))?;
         let nanos =
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = parent.join(format!("{label}-{}-{nanos}", std::process::id()));
-        repo.git()
-            // A fresh clone's line endings, whatever the miner's core.autocrlf says.
-            .args(["-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false"])
-            .args(["worktree", "add", "--detach", "--quiet"])
-            .arg(&dir)
-            .arg(commit)
-            .output()
-            .map_err(|e| {
+        repo.git().args(["worktree", "add", "--detach", "--quiet"]).arg(&dir).arg(commit).output().map_err(
+            |e| {
                 Error::usage(format!("cannot create a temporary worktree at {}", short_oid(commit)))
                     .with_source(e)
-            })?;
+            },
+        )?;
         Ok(TempWorktree { repo: repo.clone(), dir })
     }
 

@@ -37,22 +37,52 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
 
     // Settle the sidecar before a run that may take hours: a bad path or file fails now.
     let sidecar_path = if args.record {
-        let path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
+        let path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
         sidecar::load(&path)?;
         Some(path)
     } else {
         None
     };
 
+    // The artifact source is checked before asking anything; its bytes are fetched after.
+    let artifact_source = args.artifact.as_deref().map(crate::artifact::Source::parse).transpose()?;
+    let artifact_sidecar = {
+        let path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
+        sidecar::load(&path).ok().flatten()
+    };
+
     ensure_consent(out, &state_file, &state, args.yes)?;
+
+    let artifact =
+        crate::artifact::ready(repo.common_dir(), artifact_source.as_ref(), artifact_sidecar.as_ref(), out)?;
+    let requires_artifact = crate::artifact::task_requires_artifact(&task);
+    match &artifact {
+        Some(ready) if ready.how == "cached" => out.info(format!(
+            "using the sidecar's artifact from the cache ({}, {} bytes)",
+            ready.uri, ready.size_bytes
+        )),
+        Some(_) => {}
+        None if requires_artifact => {
+            out.warn("this task scores a submission artifact and none is given: pass --artifact FILE|URI")
+        }
+        None => {}
+    }
 
     let log_dir = repo.git_dir().join("bitsota");
     fs::create_dir_all(&log_dir).or_usage(|| format!("cannot create {}", log_dir.display()))?;
     let stamp = file_stamp();
-    let settings = RunSettings { task: &task, inherit_env: args.inherit_env, setup: !args.no_setup };
+    let settings = RunSettings {
+        task: &task,
+        inherit_env: args.inherit_env,
+        setup: !args.no_setup,
+        artifact_env: Vec::new(),
+    };
     let _signals = SignalGuard::install();
 
-    let baseline = if args.baseline {
+    let baseline = if args.baseline && requires_artifact {
+        out.warn("cannot run the baseline: this task requires an artifact, and the base commit has none");
+        None
+    } else if args.baseline {
         Some(run_baseline(out, &repo, &settings, &log_dir.join(format!("bench-{stamp}-baseline.log")))?)
     } else {
         None
@@ -64,15 +94,26 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     let commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
     let dirty = working_tree_dirty(&repo);
     let mut candidate = if args.replay {
-        replay_own(
-            out,
-            &repo,
-            &task,
-            args.submission_file.as_deref(),
-            &log_dir.join(format!("bench-{stamp}-replay.log")),
-        )?
+        replay_own(out, &repo, &task, artifact.as_ref(), &log_dir.join(format!("bench-{stamp}-replay.log")))?
     } else {
-        measure(out, &settings, repo.work_tree(), "candidate", &log_dir.join(format!("bench-{stamp}.log")))?
+        let placed = match &artifact {
+            Some(ready) => Some(place_artifact(out, &repo, ready)?),
+            None => None,
+        };
+        let candidate_settings = RunSettings {
+            artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
+            ..settings
+        };
+        let candidate = measure(
+            out,
+            &candidate_settings,
+            repo.work_tree(),
+            "candidate",
+            &log_dir.join(format!("bench-{stamp}.log")),
+        );
+        // Removed after the run whatever happened (an error or Ctrl-C included).
+        drop(placed);
+        candidate?
     };
     candidate.commit = commit;
     candidate.dirty = dirty;
@@ -110,7 +151,8 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         }
     }
 
-    report(out, &task, baseline.as_ref(), baseline_value, &candidate, recorded.as_deref())?;
+    let used = artifact.as_ref();
+    report(out, &task, baseline.as_ref(), baseline_value, &candidate, recorded.as_deref(), used)?;
     if candidate.status == Status::Ok {
         Ok(())
     } else {
@@ -156,25 +198,42 @@ fn replay_own(
     out: &Output,
     repo: &Repo,
     task: &TaskSnapshot,
-    submission_file: Option<&Path>,
+    artifact: Option<&crate::artifact::Ready>,
     log: &Path,
 ) -> Result<Measurement> {
     let report = crate::commands::diff::submittable(repo, task, false)?;
-    let sidecar_path = sidecar::resolve_path(repo.work_tree(), submission_file)?;
-    if let Some(uri) =
-        sidecar::load(&sidecar_path).ok().flatten().and_then(|s| s.artifact_uri().map(str::to_string))
-    {
-        return Err(crate::commands::review::artifact_unsupported(&uri));
-    }
     let input = crate::replay::Input {
         repo,
         task,
         patch: &report.built.patch,
         base: &task.base_commit,
         log_path: log.to_path_buf(),
+        artifact,
+        artifact_problem: None,
     };
     let outcome = crate::replay::replay(out, &input)?;
     Ok(outcome.into_measurement(REPLAY_KIND))
+}
+
+/// Put the artifact where validators put it, kept out of every patch by `info/exclude`.
+fn place_artifact(
+    out: &Output,
+    repo: &Repo,
+    ready: &crate::artifact::Ready,
+) -> Result<crate::artifact::place::Placed> {
+    use crate::artifact::place;
+    repo.add_exclude_line("where bench puts the submission artifact", place::EXCLUDE_LINE)?;
+    let placed = place::place(repo.work_tree(), &ready.file, &ready.uri, ready.size_bytes)?;
+    out.info(format!(
+        "==> artifact: {} ({} bytes, {}) at {}/{} ({})",
+        ready.uri,
+        ready.size_bytes,
+        ready.how,
+        place::DIR_NAME,
+        place::FILE_NAME,
+        if placed.linked() { "hard link" } else { "copy" }
+    ));
+    Ok(placed)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,6 +413,7 @@ fn report(
     baseline_value: Option<f64>,
     candidate: &Measurement,
     recorded: Option<&Path>,
+    artifact: Option<&crate::artifact::Ready>,
 ) -> Result<()> {
     let value = candidate.value.as_ref().map(|f| f.value);
     let improvement_value = match (baseline_value, value) {
@@ -378,6 +438,7 @@ fn report(
             "improvement": num(improvement_value),
             "log": candidate.log.to_string_lossy(),
             "sidecar": recorded.map(|p| p.to_string_lossy().into_owned()),
+            "artifact": artifact.map(|a| json!({"uri": a.uri, "size_bytes": a.size_bytes, "source": a.how})),
         });
         if candidate.kind == REPLAY_KIND {
             doc["replay"] = json!(true);

@@ -91,7 +91,7 @@ fn show(ctx: &Ctx, claim_id: &str, served: &Value) -> Result<()> {
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "claim": served}));
     }
-    ctx.out.line(format!("cancelled claim {claim_id}"))
+    ctx.out.line(format!("cancelled claim {}", crate::served::one_line(claim_id)))
 }
 
 /// Remember (or forget) a cancel in flight, so a lost answer is looked up next time.

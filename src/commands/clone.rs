@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::bind;
 use crate::cli::CloneArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
-use crate::output::Style;
+use crate::error::{Error, Result, ResultExt};
+use crate::output::{escape, quote_path, Shown, Style};
 use crate::repo::{Git, Repo};
 use crate::task::{self, Strictness, TaskSnapshot};
 
@@ -32,25 +32,38 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
         Some(dir) => dir.clone(),
         None => PathBuf::from(default_dir(&snapshot.repository)?),
     };
+    refuse_git_dir_name(&dir)?;
     if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(Error::usage(format!("{} already exists and is not empty", dir.display()))
+        return Err(Error::usage(format!("{} already exists and is not empty", quote_path(&dir)))
             .with_code("target_exists")
             .with_hint("choose another directory: `git bitsota clone TASK DIR`"));
     }
-    let created = !dir.exists();
 
-    let result = clone_and_bind(ctx, snapshot, &dir, &branch, from_server);
-    if result.is_err() {
-        // Leave nothing half-made behind.
-        if created {
-            let _ = std::fs::remove_dir_all(&dir);
-        } else if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
-            }
+    // Built in a hidden sibling and renamed into place only when complete: Ctrl-C (caught
+    // here) or a kill never leaves a bound clone at DIR with its files unchecked-out.
+    // An existing (empty) target such as `.` is named by its real path, so it has a parent and
+    // a name to build beside.
+    let dir = if dir.exists() { std::fs::canonicalize(&dir).unwrap_or(dir) } else { dir };
+    let (holder, staging) = staging_dir(&dir)?;
+    let interrupt = crate::interrupt::Interrupt::catch();
+    let result = clone_and_bind(ctx, snapshot, &staging, &branch, from_server).and_then(|state| {
+        if interrupt.happened() {
+            return Err(interrupted());
         }
+        std::fs::rename(&staging, &dir)
+            .or_usage(|| format!("cannot move the new clone into place at {}", quote_path(&dir)))?;
+        Ok(state)
+    });
+    let _ = std::fs::remove_dir_all(&holder);
+    let state = match result {
+        Ok(state) => state,
+        Err(err) => return Err(if interrupt.happened() { interrupted() } else { err }),
+    };
+    // Cloning into `.` replaced the directory we stood in.
+    if std::env::current_dir().is_err() {
+        let _ = std::env::set_current_dir(&dir);
     }
-    let (repo, state) = result?;
+    let repo = Repo::open_exact(&dir)?;
     let task = &state.task;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
@@ -64,18 +77,68 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     }
     ctx.out.line(format!(
         "cloned {} into {} on branch {} at {} ({})",
-        ctx.out.paint(Style::Bold, &task.slug),
-        repo.work_tree().display(),
+        ctx.out.paint(Style::Bold, &escape(&task.slug, Shown::Line)),
+        quote_path(repo.work_tree()),
         branch,
         crate::repo::short_oid(&task.base_commit),
-        task.base_ref
+        escape(&task.base_ref, Shown::Line)
     ))?;
-    ctx.out.line(format!("allowed paths: {}", task.allowed_patch_paths.join(", ")))?;
+    ctx.out
+        .line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
     ctx.out.hint(format!(
         "next: cd {} && git bitsota bench --baseline; guard pushes with `git bitsota hook install`",
-        dir.display()
+        quote_path(&dir)
     ));
     Ok(())
+}
+
+/// `.git` (in any case, in any component) is never a clone's directory: git would take the
+/// new clone's files for an enclosing repository's own `.git`.
+fn refuse_git_dir_name(dir: &Path) -> Result<()> {
+    let is_git = |c: std::path::Component| c.as_os_str().eq_ignore_ascii_case(".git");
+    if dir.components().any(is_git) {
+        return Err(Error::usage(format!(
+            "refusing to clone into {}: `.git` cannot name a clone",
+            quote_path(dir)
+        ))
+        .with_code("bad_directory")
+        .with_hint("give another directory: `git bitsota clone TASK DIR`"));
+    }
+    Ok(())
+}
+
+/// A new hidden directory beside `dir` (the holder, removed at the end) and the path inside it
+/// where the clone is built under `dir`'s own name, so git's messages name the directory the
+/// user asked for.
+fn staging_dir(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let parent = match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).or_usage(|| format!("cannot create {}", quote_path(&parent)))?;
+    let Some(name) = dir.file_name() else {
+        return Err(Error::usage(format!("cannot clone into {}", quote_path(dir))).with_code("bad_directory"));
+    };
+    let holder = parent.join(format!(".bitsota-clone-{}", crate::fsutil::random_suffix()));
+    std::fs::create_dir(&holder).or_usage(|| format!("cannot create {}", quote_path(&holder)))?;
+    Ok((holder.clone(), holder.join(name)))
+}
+
+/// The repository argument for a `git clone` run in another directory: a relative local path
+/// made absolute (URLs and `user@host:path` stay as they are).
+fn source_for(repository: &str) -> Result<std::ffi::OsString> {
+    let lower = repository.to_ascii_lowercase();
+    let is_url = lower.contains("://");
+    let scp_like = repository.find(':').is_some_and(|colon| !repository[..colon].contains('/'));
+    if is_url || scp_like || Path::new(repository).is_absolute() {
+        return Ok(repository.into());
+    }
+    let cwd = std::env::current_dir().or_usage(|| "cannot determine the current directory")?;
+    Ok(cwd.join(repository).into_os_string())
+}
+
+fn interrupted() -> Error {
+    Error::usage("interrupted; nothing was cloned").with_code("interrupted")
 }
 
 fn clone_and_bind(
@@ -84,23 +147,28 @@ fn clone_and_bind(
     dir: &Path,
     branch: &str,
     from_server: bool,
-) -> Result<(Repo, crate::state::State)> {
+) -> Result<crate::state::State> {
     // Only the transports cli.md accepts (https, ssh, file/local paths) are allowed, so
     // transports that run commands (`ext::`, `fd::`) stay off even through redirects;
     // `--` ends the options before the URL. (`GIT_PROTOCOL_FROM_USER=0` would also turn off
     // `file`, whose default policy is `user`, and break local task repositories.)
+    // Run beside the target so git's "Cloning into '<name>'" names what the user asked for.
+    let (Some(holder), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return Err(Error::usage(format!("cannot clone into {}", quote_path(dir))));
+    };
     Git::new(None)
+        .current_dir(holder)
         .args(PROTOCOL_ALLOWLIST)
         .args(["clone", "--no-checkout", "--"])
-        .arg(&snapshot.repository)
-        .arg(dir)
+        .arg(source_for(&snapshot.repository)?)
+        .arg(name)
         .run_visible()
         .map_err(|e| {
             Error::network(format!("cloning {} failed", snapshot.repository))
                 .with_code("clone_failed")
                 .with_source(e)
         })?;
-    let repo = Repo::discover_from(dir)?;
+    let repo = Repo::open_exact(dir)?;
     let base_ref = snapshot.base_ref.as_str();
     // A base commit that no branch or tag reaches is not cloned: ask for it once.
     if bind::resolve_base(&repo, base_ref).is_err() {
@@ -111,7 +179,7 @@ fn clone_and_bind(
     let url = url.or_else(|| from_server.then(|| ctx.coordinator_url(None)));
     let state = bind::bind_snapshot(&ctx.out, &repo, snapshot, url, false)?;
     repo.git().args(["checkout", "--quiet", "-b", branch, &state.task.base_commit]).output()?;
-    Ok((repo, state))
+    Ok(state)
 }
 
 /// `git -c` options allowing exactly the transports of cli.md §4 `clone`.
@@ -164,6 +232,16 @@ mod tests {
         assert_eq!(default_dir("git@github.com:o/repo.git").unwrap(), "repo");
         assert_eq!(default_dir("/srv/repos/task/").unwrap(), "task");
         assert!(default_dir("https://h/..").is_err());
+    }
+
+    #[test]
+    fn only_relative_local_paths_are_made_absolute() {
+        for kept in ["https://h/r.git", "ssh://h/r", "file:///srv/r", "git@h:o/r.git", "/srv/r"] {
+            assert_eq!(source_for(kept).unwrap(), std::ffi::OsString::from(kept));
+        }
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(source_for("../r").unwrap(), cwd.join("../r").into_os_string());
+        assert_eq!(source_for("./a:b").unwrap(), cwd.join("./a:b").into_os_string());
     }
 
     #[test]

@@ -19,7 +19,7 @@ const BACKUP_NAME: &str = "pre-push.bitsota-backup";
 
 /// The hook this version writes. Changing it means appending the new body to [`SHIPPED`] (and
 /// bumping the marker), never editing an entry: old bodies must stay recognisable.
-const CURRENT: &str = HOOK_V1;
+const CURRENT: &str = HOOK_V2;
 
 const HOOK_V1: &str = r#"#!/bin/sh
 # installed by git-bitsota v1: checks pushed commits against the bound task's allowed paths.
@@ -33,8 +33,22 @@ command -v git-bitsota >/dev/null 2>&1 || {
 exec git bitsota check --pre-push "$@"
 "#;
 
+/// v2: `--` before git's arguments, so a remote named like an option (`--help`) is read as the
+/// remote, not as an option that makes `check` print help and let the push through.
+const HOOK_V2: &str = r#"#!/bin/sh
+# installed by git-bitsota v2: checks pushed commits against the bound task's allowed paths.
+# Remove it with `git bitsota hook uninstall`, or skip it once with `git push --no-verify`.
+command -v git-bitsota >/dev/null 2>&1 || {
+    echo >&2 "pre-push hook: 'git-bitsota' was not found on your PATH ($PATH)."
+    echo >&2 "Install git-bitsota or add its directory to PATH (GUI git clients often use a shorter PATH)."
+    echo >&2 "If you no longer want this check, delete the hook file: $0"
+    exit 1
+}
+exec git bitsota check --pre-push -- "$@"
+"#;
+
 /// Every hook body any git-bitsota release has written, oldest first; the last is [`CURRENT`].
-const SHIPPED: &[&str] = &[HOOK_V1];
+const SHIPPED: &[&str] = &[HOOK_V1, HOOK_V2];
 
 /// Hooks are small scripts; a bigger file is not one of ours and is not shown whole.
 const READ_LIMIT: u64 = 64 * 1024;
@@ -116,7 +130,7 @@ struct Place {
 }
 
 fn locate(repo: &Repo) -> Result<Place> {
-    let raw = repo.git().args(["rev-parse", "--git-path", "hooks"]).output()?;
+    let raw = repo.git().reading_hooks_config().args(["rev-parse", "--git-path", "hooks"]).output()?;
     let text = String::from_utf8(raw)
         .map_err(|_| Error::usage("`git rev-parse --git-path hooks` printed a path that is not UTF-8"))?;
     let text = text.trim_end_matches(['\n', '\r']);
@@ -158,8 +172,11 @@ fn locate(repo: &Repo) -> Result<Place> {
 
 /// `core.hooksPath` and the config file that sets it, when set.
 fn hooks_path_config(repo: &Repo) -> Result<(Option<String>, Option<String>)> {
-    let (code, stdout, _) =
-        repo.git().args(["config", "--show-origin", "--get", "core.hooksPath"]).output_any()?;
+    let (code, stdout, _) = repo
+        .git()
+        .reading_hooks_config()
+        .args(["config", "--show-origin", "--get", "core.hooksPath"])
+        .output_any()?;
     if code != Some(0) {
         return Ok((None, None));
     }
@@ -265,14 +282,9 @@ fn link_target(path: &Path) -> String {
     fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".to_string())
 }
 
-#[cfg(unix)]
 fn is_executable(meta: &fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode() & 0o111 != 0
-}
-#[cfg(not(unix))]
-fn is_executable(_meta: &fs::Metadata) -> bool {
-    true
 }
 
 /// Write the hook atomically: a temporary file in the same directory, mode 0755, renamed over.
@@ -324,7 +336,7 @@ fn redirect_error(place: &Place) -> Option<Error> {
     let hint = match place.redirect.as_ref()? {
         Redirect::Outside => "install anyway with `git bitsota hook install --force`, or print the lines to add to \
                               your own hook with `git bitsota hook install --print`",
-        Redirect::Managed(_) => "add `git bitsota check --pre-push \"$@\"` to the manager's pre-push configuration \
+        Redirect::Managed(_) => "add `git bitsota check --pre-push -- \"$@\"` to the manager's pre-push configuration \
                                  (see `git bitsota hook install --print`), or write the hook anyway with --force",
     };
     Some(Error::usage(message).with_code("hooks_path_redirected").with_hint(hint))
@@ -464,7 +476,7 @@ fn print_hook(ctx: &Ctx, place: &Place) -> Result<()> {
     }
     ctx.out.bytes(CURRENT.as_bytes())?;
     ctx.out.hint(format!(
-        "to merge by hand, add the `command -v` guard and `git bitsota check --pre-push \"$@\"` to {} \
+        "to merge by hand, add the `command -v` guard and `git bitsota check --pre-push -- \"$@\"` to {} \
          (it must get the hook's arguments and stdin), or to your hook manager's pre-push step",
         place.hook.display()
     ));
@@ -594,7 +606,7 @@ mod tests {
         assert!(CURRENT.starts_with("#!/bin/sh\n# installed by git-bitsota v"));
         assert!(CURRENT.contains("command -v git-bitsota"));
         assert!(CURRENT.contains("exit 1"));
-        assert!(CURRENT.trim_end().ends_with("exec git bitsota check --pre-push \"$@\""));
+        assert!(CURRENT.trim_end().ends_with("exec git bitsota check --pre-push -- \"$@\""));
         assert_eq!(SHIPPED.last(), Some(&CURRENT));
     }
 

@@ -30,11 +30,12 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
     }
     ctx.out.line(format!(
         "bound to task {} at {} ({})",
-        ctx.out.paint(Style::Bold, &task.slug),
+        ctx.out.paint(Style::Bold, &crate::output::escape(&task.slug, crate::output::Shown::Line)),
         crate::repo::short_oid(&task.base_commit),
-        task.base_ref
+        crate::output::escape(&task.base_ref, crate::output::Shown::Line)
     ))?;
-    ctx.out.line(format!("allowed paths: {}", task.allowed_patch_paths.join(", ")))?;
+    ctx.out
+        .line(format!("allowed paths: {}", crate::task::allowed_paths_words(&task.allowed_patch_paths)))?;
     ctx.out.hint("check your changes with `git bitsota check`; guard pushes with `git bitsota hook install`");
     Ok(())
 }

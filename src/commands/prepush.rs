@@ -31,26 +31,30 @@ fn is_zero(oid: &str) -> bool {
 /// Parse stdin leniently: blank lines skipped; a line with fewer than four fields is an error.
 /// The fields are split from the right: the local ref is what the user typed when git cannot
 /// expand it, so it may hold spaces (`HEAD^{/fix bug}:refs/heads/x`); the other three cannot.
-pub fn parse_lines(input: &str) -> Result<Vec<RefLine>> {
+/// Input is bytes: ref names need not be UTF-8 (they are only shown, lossily).
+pub fn parse_lines(input: impl AsRef<[u8]>) -> Result<Vec<RefLine>> {
     let mut lines = Vec::new();
-    for line in input.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let mut parts: Vec<&str> = line.rsplitn(4, ' ').collect();
+    for line in input.as_ref().split(|b| *b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty()) {
+        let mut parts: Vec<&[u8]> = line.rsplitn(4, |b| *b == b' ').collect();
         parts.reverse();
+        let refused = || {
+            Error::usage(format!("unexpected pre-push input line: {}", crate::output::quote_bytes(line)))
+                .with_hint("git feeds `<local ref> <local oid> <remote ref> <remote oid>` lines")
+        };
         if parts.len() != 4 || parts.iter().any(|p| p.is_empty()) {
-            return Err(Error::usage(format!("unexpected pre-push input line: {line:?}"))
-                .with_hint("git feeds `<local ref> <local oid> <remote ref> <remote oid>` lines"));
+            return Err(refused());
         }
         // Object ids are full hex (SHA-1 or SHA-256); anything else is not git talking.
-        let is_oid = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let is_oid = |s: &[u8]| matches!(s.len(), 40 | 64) && s.iter().all(|b| b.is_ascii_hexdigit());
         if !is_oid(parts[1]) || !is_oid(parts[3]) {
-            return Err(Error::usage(format!("unexpected pre-push input line: {line:?}"))
-                .with_hint("git feeds `<local ref> <local oid> <remote ref> <remote oid>` lines"));
+            return Err(refused());
         }
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         lines.push(RefLine {
-            local_ref: parts[0].to_string(),
-            local_oid: parts[1].to_string(),
-            remote_ref: parts[2].to_string(),
-            remote_oid: parts[3].to_string(),
+            local_ref: text(parts[0]),
+            local_oid: text(parts[1]),
+            remote_ref: text(parts[2]),
+            remote_oid: text(parts[3]),
         });
     }
     Ok(lines)
@@ -68,8 +72,8 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
         ctx.out.info(BY_HAND_HINT);
         return Ok(());
     }
-    let mut input = String::new();
-    stdin.lock().read_to_string(&mut input).or_usage(|| "cannot read the pre-push ref lines from stdin")?;
+    let mut input = Vec::new();
+    stdin.lock().read_to_end(&mut input).or_usage(|| "cannot read the pre-push ref lines from stdin")?;
     let lines = parse_lines(&input)?;
     let pushed: Vec<&RefLine> = lines.iter().filter(|l| !is_zero(&l.local_oid)).collect();
     if pushed.is_empty() {
@@ -94,7 +98,10 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
         // An annotated tag is pushed as the tag object: check the commit it points to. A tag
         // of a tree or blob carries no commit, so there is no change against the base to check.
         let Some(commit) = repo.resolve_commit(&format!("{}^{{commit}}", line.local_oid))? else {
-            ctx.out.info(format!("git-bitsota: {} is not a commit; nothing to check", line.remote_ref));
+            ctx.out.info(format!(
+                "git-bitsota: {} is not a commit; nothing to check",
+                escape_line(&line.remote_ref)
+            ));
             continue;
         };
         if !checked.contains_key(&commit) {
@@ -150,14 +157,18 @@ fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
 fn print_refusal(ctx: &Ctx, line: &RefLine, report: &Report) {
     ctx.out.warn(format!(
         "git-bitsota: refusing to push {} ({}) for task {}",
-        line.remote_ref,
+        escape_line(&line.remote_ref),
         crate::repo::short_oid(&line.local_oid),
-        report.task_slug
+        escape_line(&report.task_slug)
     ));
     for problem in &report.problems {
         ctx.out.warn(format!("  [{}] {}", problem.code, problem.message));
         for path in &problem.paths {
-            ctx.out.warn(format!("      {path}"));
+            ctx.out.warn(format!("      {}", crate::output::quote_bytes(path.as_bytes())));
         }
     }
+}
+
+fn escape_line(text: &str) -> String {
+    crate::output::escape(text, crate::output::Shown::Line)
 }

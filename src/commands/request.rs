@@ -44,7 +44,10 @@ pub fn run(ctx: &Ctx, args: &RequestArgs) -> Result<()> {
         None => {
             let text = response.text();
             if !text.is_empty() {
-                ctx.out.line(text.trim_end_matches('\n'))?;
+                // Not JSON: shown with its control characters visible (an answer could
+                // otherwise write to the clipboard or retitle the terminal).
+                ctx.out
+                    .line(crate::output::escape(text.trim_end_matches('\n'), crate::output::Shown::Text))?;
             }
             Ok(())
         }
@@ -95,7 +98,7 @@ fn dry_run(
                 text.len(),
                 auth::body_sha256(spec.body.as_deref())
             ))?;
-            ctx.out.line(text)?;
+            ctx.out.line(crate::output::escape(text, crate::output::Shown::Text))?;
         }
         None => ctx.out.line(format!("body: (none, sha256 {})", auth::EMPTY_BODY_SHA256))?,
     }

@@ -200,9 +200,6 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
                 .with_hint("an evaluation is sent once; `--local` replays it again without sending"));
         }
     }
-    if let Some(uri) = text(&submission, "artifact_uri").filter(|u| !u.trim().is_empty()) {
-        return Err(artifact_unsupported(&uri));
-    }
 
     out.info(format!(
         "replaying submission {id} by {} ({} patch bytes): the task's commands run on that miner's code",
@@ -211,6 +208,8 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
     ));
     crate::consent::ensure_consent_for(out, &state_file, &state, &task, args.yes)?;
 
+    let (artifact, artifact_problem) = submission_artifact(ctx, &repo, &task, &submission, &patch)?;
+
     let log_dir = repo.git_dir().join("bitsota");
     let log_path =
         log_dir.join(format!("review-{}-{}.log", safe_name(id), crate::commands::bench::file_stamp()));
@@ -218,7 +217,15 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
         let _signals = crate::runner::SignalGuard::install();
         replay::replay(
             out,
-            &replay::Input { repo: &repo, task: &task, patch: patch.as_bytes(), base: &base, log_path },
+            &replay::Input {
+                repo: &repo,
+                task: &task,
+                patch: patch.as_bytes(),
+                base: &base,
+                log_path,
+                artifact: artifact.as_ref(),
+                artifact_problem,
+            },
         )?
     };
 
@@ -310,14 +317,59 @@ fn not_peer_evaluation(task: &TaskSnapshot, with_local: bool) -> Error {
     }
 }
 
-/// The artifact of a submission cannot be materialised by the replay yet.
-pub fn artifact_unsupported(uri: &str) -> Error {
-    Error::usage(format!(
-        "the submission names an artifact ({}); replaying with an artifact is not supported yet",
-        one_line(uri)
-    ))
-    .with_code("artifact_replay_unsupported")
-    .with_hint("nothing was run or sent; without the artifact a replay would not be the validator's")
+/// The submission's artifact, fetched as validators fetch it (one GET, no redirects, checked
+/// against its sha256 and size; cached under the git dir by sha256). A fault of the
+/// submission's (a redirect, other bytes, a URI validators refuse) is the replay's `error`
+/// note; an artifact that cannot be reached is no verdict (the fault may be this machine's).
+/// Nothing is downloaded for a patch the pre-replay rules reject.
+fn submission_artifact(
+    ctx: &Ctx,
+    repo: &crate::repo::Repo,
+    task: &TaskSnapshot,
+    submission: &Value,
+    patch: &str,
+) -> Result<(Option<crate::artifact::Ready>, Option<String>)> {
+    let Some(uri) = text(submission, "artifact_uri").filter(|u| !u.trim().is_empty()) else {
+        return Ok((None, None));
+    };
+    if replay::pre_replay_rejection(patch, task).is_some() {
+        return Ok((None, None));
+    }
+    let parsed = match crate::artifact::parse_uri(&uri) {
+        Ok(parsed) => parsed,
+        Err(err) => return Ok((None, Some(format!("submission artifact: {}", err.message())))),
+    };
+    let mut described = Map::new();
+    for key in ["artifact_uri", "artifact_sha256", "artifact_size_bytes"] {
+        if let Some(value) = submission.get(key).filter(|v| !v.is_null()) {
+            described.insert(key.into(), value.clone());
+        }
+    }
+    let described = crate::sidecar::Sidecar::from_map(std::path::PathBuf::new(), described);
+    // The URI is asked every time (headers only), even when its bytes are cached here: what
+    // it serves now is what validators get.
+    let headers = crate::artifact::fetch(&parsed, &crate::artifact::expected(&described), None, &ctx.out)?;
+    if let Some(problem) = headers.problems.first() {
+        if problem.code == "artifact_unreachable" {
+            return Err(Error::network(problem.message.clone())
+                .with_code("artifact_unreachable")
+                .with_hint("nothing was run or sent; retry when the artifact can be downloaded"));
+        }
+        return Ok((None, Some(format!("submission artifact: {}", problem.message))));
+    }
+    let source = crate::artifact::Source::Uri(parsed);
+    match crate::artifact::ready(repo.common_dir(), Some(&source), Some(&described), &ctx.out) {
+        Ok(ready) => Ok((ready, None)),
+        Err(err)
+            if matches!(
+                err.code(),
+                "artifact_redirect" | "artifact_size_mismatch" | "artifact_sha256_mismatch"
+            ) =>
+        {
+            Ok((None, Some(format!("submission artifact: {}", err.message()))))
+        }
+        Err(err) => Err(err.with_hint("nothing was run or sent; retry when the artifact can be downloaded")),
+    }
 }
 
 /// The validator-style note, then the reviewer's own text; at most the validators' cap.

@@ -25,9 +25,17 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let report = check::check_worktree(&repo, task, &Options { allow_outside: false, sidecar })?;
 
     if !ctx.out.is_json() {
-        ctx.out.line(format!("task     {} ({})", ctx.out.paint(Style::Bold, &task.slug), task.id))?;
-        ctx.out.line(format!("base     {} ({})", task.base_commit, task.base_ref))?;
-        ctx.out.line(format!("metric   {} ({})", task.metric_name, task.metric_direction))?;
+        ctx.out.line(format!(
+            "task     {} ({})",
+            ctx.out.paint(Style::Bold, &one_line(&task.slug)),
+            one_line(&task.id)
+        ))?;
+        ctx.out.line(format!("base     {} ({})", one_line(&task.base_commit), one_line(&task.base_ref)))?;
+        ctx.out.line(format!(
+            "metric   {} ({})",
+            one_line(&task.metric_name),
+            one_line(&task.metric_direction)
+        ))?;
         let allowed = report.built.files.iter().filter(|f| f.allowed()).count();
         let refused = report.built.files.len() - allowed;
         ctx.out.line(format!(
@@ -63,7 +71,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .as_ref()
             .and_then(|c| text(c, key))
             .map(|t| one_line(&t))
-            .or_else(|| state.claim.as_ref().map(|c| recorded(c).clone()))
+            .or_else(|| state.claim.as_ref().map(|c| one_line(recorded(c))))
     };
     let claim_status = claim_field("status", |c| &c.status);
     let claim_expires = claim_field("expires_at", |c| &c.expires_at);
@@ -76,6 +84,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                 timefmt::time_left_words(expires)
             ))?,
             _ => ctx.out.line("claim    none (`git bitsota claim`)")?,
+        }
+        if let Some(item) = state.claim.as_ref().and_then(crate::work_items::noted) {
+            work_item_lines(ctx, &item)?;
         }
     }
     if let (Some(status), Some(expires)) = (&claim_status, &claim_expires) {
@@ -131,6 +142,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "check": report.to_json(),
             "submissions": ours,
             "reviews": fresh.reviews,
+            "work_item": fresh.claim.as_ref().and_then(crate::work_items::noted).map(|w| json!({
+                "id": w.id, "title": w.title, "instructions": w.instructions, "status": w.status,
+            })),
             "live": offline.is_none(),
         }))?;
         return offline.map_or(Ok(()), |err| Err(err.already_reported()));
@@ -177,4 +191,18 @@ fn fetch_live(coordinator: &Coordinator, state: &State) -> Result<(Vec<Value>, O
         None => None,
     };
     Ok((listed, live_claim))
+}
+
+/// The claimed work item: id and status, title, instructions (served text, made printable).
+fn work_item_lines(ctx: &Ctx, item: &crate::work_items::Noted) -> Result<()> {
+    ctx.out.line(format!(
+        "work item {} ({}): {}",
+        one_line(&item.id),
+        one_line(&item.status),
+        one_line(&item.title)
+    ))?;
+    for line in crate::served::printable(&item.instructions).lines() {
+        ctx.out.line(format!("         {line}"))?;
+    }
+    Ok(())
 }

@@ -15,10 +15,11 @@ use crate::check::{self, Options, Problem, Report, SidecarFacts};
 use crate::cli::SubmitArgs;
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, Kind, Result, ResultExt};
+use crate::implements::{self, Source};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
-use crate::served::{has_id, text};
+use crate::served::{has_id, one_line, text};
 use crate::sidecar::{self, Sidecar};
 use crate::state::{PendingSubmission, State, SubmissionRecord};
 use crate::timefmt;
@@ -29,10 +30,14 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let state = state_file.read_bound()?;
     let task = &state.task;
 
-    let sidecar_path = sidecar::resolve_path(repo.work_tree(), args.submission_file.as_deref())?;
+    let sidecar_path = sidecar::resolve_path(&repo, args.submission_file.as_deref())?;
     let sidecar = sidecar::load(&sidecar_path)?;
+    let rehearsal = crate::artifact::is_local_rehearsal(&ctx.coordinator_url(Some(&state)));
     let facts = match &sidecar {
-        Some(s) => SidecarFacts { has_artifact: s.has_artifact(), problems: sidecar::problems(s, task) },
+        Some(s) => SidecarFacts {
+            has_artifact: s.has_artifact(),
+            problems: sidecar::problems_for(s, task, rehearsal),
+        },
         None => SidecarFacts {
             has_artifact: false,
             problems: vec![format!("the submission file {} is missing", sidecar_path.display())],
@@ -59,13 +64,22 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let Some(sidecar) = sidecar else {
         return refuse(ctx, &report);
     };
+    if !args.dry_run {
+        verify_artifact(ctx, &sidecar, args.no_verify_artifact, &mut report)?;
+        if !report.ok() {
+            return refuse(ctx, &report);
+        }
+    }
     let patch = report.patch_text().unwrap_or_default().to_string();
-    let body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
+    let mut body = build_body(&claim_id, &task.base_commit, &patch, &sidecar);
+    let implements = implements::resolve(args.implements.as_deref(), Some(&sidecar), &state);
+    set_implements(&mut body, implements.as_ref());
     for path in report.left_out() {
         ctx.out.warn(format!("left out (outside the task's rules): {path}"));
     }
 
     if args.dry_run {
+        dry_run_implements(ctx, &state, &sidecar, args.implements.as_deref(), implements.as_ref());
         if let Some(problem) = &claim_problem {
             ctx.out.warn(format!("{} [{}]; a real submit would refuse", problem.message, problem.code));
         }
@@ -87,6 +101,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     }
 
     let coordinator = ctx.coordinator(Some(&state))?;
+    check_implements(ctx, &coordinator, &state, implements.as_ref())?;
     let hotkey = ctx.hotkey()?;
     if let Some(claim) = &state.claim {
         if claim.hotkey != hotkey.ss58() {
@@ -154,6 +169,27 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
             Err(err)
         }
     }
+}
+
+/// `artifact verify` (headers only) of the sidecar's artifact, its problems added to the
+/// report: a submission validators are sure to refuse never goes out.
+fn verify_artifact(ctx: &Ctx, sidecar: &Sidecar, skip: bool, report: &mut Report) -> Result<()> {
+    let Some(uri) = sidecar.artifact_uri() else {
+        return Ok(());
+    };
+    if skip {
+        ctx.out.warn(format!("not checking that validators can download {uri} (--no-verify-artifact)"));
+        return Ok(());
+    }
+    let uri = crate::artifact::parse_uri(uri)?;
+    if let Some(warning) = crate::artifact::fetch::local_http_warning(&uri) {
+        ctx.out.warn(warning);
+    }
+    let fetched = crate::artifact::fetch(&uri, &crate::artifact::expected(sidecar), None, &ctx.out)?;
+    for problem in fetched.problems {
+        report.push(problem);
+    }
+    Ok(())
 }
 
 /// The refusal for a patch this claim already submitted (recorded in the state), naming the
@@ -290,6 +326,7 @@ fn finish(
         }
         if let Some(claim) = fresh.claim.as_mut().filter(|c| c.id == record.claim_id) {
             claim.status = "submitted".into();
+            crate::work_items::mark_completed(claim);
         }
     })?;
 
@@ -304,10 +341,74 @@ fn finish(
     let how = if recovered { " (found on the coordinator after a lost answer)" } else { "" };
     ctx.out.line(format!(
         "submitted {}: {} ({} patch bytes){how}",
-        ctx.out.paint(Style::Bold, &record.id),
-        record.status,
+        ctx.out.paint(Style::Bold, &crate::served::one_line(&record.id)),
+        crate::served::one_line(&record.status),
         record.patch_bytes
     ))?;
     ctx.out.hint("follow it with `git bitsota status`");
     Ok(())
+}
+
+/// `implemented_submission_id` as resolved (flag, sidecar, state), replacing the sidecar's.
+fn set_implements(body: &mut Value, implements: Option<&(String, Source)>) {
+    if let Value::Object(map) = body {
+        match implements {
+            Some((id, _)) => map.insert("implemented_submission_id".into(), json!(id)),
+            None => map.remove("implemented_submission_id"),
+        };
+    }
+}
+
+/// Before signing: the submission named as implemented must be one of this task's carrying a
+/// `proposed_idea` (exit 2 otherwise). Says which one is sent and why.
+fn check_implements(
+    ctx: &Ctx,
+    coordinator: &Coordinator,
+    state: &State,
+    implements: Option<&(String, Source)>,
+) -> Result<()> {
+    let Some((id, source)) = implements else {
+        return Ok(());
+    };
+    crate::submission_api::fetch_implementable(coordinator, id, &state.task.id, &state.task.slug).map_err(
+        |e| e.with_hint(format!("the id came {}; pick one from `git bitsota ideas`", source.words())),
+    )?;
+    ctx.out.info(format!("implements submission {id} ({})", source.words()));
+    Ok(())
+}
+
+/// `--dry-run` on a centerless task (or with an idea reference): the idea that will be sent and
+/// the submission it implements, checked when the coordinator can be asked.
+fn dry_run_implements(
+    ctx: &Ctx,
+    state: &State,
+    sidecar: &Sidecar,
+    flag: Option<&str>,
+    implements: Option<&(String, Source)>,
+) {
+    for line in implements::centerless_lines(&state.task, Some(sidecar), state, flag) {
+        ctx.out.info(line);
+    }
+    let Some((id, source)) = implements else {
+        return;
+    };
+    if !state.task.is_centerless() {
+        ctx.out.info(format!("implements: submission {} ({})", one_line(id), source.words()));
+    }
+    let checked = ctx.coordinator(Some(state)).and_then(|coordinator| {
+        crate::submission_api::fetch_implementable(&coordinator, id, &state.task.id, &state.task.slug)
+    });
+    match checked {
+        Ok(found) => {
+            let idea = crate::submission_api::proposed_idea(&found).unwrap_or_default();
+            ctx.out.info(format!("its idea: {}", crate::ideas::first_line(&idea)));
+        }
+        Err(err) if err.kind() == Kind::Usage => {
+            ctx.out.warn(format!("{}; a real submit would refuse", err.message()));
+        }
+        Err(err) => {
+            let id = one_line(id);
+            ctx.out.warn(format!("could not check submission {id} on the coordinator: {}", err.message()))
+        }
+    }
 }

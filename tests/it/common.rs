@@ -278,3 +278,28 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Whether a test's precondition holds. When it does not, the test is skipped with a note,
+/// except in CI (`CI` set), where a test that cannot run is a failure, not a silent pass.
+pub fn precondition(holds: bool, what: &str) -> bool {
+    if !holds {
+        assert!(std::env::var_os("CI").is_none(), "cannot run in CI: {what}");
+        eprintln!("skipped: {what}");
+    }
+    holds
+}
+
+/// Whether the process `pid` is gone (or a zombie waiting to be reaped): what a test asserts
+/// about processes a command had to kill, instead of waiting to see whether they act.
+pub fn process_is_dead(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) == Some("Z"),
+    }
+}
+
+/// The pid a test script wrote into `path`, waiting for the file to be complete.
+pub fn pid_in(path: &Path) -> u32 {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.trim().parse().unwrap_or_else(|e| panic!("{}: {text:?}: {e}", path.display()))
+}

@@ -96,6 +96,8 @@ pub struct State {
     pub submissions: Vec<Value>,
     /// Peer evaluations received (`POST /api/v1/submissions/{id}/peer-evaluate`).
     pub peer_evaluations: Vec<Value>,
+    /// Pool work items (issue 13).
+    pub work_items: Vec<Value>,
     pub log: Vec<Logged>,
     pub faults: VecDeque<Fault>,
     pub sticky_fault: Option<Fault>,
@@ -151,6 +153,7 @@ impl Fake {
                 claims: Vec::new(),
                 submissions: Vec::new(),
                 peer_evaluations: Vec::new(),
+                work_items: Vec::new(),
                 log: Vec::new(),
                 faults: VecDeque::new(),
                 sticky_fault: None,
@@ -593,6 +596,9 @@ fn route(state: &mut State, req: &Request, index: usize) -> Answer {
                 .collect();
             Answer::Json(200, Value::Array(items))
         }
+        (method, path) if is_competition_route(method, path) => {
+            competition_route(state, method, path, &body, &query, signer.unwrap_or_default())
+        }
         ("GET", ["api", "v1", "submissions", id]) => {
             match state.submissions.iter().find(|s| s["id"] == *id) {
                 Some(s) => Answer::Json(200, s.clone()),
@@ -715,6 +721,9 @@ fn create_submission(state: &mut State, body: &Value, hotkey: String) -> Answer 
         return detail(422, "A submission needs a non-empty patch or an artifact_uri");
     }
     let claim_id = text("claim_id").unwrap().to_string();
+    if let Some(refusal) = idea_refusal(state, &claim_id, fields) {
+        return refusal;
+    }
     let now = state.now();
     let claim = match owned_active_claim(state, &claim_id, &hotkey) {
         Ok(claim) => claim,
@@ -740,7 +749,128 @@ fn create_submission(state: &mut State, body: &Value, hotkey: String) -> Answer 
     submission.insert("observed_metrics".into(), Value::Null);
     let submission = Value::Object(submission);
     state.submissions.push(submission.clone());
+    complete_work_item(state, &claim_id);
     Answer::Json(200, submission)
+}
+
+// --- competition modes (issue 13): pool work items, centerless ideas ---------------------------
+//
+// Work items: `GET /api/v1/work-items?task_id=&status=`, signed `POST
+// /api/v1/work-items/{id}/claim` (an open item of a live task becomes `claimed` with the new
+// claim's id; the claim carries `work_item_id`), and `completed` when its claim submits.
+// Submissions: `implemented_submission_id` must name a submission of the same task carrying
+// a `proposed_idea` (else 422), and a centerless task needs a `proposed_idea` (else 422).
+// Seed other hotkeys' submissions with [`Fake::add_submission`].
+
+impl Fake {
+    pub fn add_work_item(&self, item: Value) {
+        self.state().work_items.push(item);
+    }
+
+    pub fn work_items(&self) -> Vec<Value> {
+        self.state().work_items.clone()
+    }
+
+    /// A submission made elsewhere (another hotkey, an earlier run), stored as given.
+    pub fn add_submission(&self, submission: Value) {
+        self.state().submissions.push(submission);
+    }
+
+    /// An active claim made elsewhere (e.g. by this hotkey from another clone), stored as given;
+    /// it expires `ttl` seconds from now.
+    pub fn add_claim(&self, mut claim: Value, ttl: i64) {
+        let mut state = self.state();
+        let now = state.now();
+        claim["expires_at"] = json!(iso(now + ttl));
+        state.claims.push(Claim { value: claim, expires_unix: now + ttl });
+    }
+}
+
+fn is_competition_route(method: &str, path: &[&str]) -> bool {
+    matches!(
+        (method, path),
+        ("GET", ["api", "v1", "work-items"]) | ("POST", ["api", "v1", "work-items", _, "claim"])
+    )
+}
+
+fn competition_route(
+    state: &mut State,
+    method: &str,
+    path: &[&str],
+    body: &Value,
+    query: &[(String, String)],
+    hotkey: String,
+) -> Answer {
+    match (method, path) {
+        ("GET", ["api", "v1", "work-items"]) => {
+            let items = state
+                .work_items
+                .iter()
+                .filter(|i| matches_filters(i, query, &["task_id", "status"]))
+                .cloned()
+                .collect();
+            Answer::Json(200, Value::Array(items))
+        }
+        ("POST", ["api", "v1", "work-items", id, "claim"]) => claim_work_item(state, id, body, hotkey),
+        _ => detail(404, "Not Found"),
+    }
+}
+
+fn claim_work_item(state: &mut State, item_id: &str, body: &Value, hotkey: String) -> Answer {
+    let Some(index) = state.work_items.iter().position(|i| i["id"] == item_id) else {
+        return detail(404, "Work item not found");
+    };
+    if state.work_items[index]["status"] != "open" {
+        return detail(409, "Work item is not open");
+    }
+    let task_id = state.work_items[index]["task_id"].as_str().unwrap_or_default().to_string();
+    let mut claim_body = body.clone();
+    if claim_body.get("claim_description").and_then(Value::as_str).is_none_or(|d| d.trim().is_empty()) {
+        claim_body = json!({"claim_description": "work item claim"});
+        if let Some(base) = body.get("base_submission_id") {
+            claim_body["base_submission_id"] = base.clone();
+        }
+    }
+    let answer = claim_task(state, &task_id, &claim_body, hotkey);
+    let Answer::Json(200, mut claim) = answer else {
+        return answer;
+    };
+    claim["work_item_id"] = json!(item_id);
+    if let Some(stored) = state.claims.iter_mut().find(|c| c.value["id"] == claim["id"]) {
+        stored.value["work_item_id"] = json!(item_id);
+    }
+    let item = &mut state.work_items[index];
+    item["status"] = json!("claimed");
+    item["claim_id"] = claim["id"].clone();
+    Answer::Json(200, claim)
+}
+
+/// The work item held by `claim_id` is done once the claim submits.
+fn complete_work_item(state: &mut State, claim_id: &str) {
+    for item in state.work_items.iter_mut().filter(|i| i["claim_id"] == claim_id) {
+        item["status"] = json!("completed");
+    }
+}
+
+/// Refuse an idea reference the coordinator could not honour, and a centerless submission
+/// without an idea.
+fn idea_refusal(state: &State, claim_id: &str, fields: &Map<String, Value>) -> Option<Answer> {
+    let task_id = state.claims.iter().find(|c| c.value["id"] == claim_id)?.value["task_id"].clone();
+    let task = state.tasks.iter().find(|t| t["id"] == task_id)?;
+    let idea = fields.get("proposed_idea").and_then(Value::as_str).unwrap_or("").trim();
+    if task["competition_mode"] == "centerless" && idea.is_empty() {
+        return Some(detail(422, "Centerless submissions require proposed_idea"));
+    }
+    let implemented = fields.get("implemented_submission_id").and_then(Value::as_str)?;
+    let target = state.submissions.iter().find(|s| s["id"] == implemented);
+    let ok = target.is_some_and(|s| {
+        s["task_id"] == task_id && s["proposed_idea"].as_str().is_some_and(|i| !i.trim().is_empty())
+    });
+    if ok {
+        None
+    } else {
+        Some(detail(422, "implemented_submission_id must reference an idea-bearing submission of this task"))
+    }
 }
 
 // --- small helpers ----------------------------------------------------------------------------

@@ -103,7 +103,7 @@ fn installed_hook_is_marked_executable_and_status_says_so() {
     let body = fs::read_to_string(&hook).unwrap();
     assert!(body.starts_with("#!/bin/sh\n# installed by git-bitsota v"), "{body}");
     assert!(body.contains("command -v git-bitsota"));
-    assert!(body.contains("exec git bitsota check --pre-push \"$@\""));
+    assert!(body.contains("exec git bitsota check --pre-push -- \"$@\""));
     assert_eq!(mode(&hook), 0o755);
     let json = fx.tool(&["hook", "status", "--json"]).expect(0).json();
     assert_eq!(json["status"], "installed");
@@ -231,7 +231,7 @@ fn foreign_hook_survives_install_without_force() {
     // --print writes nothing and prints the lines to merge.
     let print = fx.tool(&["hook", "install", "--print"]).expect(0);
     assert!(print.out().starts_with("#!/bin/sh\n"), "{}", print.out());
-    assert!(print.out().contains("git bitsota check --pre-push \"$@\""));
+    assert!(print.out().contains("git bitsota check --pre-push -- \"$@\""));
     assert_eq!(fs::read_to_string(&hook).unwrap(), FOREIGN);
     fx.tool(&["hook", "install", "--print", "--force"]).expect(2);
 }
@@ -366,8 +366,10 @@ fn pushing_from_a_linked_worktree_runs_the_check() {
 fn hook_without_git_bitsota_on_path_fails_with_instructions() {
     let fx = Fixture::new();
     let path = "/usr/local/bin:/usr/bin:/bin";
-    if path.split(':').any(|dir| Path::new(dir).join("git-bitsota").exists()) {
-        eprintln!("skipped: a git-bitsota is installed system-wide");
+    if !common::precondition(
+        !path.split(':').any(|dir| Path::new(dir).join("git-bitsota").exists()),
+        "a git-bitsota is installed system-wide",
+    ) {
         return;
     }
     fx.commit(&[("train.py", b"x = 2\n")], "tune");
@@ -469,7 +471,7 @@ fn a_local_ref_with_spaces_is_parsed_from_the_right() {
 fn ref_lines_parse_sha256_ids_and_refuse_garbage() {
     use git_bitsota::commands::prepush::parse_lines;
     let (zero, oid) = ("0".repeat(64), "ab".repeat(32));
-    let lines = parse_lines(&format!(
+    let lines = parse_lines(format!(
         "\n(delete) {zero} refs/heads/x {oid}\nHEAD^{{/a b}} {oid} refs/heads/y {zero}\n"
     ))
     .unwrap();
@@ -498,8 +500,7 @@ fn pre_push_by_hand_prints_a_hint_instead_of_waiting() {
     let rc = unsafe {
         libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
     };
-    if rc != 0 {
-        eprintln!("skipped: no pseudo-terminal available");
+    if !common::precondition(rc == 0, "no pseudo-terminal available") {
         return;
     }
     for args in [&["check", "--pre-push"][..], &["check", "--pre-push", "origin", "../remote.git"][..]] {

@@ -2,14 +2,18 @@
 
 mod common;
 
+mod artifact;
+mod artifact_server;
 mod bench;
 mod canonical;
 mod check;
 mod client;
+mod competition;
 mod edge;
 mod fake_coordinator;
 mod fnmatch;
 mod hook;
+mod hostile;
 mod keys;
 mod lost_answers;
 mod man;

@@ -619,3 +619,41 @@ fn a_base_the_task_repository_lacks_is_an_error_and_an_unreachable_repository_no
     assert!(w.fake.peer_evaluate_posts().is_empty());
     assert_no_worktree_left(&w.env, &w.clone);
 }
+
+#[test]
+fn a_submissions_artifact_is_fetched_as_validators_do_and_placed_for_the_benchmark() {
+    use crate::artifact_server::{Answer, Server};
+    let w = world("peer_evaluation", |r| {
+        r["benchmark_command"] =
+            json!("cat \"$AUTORESEARCH_SUBMISSION_ARTIFACT_PATH\" > /dev/null && echo \"score=$(cat $AUTORESEARCH_SUBMISSION_ARTIFACT_PATH)\"");
+    });
+    let server = Server::start();
+    let bytes = b"8".to_vec();
+    server.route("/model.bin", Answer::Bytes(bytes.clone()));
+    server.route("/moved.bin", Answer::Status(302, Some("https://cdn.example/model.bin".into())));
+    let sha = git_bitsota::canonical_json::sha256_hex(&bytes);
+    let with_artifact = |id: &str, uri: String| {
+        w.fake.seed_submission(json!({
+            "id": id, "task_id": TASK_ID, "miner_hotkey": OTHER, "status": "pending_verification",
+            "base_ref": w.base, "patch": solution_patch("1", "5"), "claimed_metrics": {"score": 8},
+            "artifact_uri": uri, "artifact_sha256": sha, "artifact_size_bytes": bytes.len(),
+        }));
+    };
+    with_artifact("sub-art", server.url("/model.bin"));
+    let v = w.review(&["sub-art", "--yes", "--dry-run"]).expect(0).json();
+    assert_eq!(v["status"], "accepted", "{v}");
+    assert_eq!(v["observed_metrics"], json!({"score": 8.0}));
+    assert_no_worktree_left(&w.env, &w.clone);
+
+    with_artifact("sub-moved", server.url("/moved.bin"));
+    let v = w.review(&["sub-moved", "--yes", "--dry-run"]).expect(0).json();
+    assert_eq!(v["status"], "error", "{v}");
+    assert!(v["notes"].as_str().unwrap().contains("redirect"), "{v}");
+
+    // Not reachable from here: no verdict, nothing sent.
+    with_artifact("sub-gone", "http://127.0.0.1:9/model.bin".to_string());
+    let run = w.review(&["sub-gone", "--yes"]);
+    assert_ne!(run.code, 0);
+    assert!(w.fake.peer_evaluate_posts().is_empty());
+    assert_eq!(w.benchmark_runs(), 0);
+}

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -117,10 +117,8 @@ fn live_lock_is_waited_for_not_taken_over() {
 
     holder.stdin.take().unwrap().write_all(b"\n").unwrap();
     holder.wait().unwrap();
-    let started = Instant::now();
     let out = tool.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(read_state(&repo).task.allowed_patch_paths, ["bench.py"]);
 }
 
@@ -177,7 +175,9 @@ fn unknown_keys_everywhere_survive_a_rewrite() {
          lease = 42\n\n\
          [[submissions]]\nid = \"s1\"\nclaim_id = \"c1\"\nstatus = \"pending_verification\"\n\
          base_ref = \"abc\"\npatch_sha256 = \"00\"\npatch_bytes = 3\nscore_hint = 1.5\n\n\
-         [[future_list]]\na = 1\n",
+         [[future_list]]\na = 1\n\n\
+         [pending_submission]\nclaim_id = \"c1\"\npatch_sha256 = \"00\"\nat = \"2030-01-01T00:00:00Z\"\n\n\
+         [pending_claim]\nat = \"2030-01-01T00:00:00Z\"\nknown = [\"c0\"]\n",
     );
     fs::write(&path, &text).unwrap();
 
@@ -186,7 +186,9 @@ fn unknown_keys_everywhere_survive_a_rewrite() {
     init_with(&env, &repo, &record, &[]).expect(0);
     let after: toml::Table = toml::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     let before: toml::Table = toml::from_str(&text).unwrap();
-    for key in ["future_flag", "seen_at", "mixed", "future", "future_list"] {
+    for key in
+        ["future_flag", "seen_at", "mixed", "future", "future_list", "pending_submission", "pending_claim"]
+    {
         assert_eq!(after.get(key), before.get(key), "{key}");
     }
     assert_eq!(after["claim"]["lease"], toml::Value::Integer(42));

@@ -135,4 +135,56 @@ fn the_whole_flow_from_clone_to_status() {
     if let Ok(path) = std::env::var("BITSOTA_WALKTHROUGH") {
         fs::write(path, &t.text).unwrap();
     }
+    readme_walkthrough_is_current(&t.text);
+}
+
+const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+
+/// The README's walkthrough blocks are this run's output, up to what changes from run to run
+/// (times, durations, log file stamps). `BITSOTA_BLESS=1` writes this run's blocks into the
+/// README in place, keeping the prose around them.
+fn readme_walkthrough_is_current(transcript: &str) {
+    let readme = fs::read_to_string(README).unwrap();
+    let start = readme.find("\n## Walkthrough\n").expect("README has a Walkthrough section");
+    let end = readme[start + 1..].find("\n## ").map_or(readme.len(), |i| start + 1 + i);
+    let section = &readme[start..end];
+    let block = regex::Regex::new(r"(?s)```console\n.*?```\n").unwrap();
+    let committed: Vec<&str> = block.find_iter(section).map(|m| m.as_str()).collect();
+    let fresh: Vec<&str> = block.find_iter(transcript).map(|m| m.as_str()).collect();
+    let same = committed.len() == fresh.len()
+        && committed.iter().zip(&fresh).all(|(a, b)| volatile_blanked(a) == volatile_blanked(b));
+    if same {
+        return;
+    }
+    let bless = std::env::var_os("BITSOTA_BLESS").is_some_and(|v| !v.is_empty() && v != "0");
+    if bless && committed.len() == fresh.len() {
+        let mut fresh = fresh.into_iter();
+        let rewritten = block.replace_all(section, |_: &regex::Captures| fresh.next().unwrap().to_string());
+        fs::write(README, format!("{}{rewritten}{}", &readme[..start], &readme[end..])).unwrap();
+        return;
+    }
+    let first = committed.iter().zip(&fresh).position(|(a, b)| volatile_blanked(a) != volatile_blanked(b));
+    panic!(
+        "the README walkthrough is stale ({} blocks committed, {} now; first difference in block {:?}):\n{}\n\
+         rewrite it with `BITSOTA_BLESS=1 cargo test --test it walkthrough` (a changed number of \
+         blocks needs the prose edited by hand)",
+        committed.len(),
+        fresh.len(),
+        first,
+        first.map(|i| fresh[i]).unwrap_or_default()
+    );
+}
+
+/// A block with what differs between runs replaced by placeholders.
+fn volatile_blanked(block: &str) -> String {
+    let rules = [
+        (r"\d{8}T\d{6}Z-\d+", "<stamp>"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)?", "<time>"),
+        (r"\b\d+h \d+m\b|\b\d+m \d+s\b|\b\d+m\d+s\b|\b\d+(\.\d+)?s\b", "<duration>"),
+    ];
+    let mut text = block.to_string();
+    for (pattern, placeholder) in rules {
+        text = regex::Regex::new(pattern).unwrap().replace_all(&text, placeholder).into_owned();
+    }
+    text
 }
