@@ -56,7 +56,7 @@ patch="$work/replay.patch"
 git -C "$repo" status --porcelain >/dev/null   # warm the caches once
 
 check_replay() {
-    (cd "$repo" && "$bin" bench --replay --json -q) | python3 -c '
+    (cd "$repo" && "$bin" bench --replay --yes --json -q) | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 assert r["replay"] and r["status"] == "ok" and r["value"] == 7, r
@@ -81,7 +81,7 @@ validator_way() {
 replay_once() {
     local start end
     start=$(date +%s%N)
-    (cd "$repo" && "$bin" bench --replay --json -q >/dev/null)
+    (cd "$repo" && "$bin" bench --replay --yes --json -q >/dev/null)
     end=$(date +%s%N)
     echo $(( (end - start) / 1000 ))
 }
