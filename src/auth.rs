@@ -12,8 +12,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::canonical_json::{canonicalize_str, sha256_hex};
-use crate::keys::{self, Hotkey};
+use crate::canonical_json::sha256_hex;
+use crate::keys::Hotkey;
 
 pub const SCHEME: &str = "BT-AUTH-V1";
 pub const HEADER_HOTKEY: &str = "X-Hotkey";
@@ -109,75 +109,6 @@ pub fn sign_request(
         message,
         headers: SignedHeaders { hotkey: hotkey.ss58().to_string(), timestamp, signature },
     }
-}
-
-/// Why a server would refuse a signed request.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error("missing header {0}")]
-    MissingHeader(&'static str),
-    #[error("X-Hotkey is not a format-42 ss58 address")]
-    BadHotkey,
-    #[error("X-Timestamp is not a whole number of seconds")]
-    BadTimestamp,
-    #[error("stale timestamp: {skew} s away from the server clock (allowed {window} s)")]
-    StaleTimestamp { skew: u64, window: u64 },
-    #[error("X-Signature is not 128 lowercase hex digits")]
-    BadSignatureEncoding,
-    #[error("body is not canonicalisable JSON: {0}")]
-    BadBody(String),
-    #[error("signature does not verify")]
-    BadSignature,
-}
-
-/// Verify a received request the way the coordinator must: re-canonicalise the received JSON
-/// body (the reference client sends non-canonical bytes), hash it, rebuild the message and
-/// check the sr25519 signature; the timestamp must be within `window` seconds of `now`.
-/// `headers` looks a header up by name (case-insensitive is the caller's business).
-pub fn verify_request(
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
-    header: impl Fn(&str) -> Option<String>,
-    now: u64,
-    window: u64,
-) -> Result<[u8; 32], VerifyError> {
-    let hotkey = header(HEADER_HOTKEY).ok_or(VerifyError::MissingHeader(HEADER_HOTKEY))?;
-    let timestamp = header(HEADER_TIMESTAMP).ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?;
-    let signature = header(HEADER_SIGNATURE).ok_or(VerifyError::MissingHeader(HEADER_SIGNATURE))?;
-    let public = keys::ss58_to_public(&hotkey).ok_or(VerifyError::BadHotkey)?;
-    if timestamp.is_empty() || !timestamp.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(VerifyError::BadTimestamp);
-    }
-    let ts: u64 = timestamp.parse().map_err(|_| VerifyError::BadTimestamp)?;
-    let skew = ts.abs_diff(now);
-    if skew > window {
-        return Err(VerifyError::StaleTimestamp { skew, window });
-    }
-    let sig = decode_signature(&signature).ok_or(VerifyError::BadSignatureEncoding)?;
-    let body_hash = if body.is_empty() {
-        EMPTY_BODY_SHA256.to_string()
-    } else {
-        let text = std::str::from_utf8(body).map_err(|_| VerifyError::BadBody("not UTF-8".into()))?;
-        let canonical = canonicalize_str(text).map_err(|e| VerifyError::BadBody(e.to_string()))?;
-        sha256_hex(canonical.as_bytes())
-    };
-    let message = signing_message(method, &normalize_path(path), query, &timestamp, &body_hash);
-    if keys::verify(&public, message.as_bytes(), &sig) {
-        Ok(public)
-    } else {
-        Err(VerifyError::BadSignature)
-    }
-}
-
-fn decode_signature(text: &str) -> Option<[u8; 64]> {
-    if text.len() != 128 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return None;
-    }
-    let mut out = [0u8; 64];
-    hex::decode_to_slice(text, &mut out).ok()?;
-    Some(out)
 }
 
 #[cfg(test)]

@@ -12,17 +12,28 @@ use crate::task::{self, Strictness, TaskSnapshot};
 /// The line `clone`/`init` add to `info/exclude` so the sidecar never enters the patch.
 pub const EXCLUDE_LINE: &str = "/submission.json";
 
-/// Validate a task record; a refused record is exit 2 (`from_server` makes it exit 5).
-pub fn parse(
+/// Where a task record came from: a refused record is the coordinator's fault (exit 5) or
+/// the user's file's (exit 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordSource {
+    Coordinator,
+    File,
+}
+
+/// Validate a task record into the snapshot the state keeps, with its warnings.
+pub fn validate_record(
     record: &Value,
     strictness: Strictness,
-    from_server: bool,
+    source: RecordSource,
 ) -> Result<(TaskSnapshot, Vec<String>)> {
     match task::parse_record(record, strictness, &crate::timefmt::now_rfc3339()) {
         Ok(parsed) => Ok((parsed.snapshot, parsed.warnings)),
         Err(err) => {
             let message = "the task record cannot be used";
-            let error = if from_server { Error::server(message) } else { Error::usage(message) };
+            let error = match source {
+                RecordSource::Coordinator => Error::server(message),
+                RecordSource::File => Error::usage(message),
+            };
             Err(error.with_code("bad_task_record").with_source(err))
         }
     }
@@ -115,11 +126,11 @@ pub fn bind(
     repo: &Repo,
     record: &Value,
     strictness: Strictness,
-    from_server: bool,
+    source: RecordSource,
     coordinator_url: Option<String>,
     force: bool,
 ) -> Result<State> {
-    let (snapshot, warnings) = parse(record, strictness, from_server)?;
+    let (snapshot, warnings) = validate_record(record, strictness, source)?;
     for warning in warnings {
         out.warn(warning);
     }
@@ -162,23 +173,23 @@ pub fn read_record_file(path: &std::path::Path) -> Result<Value> {
 }
 
 /// The record of `task`: from `task_file` (offline; exit 2 when unusable) or from the
-/// coordinator (slug or id, through the task listing). The bool says it came from the
-/// coordinator. A file describing another task is refused.
+/// coordinator (slug or id, through the task listing), with where it came from. A file
+/// describing another task is refused.
 pub fn task_record(
     ctx: &crate::ctx::Ctx,
     task: &str,
     task_file: Option<&std::path::Path>,
     state: Option<&crate::state::State>,
-) -> Result<(Value, bool)> {
-    let (record, from_server) = match task_file {
-        Some(path) => (read_record_file(path)?, false),
-        None => (ctx.coordinator(state)?.resolve_task(task)?, true),
+) -> Result<(Value, RecordSource)> {
+    let (record, source) = match task_file {
+        Some(path) => (read_record_file(path)?, RecordSource::File),
+        None => (ctx.coordinator(state)?.resolve_task(task)?, RecordSource::Coordinator),
     };
     if crate::client::find_task(std::slice::from_ref(&record), task).is_none() {
         return Err(Error::usage(format!("the task record is not task `{task}` (its slug and id differ)"))
             .with_code("task_mismatch"));
     }
-    Ok((record, from_server))
+    Ok((record, source))
 }
 
 /// The benchmark writes its `result_path` file into the work tree; unless the task tracks it or

@@ -1,12 +1,15 @@
 //! The check: what would be submitted and every reason it would be refused, as a report that
 //! `check`, `diff`, `submit` and `status` share (cli.md §5).
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Value};
 
 use crate::error::Result;
 use crate::fnmatch::Pattern;
 use crate::output::{Output, Style};
 use crate::patch::{self, Built, ChangedFile, Reason};
+use crate::problems::ProblemCode;
 use crate::repo::Repo;
 use crate::task::TaskSnapshot;
 use crate::validator::{self, Rejection};
@@ -24,6 +27,14 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The problem `code` with the table's message and hint.
+    pub fn of(code: ProblemCode) -> Problem {
+        Problem::new(code.code(), code.message()).with_hint(code.hint())
+    }
+    pub fn with_message(mut self, message: impl Into<String>) -> Problem {
+        self.message = message.into();
+        self
+    }
     pub fn new(code: &'static str, message: impl Into<String>) -> Problem {
         Problem { code, message: message.into(), paths: Vec::new(), hint: None }
     }
@@ -168,20 +179,7 @@ fn file_json(file: &ChangedFile) -> Value {
 }
 
 fn reason_words(file: &ChangedFile) -> String {
-    let words: Vec<&str> = file
-        .reasons
-        .iter()
-        .map(|r| match r {
-            Reason::Outside => "outside allowed_patch_paths",
-            Reason::Bytecode => "Python bytecode",
-            Reason::Unquotable => "name validators cannot read",
-            Reason::NestedRepository => "nested repository",
-            Reason::Unmerged => "unresolved merge conflict",
-            Reason::Submodule => "submodule commit",
-            Reason::NeedsRefused => "needs a refused change",
-            Reason::Converted => "line endings or filters change its bytes",
-        })
-        .collect();
+    let words: Vec<&str> = file.reasons.iter().map(|r| ProblemCode::for_reason(*r).words()).collect();
     words.join(", ")
 }
 
@@ -213,10 +211,7 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
     let has_artifact = options.sidecar.as_ref().is_some_and(|s| s.has_artifact);
     let artifact_ok = crate::artifact::task_requires_artifact(task) && has_artifact;
     if report.built.patch.is_empty() && !artifact_ok {
-        let mut problem = Problem::new(
-            "empty_patch",
-            "there is nothing to submit: no allowed change since the base commit",
-        );
+        let mut problem = Problem::of(ProblemCode::EmptyPatch);
         problem.hint = Some(if report.left_out().is_empty() {
             format!(
                 "edit files matching allowed_patch_paths: {}",
@@ -235,10 +230,7 @@ pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Re
     report.problems.extend(missing);
     if let Some(sidecar) = &options.sidecar {
         for message in &sidecar.problems {
-            report.push(
-                Problem::new("submission_invalid", message.clone())
-                    .with_hint("edit submission.json (see `git bitsota man`, SUBMISSION FILE)"),
-            );
+            report.push(Problem::of(ProblemCode::SubmissionInvalid).with_message(message.clone()));
         }
     }
     Ok(report)
@@ -257,61 +249,12 @@ pub fn check_commit(repo: &Repo, task: &TaskSnapshot, commit: &str) -> Result<Re
 
 /// Problems for refused paths: one per reason, listing the paths.
 fn file_problems(report: &mut Report) {
-    const RULES: [(Reason, &str, &str, &str); 8] = [
-        (
-            Reason::Outside,
-            "outside_allowed_paths",
-            "changed path(s) outside allowed_patch_paths; validators reject the whole patch",
-            "revert them (git restore / git rm --cached), or submit with --allow-outside to leave them out",
-        ),
-        (
-            Reason::Bytecode,
-            "bytecode_path",
-            "Python bytecode (.pyc/.pyo) path(s); validators never accept them",
-            "delete the files or add `__pycache__/` and `*.py[co]` to .gitignore",
-        ),
-        (
-            Reason::Unquotable,
-            "unquotable_path",
-            "path(s) git would quote (control characters, quotes, backslashes, edge spaces or non-UTF-8); validators cannot read them",
-            "rename the files to plain names",
-        ),
-        (
-            Reason::NestedRepository,
-            "nested_repository",
-            "untracked nested git repositories cannot be part of a patch",
-            "move them out of the work tree or add them to .git/info/exclude",
-        ),
-        (
-            Reason::Unmerged,
-            "unmerged_path",
-            "path(s) with an unresolved merge conflict; the files hold conflict markers",
-            "resolve the conflict and `git add` the files, or `git merge --abort`",
-        ),
-        (
-            Reason::Submodule,
-            "submodule_change",
-            "submodule (gitlink) change(s); validators clone without submodules, so the change would replay as nothing",
-            "restore the submodule to its base commit (git submodule update), or copy the files into the repository",
-        ),
-        (
-            Reason::NeedsRefused,
-            "needs_refused_change",
-            "allowed change(s) that cannot apply without a refused change (a file and a directory of the same name)",
-            "make the other change allowed too, or undo these",
-        ),
-        (
-            Reason::Converted,
-            "converted_by_attributes",
-            "file(s) that .gitattributes (text, eol, filter) convert: validators would get other bytes than your work tree",
-            "give each file the bytes git checks out (`git add F && rm F && git checkout -- F`; for `text=auto` that is LF line endings), then benchmark again",
-        ),
-    ];
-    for (reason, code, what, hint) in RULES {
+    for reason in crate::problems::PER_FILE {
+        let code = ProblemCode::for_reason(reason);
         let paths = paths_with(&report.built.files, reason);
         if !paths.is_empty() {
-            let message = format!("{} {what}", paths.len());
-            report.push(Problem::new(code, message).with_paths(paths).with_hint(hint));
+            let message = format!("{} {}", paths.len(), code.message());
+            report.push(Problem::of(code).with_message(message).with_paths(paths));
         }
     }
 }
@@ -319,13 +262,7 @@ fn file_problems(report: &mut Report) {
 /// Problems of the patch bytes themselves: encoding, size, and what validators would read.
 fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
     let Ok(text) = std::str::from_utf8(&report.built.patch) else {
-        report.push(
-            Problem::new(
-                "patch_not_utf8",
-                "the patch is not valid UTF-8; validators read it as text and would fail",
-            )
-            .with_hint("mark non-UTF-8 text files as binary: add `<path> binary` to .git/info/attributes"),
-        );
+        report.push(Problem::of(ProblemCode::PatchNotUtf8));
         return;
     };
     let extracted = validator::extract_paths(text);
@@ -334,27 +271,27 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
     for rejection in validator::rejections(text.len(), &extracted, patterns, report.max_patch_bytes) {
         match rejection {
             Rejection::TooLarge { bytes, max } => problems.push(
-                Problem::new("patch_too_large", format!("the patch is {bytes} bytes; the task allows {max}"))
-                    .with_hint(
-                        "make the change smaller (binary files and renames of large files cost the most)",
-                    ),
+                Problem::of(ProblemCode::PatchTooLarge)
+                    .with_message(format!("the patch is {bytes} bytes; the task allows {max}")),
             ),
             Rejection::Unparseable => misread.push("(no path found in the patch)".to_string()),
             Rejection::Bytecode(paths) | Rejection::Disallowed(paths) => misread.extend(paths),
         }
     }
-    // The paths validators extract must be exactly the submitted ones.
-    let mut expected: Vec<String> = Vec::new();
+    // The paths validators extract must be exactly the submitted ones. (Sets: a patch may
+    // touch thousands of paths.)
+    let mut expected: BTreeSet<String> = BTreeSet::new();
     for file in report.built.files.iter().filter(|f| f.allowed()) {
         expected.extend(file.display_from());
-        expected.push(file.display_path());
+        expected.insert(file.display_path());
     }
-    let unexpected = extracted.iter().filter(|p| !expected.contains(p));
+    let extracted_set: BTreeSet<&String> = extracted.iter().collect();
+    let unexpected = extracted.iter().filter(|p| !expected.contains(*p));
     // And every submitted path must be among what they read, or the patch is not what we think.
-    let unread = expected.iter().filter(|p| !extracted.contains(p));
+    let unread = expected.iter().filter(|p| !extracted_set.contains(p));
     misread.extend(unexpected.chain(unread).cloned());
     // Paths refused for other reasons are already reported; do not double-report them here.
-    let refused: Vec<String> =
+    let refused: BTreeSet<String> =
         report.built.files.iter().filter(|f| !f.allowed()).map(|f| f.display_path()).collect();
     misread.retain(|p| !refused.contains(p));
     misread.sort();
@@ -366,14 +303,7 @@ fn patch_problems(report: &mut Report, patterns: &[Pattern]) {
         } else {
             "a changed line starting with `-- ` or `++ ` reads like a file header; reword that line"
         };
-        problems.push(
-            Problem::new(
-                "patch_misread",
-                "validators would read path(s) from this patch that are not the changed files, and reject it",
-            )
-            .with_paths(misread)
-            .with_hint(hint),
-        );
+        problems.push(Problem::of(ProblemCode::PatchMisread).with_paths(misread).with_hint(hint));
     }
     report.problems.extend(problems);
 }
@@ -385,7 +315,18 @@ pub fn sidecar_facts(
     path: Option<&std::path::Path>,
 ) -> Result<Option<SidecarFacts>> {
     let path = crate::sidecar::resolve_path(repo, path)?;
-    match crate::sidecar::load(&path)? {
+    let loaded = match crate::sidecar::load(&path) {
+        // A file that is not a JSON object is one more problem of the report, not the end of
+        // it; a file that cannot be read stays an error (exit 2).
+        Err(err) if err.kind() == crate::error::Kind::Problems => {
+            return Ok(Some(SidecarFacts {
+                problems: vec![err.message().to_string()],
+                ..SidecarFacts::default()
+            }));
+        }
+        other => other?,
+    };
+    match loaded {
         None => Ok(None),
         Some(sidecar) => Ok(Some(SidecarFacts {
             has_artifact: sidecar.has_artifact(),

@@ -22,7 +22,7 @@ pub const DEFAULT_COORDINATOR_URL: &str = "https://autoresearch.bitsota.com";
         and submits exactly the patch validators will replay. Task and claim state live in \
         .git/bitsota.toml; commit, branch and stash as you like: the submission is always \
         base commit -> working tree.",
-    after_long_help = AFTER_HELP,
+    after_long_help = crate::error::exit_status_help(),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -32,11 +32,6 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
-
-const AFTER_HELP: &str = "\
-Exit status: 0 success; 1 check found a problem; 2 usage or local configuration error; \
-3 network; 4 key or authentication; 5 coordinator refused the request.\n\n\
-See `git bitsota man` for files, environment and the full reference.";
 
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Global options")]
@@ -135,6 +130,10 @@ pub enum Command {
     Review(ReviewArgs),
     /// Send a signed request to any coordinator route
     Request(RequestArgs),
+    /// Run a coding agent in the clone, gate each attempt as validators would, keep it as a ref
+    Run(RunArgs),
+    /// List the attempts of `run`, print one's patch, or put its files back in the work tree
+    Attempts(AttemptsArgs),
     /// Manage the pre-push hook that runs `check --pre-push`
     Hook(HookArgs),
     /// Print or install the man page
@@ -400,6 +399,53 @@ pub struct RequestArgs {
     /// Print the signed message, headers and body; send nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// How many times to run the agent (each run is gated and kept as an attempt)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cycles: u64,
+    /// Stop the agent (and everything it started) after SECS seconds [default: the task's time
+    /// budget, at least 60]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+    /// After the last cycle, claim if needed and submit the best attempt when it beats the
+    /// baseline
+    #[arg(long)]
+    pub submit: bool,
+    /// Run the agent command and the task's commands without asking first
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// The agent command and its arguments, after `--`; {repo_dir}, {intro_path} and
+    /// {submission_path} in them are replaced (no shell is involved unless the command is one)
+    #[arg(value_name = "COMMAND", required = true, last = true, num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttemptsArgs {
+    #[command(subcommand)]
+    pub action: Option<AttemptsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttemptsAction {
+    /// Print an attempt's patch (the bytes `diff` printed when it was made)
+    Show {
+        /// Attempt number
+        #[arg(value_name = "N")]
+        n: u64,
+    },
+    /// Write an attempt's files into the work tree (the index is not touched)
+    Restore {
+        /// Attempt number
+        #[arg(value_name = "N")]
+        n: u64,
+        /// Overwrite uncommitted changes that are no attempt's
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -353,12 +353,8 @@ impl Coordinator {
         self.get_text(&format!("/api/v1/tasks/{}/onboard.md", path_segment(task_id)?))
     }
 
-    /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description`; the claim as served.
-    pub fn claim_task(&self, task_id: &str, description: &str, hotkey: &Hotkey) -> Result<Value> {
-        self.claim_task_on_base(task_id, description, None, hotkey)
-    }
-
-    /// As [`Coordinator::claim_task`], also sending `base_submission_id` when given.
+    /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description` (and
+    /// `base_submission_id` when given); the claim as served.
     pub fn claim_task_on_base(
         &self,
         task_id: &str,

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::cli::{GlobalArgs, DEFAULT_COORDINATOR_URL};
 use crate::client::Coordinator;
 use crate::error::{Kind, Result, ResultExt};
-use crate::keys::{self, Hotkey, KeyUi, Secrets, WalletSelector};
+use crate::keys::{self, Hotkey, KeyUi, SecretSources, WalletSelector};
 use crate::output::Output;
 use crate::repo::Repo;
 use crate::state::{State, StateFile};
@@ -16,17 +16,23 @@ use crate::state::{State, StateFile};
 pub struct Ctx {
     pub out: Output,
     pub global: GlobalArgs,
-    secrets: Secrets,
+    /// Shared so a command run inside another (`run --submit`) signs with the same key.
+    secrets: std::sync::Arc<SecretSources>,
 }
 
 impl Ctx {
-    pub fn new(out: Output, global: GlobalArgs, secrets: Secrets) -> Ctx {
-        Ctx { out, global, secrets }
+    pub fn new(out: Output, global: GlobalArgs, secrets: SecretSources) -> Ctx {
+        Ctx { out, global, secrets: std::sync::Arc::new(secrets) }
+    }
+
+    /// The same context with another output layer, for a command run inside another.
+    pub fn with_output(&self, out: Output) -> Ctx {
+        Ctx { out, global: self.global.clone(), secrets: std::sync::Arc::clone(&self.secrets) }
     }
 
     /// The repository the command runs in (exit 2 outside a work tree).
     pub fn repo(&self) -> Result<Repo> {
-        Repo::discover()
+        Repo::discover().map(|repo| repo.traced(&self.out))
     }
 
     pub fn state_file(&self, repo: &Repo) -> StateFile {
@@ -77,6 +83,17 @@ impl Ctx {
 
     /// Load the signing hotkey (mnemonic env/file, else the wallet keyfile).
     pub fn hotkey(&self) -> Result<Hotkey> {
+        // An agent started by `run` gets no key: nothing is claimed or submitted without the
+        // miner's say-so (`run --submit` signs in the miner's own process, not the agent's).
+        if std::env::var_os(crate::agent::AGENT_MARKER).is_some() {
+            return Err(crate::error::Error::auth(
+                "signing is disabled inside an agent started by `git bitsota run`",
+            )
+            .with_code("agent_cannot_sign")
+            .with_hint(
+                "the miner submits: `git bitsota run --submit`, or `git bitsota submit` after the run",
+            ));
+        }
         keys::load_hotkey(&self.secrets, &self.wallet(), &self.out)
     }
 }

@@ -3,45 +3,83 @@
 
 use std::fmt;
 
-/// The exit-code classes of cli.md §7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `check` (or the checks inside `submit`) found a problem: exit 1.
-    Problems,
-    /// Usage or local configuration error: exit 2.
-    Usage,
-    /// Coordinator unreachable or timed out: exit 3.
-    Network,
-    /// Key or authentication problem, or the coordinator said 401/403: exit 4.
-    Auth,
-    /// The coordinator refused the request or answered garbage: exit 5.
-    Server,
+/// Declares [`Kind`] and its table from one list: each class once, with its exit status, its
+/// default JSON error code and the description `--help`, the man page and the README show.
+macro_rules! exit_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $status:literal, $json:literal, $description:literal;)*) => {
+        /// The exit-code classes of cli.md §7.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Kind {
+            /// Every class, in the order of the table.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),*];
+
+            pub fn exit_code(self) -> i32 {
+                match self { $(Kind::$variant => $status,)* }
+            }
+
+            /// The JSON error code used when an error sets no more specific one.
+            pub fn json_code(self) -> &'static str {
+                match self { $(Kind::$variant => $json,)* }
+            }
+
+            /// What the exit status means, for `--help`, the man page and the README.
+            pub fn description(self) -> &'static str {
+                match self { $(Kind::$variant => $description,)* }
+            }
+        }
+    };
+}
+
+exit_kinds! {
     /// Writing to a closed stdout pipe; not an error for the user: exit 0, nothing printed.
-    BrokenPipe,
+    BrokenPipe => 0, "broken_pipe", "success (a closed stdout pipe is not an error)";
+    /// `check` (or the checks inside `submit`) found a problem: exit 1.
+    Problems => 1, "problems",
+        "a check found a problem (check, submit, the pre-push check), or a bench run did not end ok";
+    /// Usage or local configuration error, including a failed local `git`: exit 2.
+    Usage => 2, "usage",
+        "usage or local error (bad flags, not a task clone, corrupt state, a git command failed)";
+    /// Coordinator (or the task repository's remote) unreachable or timed out: exit 3.
+    Network => 3, "network", "network: the coordinator or the repository's host is unreachable or timed out";
+    /// Key or authentication problem, or the coordinator said 401/403: exit 4.
+    Auth => 4, "auth", "key or authentication: no wallet, wrong password, bad keyfile, coordinator said 401/403";
+    /// The coordinator refused the request or answered garbage: exit 5.
+    Server => 5, "server", "the coordinator refused the request (other 4xx/5xx) or answered something unexpected";
+    /// Interrupted by Ctrl-C (SIGINT): exit 130, after removing what was half-made.
+    Interrupted => 130, "interrupted", "interrupted (Ctrl-C); whatever was half-made is removed";
 }
 
 impl Kind {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Kind::BrokenPipe => 0,
-            Kind::Problems => 1,
-            Kind::Usage => 2,
-            Kind::Network => 3,
-            Kind::Auth => 4,
-            Kind::Server => 5,
-        }
-    }
-
     fn default_code(self) -> &'static str {
-        match self {
-            Kind::Problems => "problems",
-            Kind::Usage => "usage",
-            Kind::Network => "network",
-            Kind::Auth => "auth",
-            Kind::Server => "server",
-            Kind::BrokenPipe => "broken_pipe",
-        }
+        self.json_code()
     }
+}
+
+/// The exit statuses in table order, each once: status, default JSON error code (none for
+/// success) and description.
+pub fn exit_statuses() -> Vec<(i32, &'static str, &'static str)> {
+    let mut rows = vec![(0, "", "success")];
+    rows.extend(
+        Kind::ALL
+            .iter()
+            .filter(|k| k.exit_code() != 0)
+            .map(|k| (k.exit_code(), k.json_code(), k.description())),
+    );
+    rows
+}
+
+/// The exit-status list of `--help`.
+pub fn exit_status_help() -> String {
+    let mut text = String::from("Exit status:\n");
+    for (code, _, description) in exit_statuses() {
+        text.push_str(&format!("  {code:<4} {description}\n"));
+    }
+    text.push_str("\nSee `git bitsota man` for files, environment, problem codes and the full reference.");
+    text
 }
 
 type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -170,7 +208,7 @@ impl std::error::Error for Error {
     }
 }
 
-/// Attach a user-facing message to lower-level errors: `io_result.context_usage("reading X")?`.
+/// Attach a user-facing message to lower-level errors: `io_result.or_usage(|| "cannot read X")?`.
 pub trait ResultExt<T> {
     /// Turn any error into a usage error (exit 2) with `message`, keeping it as the cause.
     fn or_usage<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T>;

@@ -52,11 +52,18 @@ impl Pattern {
     /// Whether `path` matches the whole pattern, as `fnmatch.fnmatch(path, pattern)`.
     pub fn matches(&self, path: &str) -> bool {
         let path: Vec<char> = path.chars().collect();
-        match_tokens(&self.tokens, &path)
+        self.matches_chars(&path)
+    }
+
+    /// [`Pattern::matches`] on a path already decoded into characters, so a path checked
+    /// against many patterns is decoded once.
+    pub fn matches_chars(&self, path: &[char]) -> bool {
+        match_tokens(&self.tokens, path)
     }
 }
 
-/// `fnmatch.fnmatch(path, pattern)`.
+/// `fnmatch.fnmatch(path, pattern)` (the unit tests' oracle comparisons call it this way).
+#[cfg(test)]
 pub fn fnmatch(path: &str, pattern: &str) -> bool {
     Pattern::new(pattern).matches(path)
 }

@@ -86,25 +86,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
     Ok(())
 }
 
-/// Create `dir` (and its parents) as a real directory: an existing symlink at `dir` is refused,
-/// so files written inside cannot land outside the tree. For directories the tool owns in a
-/// task's work tree (e.g. `.autoresearch-submission/`).
-pub fn create_real_dir(dir: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(dir) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(std::io::Error::new(
-            ErrorKind::InvalidInput,
-            format!("{} is a symlink; refusing to write through it", dir.display()),
-        )),
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(std::io::Error::new(
-            ErrorKind::AlreadyExists,
-            format!("{} is not a directory", dir.display()),
-        )),
-        Err(e) if e.kind() == ErrorKind::NotFound => fs::create_dir_all(dir),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,14 +103,5 @@ mod tests {
         write_atomic(&target, b"new", None).unwrap();
         assert_eq!(fs::read(&outside).unwrap(), b"keep");
         assert_eq!(fs::read(&target).unwrap(), b"new");
-    }
-
-    #[test]
-    fn a_symlinked_directory_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink("/tmp", dir.path().join("d")).unwrap();
-        assert!(create_real_dir(&dir.path().join("d")).is_err());
-        create_real_dir(&dir.path().join("e/f")).unwrap();
-        create_real_dir(&dir.path().join("e/f")).unwrap();
     }
 }

@@ -43,8 +43,12 @@ pub struct Interrupt {
     _private: (),
 }
 
+/// How many guards are alive: guards nest (a check inside a command that catches already).
+static DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl Interrupt {
     pub fn catch() -> Interrupt {
+        DEPTH.fetch_add(1, Ordering::SeqCst);
         flags().unguarded.store(false, Ordering::SeqCst);
         Interrupt { _private: () }
     }
@@ -57,11 +61,36 @@ impl Interrupt {
 
 impl Drop for Interrupt {
     fn drop(&mut self) {
-        flags().unguarded.store(true, Ordering::SeqCst);
+        if DEPTH.fetch_sub(1, Ordering::SeqCst) == 1 {
+            flags().unguarded.store(true, Ordering::SeqCst);
+        }
     }
 }
 
 /// Whether one of [`SIGNALS`] arrived while a guard was alive.
 pub fn interrupted() -> bool {
     FLAGS.get().is_some_and(|flags| flags.interrupted.load(Ordering::SeqCst))
+}
+
+/// The error for an interrupted command: exit 130 (cli.md §7).
+pub fn error() -> crate::error::Error {
+    crate::error::Error::new(crate::error::Kind::Interrupted, "interrupted")
+        .with_hint("nothing half-made was left behind")
+}
+
+/// `Err(error())` once a signal arrived: call between the steps of a long operation.
+pub fn check() -> crate::error::Result<()> {
+    if interrupted() {
+        Err(error())
+    } else {
+        Ok(())
+    }
+}
+
+/// An error of a step that ran while a signal arrived becomes the interruption.
+pub fn or_interrupted<T>(result: crate::error::Result<T>) -> crate::error::Result<T> {
+    match result {
+        Err(_) if interrupted() => Err(error()),
+        other => other,
+    }
 }

@@ -1,45 +1,53 @@
 //! git-bitsota: a git extension for BitSota (Bittensor SN94) research tasks.
 //!
-//! `main.rs` only calls [`main`]; everything else lives here so tests and benches can reach it.
+//! `main.rs` only calls [`main`]. Every module is private to the crate; the integration tests
+//! reach the few pieces they check directly through [`test_support`], everything else through
+//! the binary.
 
-pub mod artifact;
-pub mod auth;
-pub mod bench_outputs;
-pub mod bind;
-pub mod canonical_json;
-pub mod check;
-pub mod claims;
-pub mod cli;
-pub mod client;
-pub mod commands;
-pub mod consent;
-pub mod ctx;
-pub mod error;
-pub mod fnmatch;
-pub mod fsutil;
-pub mod harden;
-pub mod ideas;
-pub mod implements;
-pub mod interrupt;
-pub mod keys;
-pub mod manpage;
-pub mod measure;
-pub mod metric;
-pub mod mutation;
-pub mod output;
-pub mod patch;
-pub mod replay;
-pub mod repo;
-pub mod runner;
-pub mod served;
-pub mod sidecar;
-pub mod state;
-pub mod submission_api;
-pub mod task;
-pub mod timefmt;
-pub mod validator;
-pub mod work_items;
-pub mod worktree;
+pub(crate) mod agent;
+pub(crate) mod artifact;
+pub(crate) mod attempts;
+pub(crate) mod auth;
+pub(crate) mod bench_outputs;
+pub(crate) mod bench_results;
+pub(crate) mod bind;
+pub(crate) mod brief;
+pub(crate) mod canonical_json;
+pub(crate) mod check;
+pub(crate) mod claims;
+pub(crate) mod cli;
+pub(crate) mod client;
+pub(crate) mod commands;
+pub(crate) mod consent;
+pub(crate) mod ctx;
+pub(crate) mod error;
+pub(crate) mod fnmatch;
+pub(crate) mod fsutil;
+pub(crate) mod harden;
+pub(crate) mod ideas;
+pub(crate) mod implements;
+pub(crate) mod interrupt;
+pub(crate) mod keys;
+pub(crate) mod manpage;
+pub(crate) mod measure;
+pub(crate) mod metric;
+pub(crate) mod mutation;
+pub(crate) mod output;
+pub(crate) mod patch;
+pub(crate) mod problems;
+pub(crate) mod replay;
+pub(crate) mod repo;
+pub(crate) mod runner;
+pub(crate) mod served;
+pub(crate) mod sidecar;
+pub(crate) mod state;
+pub(crate) mod submission_api;
+pub(crate) mod task;
+pub mod test_support;
+pub(crate) mod timefmt;
+pub(crate) mod validator;
+pub(crate) mod work_items;
+pub(crate) mod worktree;
 
 #[cfg(not(unix))]
 compile_error!(
@@ -56,7 +64,7 @@ pub fn main() -> i32 {
     // reader of /proc/<pid>/{environ,mem}; then take the secret variables out of the
     // environment, overwriting their bytes, so no child process or /proc reader finds them.
     harden::no_dumps();
-    let secrets = keys::Secrets::take_from_env();
+    let secrets = keys::SecretSources::take_from_env();
     // A benchmark's group keeper (see runner::keeper) is this binary started with one variable.
     if let Some(parent) = std::env::var_os(runner::keeper::ENV) {
         return runner::keeper::run(&parent);
@@ -66,9 +74,6 @@ pub fn main() -> i32 {
         Err(err) => return usage_error(err),
     };
     let out = output::Output::new(cli.global.json, cli.global.quiet, cli.global.verbose, cli.global.color);
-    if cli.global.verbose {
-        repo::trace_git_commands(&out);
-    }
     let ctx = ctx::Ctx::new(out, cli.global.clone(), secrets);
     match commands::run(&ctx, cli.command) {
         Ok(()) => 0,

@@ -150,50 +150,9 @@ fn problems_section(roff: &mut Roff) {
          \"problems\"); any problem means exit status 1. With --allow-outside, the per-file refusals \
          (the first eight) leave those changes out of the patch and list them instead.",
     )]);
-    let codes: &[(&str, &str)] = &[
-        ("outside_allowed_paths", "a changed path no allowed_patch_paths pattern matches (Python fnmatch)."),
-        ("bytecode_path", "a .pyc/.pyo path, by the validator's rule."),
-        ("unquotable_path", "a name git would quote or the validator's parsing would change."),
-        ("nested_repository", "an untracked nested git repository."),
-        ("unmerged_path", "a merge conflict in progress."),
-        ("submodule_change", "a gitlink change; git apply on the validator's clone would do nothing."),
-        (
-            "converted_by_attributes",
-            "a file .gitattributes would check out with other bytes than the work tree has.",
-        ),
-        ("needs_refused_change", "an allowed change that cannot apply without a refused one."),
-        ("patch_too_large", "the exact patch is longer than max_patch_bytes."),
-        ("empty_patch", "nothing to submit (artifact-first tasks may submit an artifact instead)."),
-        ("patch_not_utf8", "the patch is not UTF-8; mark such files binary in .git/info/attributes."),
-        (
-            "patch_misread",
-            "the paths a validator would read from the patch are not exactly the submitted paths.",
-        ),
-        (
-            "submission_invalid",
-            "the submission file is missing (submit) or breaks a rule (see SUBMISSION FILE).",
-        ),
-        ("claim_missing, claim_expired", "submit without an active, unexpired claim."),
-        ("not_descended_from_base", "pre-push: a pushed commit does not descend from the base commit."),
-        (
-            "artifact_missing",
-            "validators require an artifact (requires_submission_artifact, AUTORESEARCH_REQUIRE_SUBMISSION_ARTIFACT \
-             in validator_benchmark_env, or an empty patch) and the sidecar names none.",
-        ),
-        (
-            "artifact_redirect",
-            "artifact verify, submit: the artifact URI answers a redirect, which validators do not follow \
-             (Hugging Face resolve/ URLs redirect to a CDN).",
-        ),
-        ("artifact_unreachable", "artifact verify, submit: HTTP 4xx/5xx, no connection, or no data for 60 s."),
-        (
-            "artifact_size_mismatch",
-            "the Content-Length served (or, with --download, the bytes read) differs from artifact_size_bytes.",
-        ),
-        ("artifact_sha256_mismatch", "artifact verify --download: the bytes read have another SHA-256."),
-    ];
-    for (code, text) in codes {
-        entry(roff, vec![bold(*code)], text);
+    for code in crate::problems::ProblemCode::ALL {
+        let text = format!("{}. Hint: {}.", capitalize(code.message()), code.hint().trim_end_matches('.'));
+        entry(roff, vec![bold(code.code())], &text);
     }
 }
 
@@ -308,29 +267,23 @@ fn environment_section(roff: &mut Roff) {
 
 fn exit_status_section(roff: &mut Roff) {
     roff.control("SH", ["EXIT STATUS"]);
-    let codes: &[(&str, &str)] = &[
-        ("0", "Success."),
-        ("1", "check (or the checks inside submit, or the pre-push check) found a problem."),
-        (
-            "2",
-            "Usage or local configuration error: bad flags, not a task clone, corrupt state, bad sidecar path, \
-             a foreign hook in the way.",
-        ),
-        ("3", "Network: the coordinator is unreachable or timed out."),
-        (
-            "4",
-            "Key or authentication: no wallet, wrong password, bad keyfile, or the coordinator said 401/403.",
-        ),
-        ("5", "The coordinator refused the request (other 4xx/5xx) or answered something unexpected."),
-    ];
-    for (code, text) in codes {
-        entry(roff, vec![bold(*code)], text);
+    for (code, json, description) in crate::error::exit_statuses() {
+        let mut text = format!("{}.", capitalize(description));
+        if !json.is_empty() {
+            text.push_str(&format!(" JSON error code {json}, unless a more specific one is given."));
+        }
+        entry(roff, vec![bold(code.to_string())], &text);
     }
     roff.control("PP", []);
     roff.text([roman(
         "Errors go to stderr as error: <what>, the cause chain and a hint; with --json they are also printed on \
          stdout as {\"version\":1,\"error\":{\"code\":...,\"message\":...}}.",
     )]);
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn see_also_section(roff: &mut Roff) {

@@ -137,7 +137,7 @@ pub(crate) fn measure_from(
                 m.message = Some(format!("setup failed ({}); the benchmark was not run", step.outcome()));
             }
             if m.message.is_some() {
-                return Ok(finish(m, started, &mut log));
+                return Ok(conclude(m, started, &mut log));
             }
         }
     }
@@ -149,7 +149,7 @@ pub(crate) fn measure_from(
     if run.step.timed_out {
         m.status = Status::Timeout;
         m.message = Some(format!("benchmark exceeded the time budget of {} s", budget.as_secs()));
-        return Ok(finish(m, started, &mut log));
+        return Ok(conclude(m, started, &mut log));
     }
 
     let combined = combined_output(&run.stdout, &run.stderr);
@@ -210,10 +210,10 @@ pub(crate) fn measure_from(
             m.message = Some(why.join("; "));
         }
     }
-    Ok(finish(m, started, &mut log))
+    Ok(conclude(m, started, &mut log))
 }
 
-fn finish(mut m: Measurement, started: Instant, log: &mut LogFile) -> Measurement {
+fn conclude(mut m: Measurement, started: Instant, log: &mut LogFile) -> Measurement {
     m.seconds = started.elapsed().as_secs_f64();
     let value = m.value.as_ref().map(|f| f.value.to_string()).unwrap_or_else(|| "none".into());
     log.line(&format!("# status: {} (metric value {value})", m.status.as_str()));

@@ -48,6 +48,8 @@ pub struct Output {
     color_stderr: bool,
     stderr_tty: bool,
     stdin_tty: bool,
+    /// Result lines go to stderr: a command run inside another whose stdout carries one JSON value.
+    lines_to_stderr: bool,
 }
 
 fn colour_wanted(choice: ColorChoice, is_tty: bool) -> bool {
@@ -78,6 +80,7 @@ impl Output {
             color_stderr: colour_wanted(color, stderr_tty),
             stderr_tty,
             stdin_tty: io::stdin().is_terminal(),
+            lines_to_stderr: false,
         }
     }
 
@@ -91,7 +94,14 @@ impl Output {
             color_stderr: false,
             stderr_tty: false,
             stdin_tty: false,
+            lines_to_stderr: false,
         }
+    }
+
+    /// This output for a command run inside another that prints JSON: the inner command prints
+    /// for humans, and on stderr, so stdout keeps the outer command's one JSON value.
+    pub fn nested_on_stderr(&self) -> Output {
+        Output { json: false, color_stdout: self.color_stderr, lines_to_stderr: true, ..self.clone() }
     }
 
     pub fn is_json(&self) -> bool {
@@ -99,9 +109,6 @@ impl Output {
     }
     pub fn is_quiet(&self) -> bool {
         self.quiet
-    }
-    pub fn is_verbose(&self) -> bool {
-        self.verbose
     }
     pub fn stdin_is_terminal(&self) -> bool {
         self.stdin_tty
@@ -124,6 +131,10 @@ impl Output {
     /// record, the coordinator or a file name goes through [`escape`] or [`quote_path`] first.
     pub fn line(&self, text: impl AsRef<str>) -> Result<()> {
         if self.json {
+            return Ok(());
+        }
+        if self.lines_to_stderr {
+            eprintln_lossy(text.as_ref());
             return Ok(());
         }
         let mut out = io::stdout().lock();
@@ -378,10 +389,6 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A progress that shows nothing.
-    pub fn hidden() -> Progress {
-        Progress { bar: None }
-    }
     pub fn advance(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(bytes);

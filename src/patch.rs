@@ -6,16 +6,18 @@
 //! explicit options, so the user's configuration cannot change the bytes:
 //!
 //! 1. copy `.git/index` to a temporary file (or `read-tree` the base when there is none);
-//! 2. list what differs from that index, both walks at once: `diff-files` (unstaged work) and
-//!    `ls-files -o --exclude-standard` (untracked work); committed and staged work is already
-//!    in the index;
-//! 3. `update-index --add --remove` the candidates into the private index, except untracked
-//!    files that could never be submitted (out of scope: they may be huge artifacts, and are
-//!    never hashed into the object store);
-//! 4. `diff-index --cached --raw -M -p --binary --full-index` with fixed prefixes: the precise
-//!    change of each path and the patch, in one run;
-//! 5. if a change cannot be submitted, put it back to its base state in the private index and
-//!    take the patch again (repeated while that drags an allowed change out with it).
+//! 2. list what differs from that index, both walks at once: `diff-files --raw` (unstaged
+//!    work) and `ls-files -o --exclude-standard` (untracked work); committed and staged work is
+//!    already in the index;
+//! 3. judge each candidate path by its name before reading it: `update-index --add --remove`
+//!    only what could be submitted or costs nothing (allowed paths, removals, symlinks,
+//!    conflicts). Untracked files that can never be submitted are never read; tracked ones
+//!    whose stat data changed are hashed without being stored and, if they really changed,
+//!    reported as refused while the private index keeps their base entry;
+//! 4. `diff-index --cached --raw -M` (no patch): the precise change of each path;
+//! 5. put every refused change back to its base state in the private index (repeated while
+//!    that drags an allowed change out with it), then render the patch of the allowed paths
+//!    only (`-p --binary --full-index`, literal pathspecs). Nothing refused is ever rendered.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -208,8 +210,61 @@ impl Drop for TempIndex {
     }
 }
 
+/// One record of `git diff-files --raw -z`: what changed in the work tree against the index.
+struct Unstaged<'a> {
+    path: &'a [u8],
+    /// The index entry's mode.
+    index_mode: &'a str,
+    /// The mode git would record for the work-tree file.
+    dst_mode: &'a str,
+    /// The index entry's object id.
+    index_oid: &'a str,
+    status: u8,
+}
+
+fn parse_unstaged(output: &[u8]) -> Result<Vec<Unstaged<'_>>> {
+    let bad = || Error::usage("unexpected output from `git diff-files --raw`").with_code("git_output");
+    let mut found = Vec::new();
+    let mut records = output.split(|b| *b == 0);
+    while let Some(header) = records.next() {
+        if header.is_empty() {
+            continue;
+        }
+        let path = records.next().filter(|p| !p.is_empty()).ok_or_else(bad)?;
+        let header = std::str::from_utf8(header).map_err(|_| bad())?;
+        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
+        let [index_mode, dst_mode, index_oid, _, status] = parts[..] else {
+            return Err(bad());
+        };
+        let status = *status.as_bytes().first().ok_or_else(bad)?;
+        found.push(Unstaged { path, index_mode, dst_mode, index_oid, status });
+    }
+    Ok(found)
+}
+
+/// Whether `path` is a regular file in the work tree (not a symlink, directory or missing).
+fn is_regular_file(repo: &Repo, path: &[u8]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let full = repo.work_tree().join(std::ffi::OsStr::from_bytes(path));
+    std::fs::symlink_metadata(full).is_ok_and(|m| m.file_type().is_file())
+}
+
 /// The submission from the working tree: `base_commit → working tree`, allowed changes only.
+///
+/// Every candidate path is judged from git's raw records first: a path that can never be
+/// submitted is never written into the object store and never rendered as a patch (a
+/// multi-GB checkpoint outside the allowed paths costs one streamed hash when its stat data
+/// changed, and nothing otherwise).
 pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
+    // Ctrl-C stops the gits; the private index is removed on the way out (exit 130).
+    let _interrupt = crate::interrupt::Interrupt::catch();
+    let built = crate::interrupt::or_interrupted(build_from_worktree(repo, base_commit, patterns))?;
+    // Ctrl-C between two git runs: stop here all the same.
+    crate::interrupt::check()?;
+    Ok(built)
+}
+
+fn build_from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
     let index = TempIndex::create(repo, base_commit)?;
     let git = || repo.git().stable_config().index_file(&index.path);
 
@@ -229,18 +284,26 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
     // remember which paths were unmerged (status `U`) first.
     let mut to_update: BTreeSet<&[u8]> = BTreeSet::new();
     let mut unmerged: BTreeSet<&[u8]> = BTreeSet::new();
-    let mut records = tracked.split(|b| *b == 0);
-    while let Some(header) = records.next() {
-        if header.is_empty() {
-            continue;
+    // Regular files that changed (or only look changed) and can never be submitted: judged by
+    // a hash that is never stored.
+    let mut screened: Vec<Unstaged> = Vec::new();
+    for record in parse_unstaged(&tracked)? {
+        match record.status {
+            b'U' => {
+                unmerged.insert(record.path);
+                to_update.insert(record.path);
+            }
+            // A removal costs nothing, and its record pairs with an addition into a rename.
+            b'D' => {
+                to_update.insert(record.path);
+            }
+            _ if !reasons_for(record.path, patterns).is_empty() && is_regular_file(repo, record.path) => {
+                screened.push(record)
+            }
+            _ => {
+                to_update.insert(record.path);
+            }
         }
-        let path = records.next().filter(|p| !p.is_empty()).ok_or_else(|| {
-            Error::usage("unexpected output from `git diff-files --raw`").with_code("git_output")
-        })?;
-        if header.ends_with(b" U") {
-            unmerged.insert(path);
-        }
-        to_update.insert(path);
     }
     let mut untracked_outside: Vec<ChangedFile> = Vec::new();
     for path in split_nul(&untracked) {
@@ -267,22 +330,98 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
         }
     }
     update_index(&git, to_update.iter().copied())?;
-
-    // The precise changes and, in the same run, the patch (used when nothing is left out).
-    let raw_and_patch =
-        || git().arg("diff-index").arg("--cached").args(RAW_AND_PATCH).arg(base_commit).output();
-    let (mut raw, mut patch) = split_raw_and_patch(&raw_and_patch()?)?;
-    // A file removed from the index only (`git rm --cached`) is untracked but exists at base:
-    // hash it after all, so an unchanged file does not show up as deleted plus added.
-    let readd: Vec<Vec<u8>> = raw
+    // Out-of-scope files whose content really differs from the index: judged against the base
+    // here, and kept at their base state in the private index so no diff ever reads them.
+    let mut screened_changes = Vec::new();
+    let mut keep_at_base = Vec::new();
+    let candidates: Vec<Unstored> = screened
         .iter()
-        .filter(|c| c.status == b'D' && untracked_outside.iter().any(|u| u.path == c.src_path))
-        .map(|c| c.src_path.clone())
+        .map(|r| Unstored {
+            path: r.path,
+            mode: r.dst_mode,
+            known_mode: r.index_mode,
+            known_oid: r.index_oid,
+        })
         .collect();
+    judge_unstored(repo, &git, base_commit, &candidates, patterns, &mut screened_changes, &mut keep_at_base)?;
+    if !keep_at_base.is_empty() {
+        git()
+            .args(["update-index", "-z", "--index-info"])
+            .stdin(std::mem::take(&mut keep_at_base))
+            .output()?;
+    }
+
+    // The precise changes, without a patch: nothing is rendered before it is judged.
+    let raw_only = || git().arg("diff-index").arg("--cached").args(RAW_ONLY).arg(base_commit).output();
+    let render = |pathspecs: &[&[u8]]| {
+        git()
+            .arg("--literal-pathspecs")
+            .arg("diff-index")
+            .arg("--cached")
+            .args(RAW_AND_PATCH)
+            .arg(base_commit)
+            .arg("--")
+            .args(pathspecs.iter().map(|p| os_str(p)))
+            .output()
+    };
+    // While the full raw run looks at everything, render the allowed work-tree changes in
+    // parallel: when the raw run finds nothing else (no refused or committed change), that
+    // patch is the one, and the check costs one diff-index run of wall time.
+    let guessed: Vec<&[u8]> =
+        to_update.iter().copied().filter(|p| reasons_for(p, patterns).is_empty()).collect();
+    let (first, guess) = std::thread::scope(|scope| {
+        let guess = (!guessed.is_empty() && pathspec_bytes(&guessed) <= MAX_PATHSPEC_BYTES)
+            .then(|| scope.spawn(|| render(&guessed)));
+        let first = raw_only();
+        let guess = guess.and_then(|handle| handle.join().ok()).and_then(Result::ok);
+        (first, guess)
+    });
+    let mut raw = split_raw_and_patch(&first?)?.0;
+    let mut guess = guess.map(|bytes| split_raw_and_patch(&bytes)).transpose()?;
+    // A file removed from the index only (`git rm --cached`) is untracked but exists at base:
+    // compare it with its base state, so an unchanged file does not show up as deleted plus
+    // added. Regular files are hashed without storing; anything else is cheap to add.
+    let untracked_paths: BTreeSet<&[u8]> = untracked_outside.iter().map(|u| u.path.as_slice()).collect();
+    let readd: Vec<&RawChange> =
+        raw.iter().filter(|c| c.status == b'D' && untracked_paths.contains(c.src_path.as_slice())).collect();
     if !readd.is_empty() {
-        untracked_outside.retain(|u| !readd.contains(&u.path));
-        update_index(&git, readd.iter().map(Vec::as_slice))?;
-        (raw, patch) = split_raw_and_patch(&raw_and_patch()?)?;
+        let (regular, other): (Vec<&RawChange>, Vec<&RawChange>) =
+            readd.into_iter().partition(|c| is_regular_file(repo, &c.src_path));
+        let readded: BTreeSet<Vec<u8>> = regular.iter().chain(&other).map(|c| c.src_path.clone()).collect();
+        let modes: Vec<(Vec<u8>, String, String)> = regular
+            .iter()
+            .map(|c| (c.src_path.clone(), work_tree_mode(repo, &c.src_path, &c.src_mode), c.src_oid.clone()))
+            .collect();
+        let candidates: Vec<Unstored> = modes
+            .iter()
+            .zip(&regular)
+            .map(|((path, mode, oid), c)| Unstored { path, mode, known_mode: &c.src_mode, known_oid: oid })
+            .collect();
+        judge_unstored(
+            repo,
+            &git,
+            base_commit,
+            &candidates,
+            patterns,
+            &mut screened_changes,
+            &mut keep_at_base,
+        )?;
+        // Unchanged ones go back to their base entry (also what a changed one is kept at).
+        for c in &regular {
+            keep_at_base.extend_from_slice(format!("{} {}\t", c.src_mode, c.src_oid).as_bytes());
+            keep_at_base.extend_from_slice(&c.src_path);
+            keep_at_base.push(0);
+        }
+        if !keep_at_base.is_empty() {
+            git()
+                .args(["update-index", "-z", "--index-info"])
+                .stdin(std::mem::take(&mut keep_at_base))
+                .output()?;
+        }
+        update_index(&git, other.iter().map(|c| c.src_path.as_slice()))?;
+        untracked_outside.retain(|u| !readded.contains(&u.path));
+        raw = split_raw_and_patch(&raw_only()?)?.0;
+        guess = None;
     }
 
     let mut files: Vec<ChangedFile> = Vec::new();
@@ -304,14 +443,28 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
             revert_lines(change, &mut revert);
         }
     }
-    // Put refused changes back to base in the private index, then diff again. Restoring a
-    // base path evicts entries it collides with (a file `d` and a directory `d/`), so an
-    // allowed change can vanish with it: such a change needs the refused one, and is refused
-    // too. Each round refuses at least one more change, so this ends.
+    // When no refused path collides with an allowed one (a file `d` and a directory `d/`),
+    // putting the refused changes back cannot evict an allowed change: one round, no second
+    // look, and a parallel render of exactly the allowed changes stays good.
+    let unlimited_revert = std::cell::RefCell::new(Vec::new());
+    if !revert.is_empty() && !collides(&files) {
+        let guessed_right = guess.as_ref().is_some_and(|(guess_raw, _)| {
+            names_exactly(guess_raw, &files.iter().filter(|f| f.allowed()).collect::<Vec<_>>())
+        });
+        // Only a render without pathspecs (a fallback) needs them put back.
+        if !guessed_right {
+            *unlimited_revert.borrow_mut() = std::mem::take(&mut revert);
+        }
+        revert.clear();
+    }
+    // Put refused changes back to base in the private index, then look again. Restoring a
+    // base path evicts entries it collides with, so an allowed change can vanish with it: such
+    // a change needs the refused one, and is refused too. Each round refuses at least one more
+    // change, so this ends.
     while !revert.is_empty() {
+        guess = None;
         git().args(["update-index", "-z", "--index-info"]).stdin(std::mem::take(&mut revert)).output()?;
-        let (left, left_patch) = split_raw_and_patch(&raw_and_patch()?)?;
-        patch = left_patch;
+        let left = split_raw_and_patch(&raw_only()?)?.0;
         let present: BTreeSet<&[u8]> = left
             .iter()
             .flat_map(|c| std::iter::once(c.src_path.as_slice()).chain(c.dst_path.as_deref()))
@@ -324,10 +477,280 @@ pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Re
             }
         }
     }
+    // Only allowed changes are left in the private index: render exactly those.
+    let allowed: Vec<&ChangedFile> = files.iter().filter(|f| f.allowed()).collect();
+    let patch = match guess {
+        _ if allowed.is_empty() => Vec::new(),
+        Some((guess_raw, guess_patch)) if names_exactly(&guess_raw, &allowed) => guess_patch,
+        _ => render_allowed(&allowed, |pathspecs| {
+            if pathspecs.is_empty() && !unlimited_revert.borrow().is_empty() {
+                let lines = std::mem::take(&mut *unlimited_revert.borrow_mut());
+                git().args(["update-index", "-z", "--index-info"]).stdin(lines).output()?;
+            }
+            render(pathspecs)
+        })?,
+    };
 
     files.extend(untracked_outside);
+    files.extend(screened_changes);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Built { files, patch })
+}
+
+fn os_str(path: &[u8]) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(path)
+}
+
+/// Pathspecs beyond this many bytes are not passed (the argument list has a limit); the diff
+/// is then taken whole.
+const MAX_PATHSPEC_BYTES: usize = 256 << 10;
+
+/// The patch of exactly the `allowed` changes, from a `RAW_AND_PATCH` run limited to their
+/// paths (`render(&[])` is the unlimited run). The raw records of that run must name exactly
+/// the allowed changes, or the unlimited run is used.
+fn render_allowed(allowed: &[&ChangedFile], render: impl Fn(&[&[u8]]) -> Result<Vec<u8>>) -> Result<Vec<u8>> {
+    let pathspecs: Vec<&[u8]> = sides(allowed).into_iter().collect();
+    if pathspec_bytes(&pathspecs) <= MAX_PATHSPEC_BYTES {
+        let (raw, patch) = split_raw_and_patch(&render(&pathspecs)?)?;
+        if names_exactly(&raw, allowed) {
+            return Ok(patch);
+        }
+    }
+    Ok(split_raw_and_patch(&render(&[])?)?.1)
+}
+
+/// Whether a refused change's path is, contains or lies inside an allowed change's path.
+fn collides(files: &[ChangedFile]) -> bool {
+    let allowed: Vec<&ChangedFile> = files.iter().filter(|f| f.allowed()).collect();
+    let allowed = sides(&allowed);
+    let refused: Vec<&ChangedFile> = files.iter().filter(|f| !f.allowed()).collect();
+    sides(&refused).into_iter().any(|path| {
+        let mut inside = path.to_vec();
+        inside.push(b'/');
+        // `path` itself, anything under `path/`, or a directory of `path`.
+        let below = allowed
+            .range(path..)
+            .take_while(|a| a.starts_with(path))
+            .any(|a| a.len() == path.len() || a.starts_with(&inside));
+        let above =
+            path.iter().enumerate().filter(|(_, b)| **b == b'/').any(|(i, _)| allowed.contains(&path[..i]));
+        below || above
+    })
+}
+
+/// Both paths of every change.
+fn sides<'a>(files: &[&'a ChangedFile]) -> BTreeSet<&'a [u8]> {
+    let mut paths = BTreeSet::new();
+    for file in files {
+        paths.insert(file.path.as_slice());
+        paths.extend(file.from.as_deref());
+    }
+    paths
+}
+
+/// Whether raw records are exactly the `allowed` changes (same paths, same number).
+fn names_exactly(raw: &[RawChange], allowed: &[&ChangedFile]) -> bool {
+    let seen: BTreeSet<&[u8]> = raw
+        .iter()
+        .flat_map(|c| std::iter::once(c.src_path.as_slice()).chain(c.dst_path.as_deref()))
+        .collect();
+    raw.len() == allowed.len() && seen == sides(allowed)
+}
+
+fn pathspec_bytes(paths: &[&[u8]]) -> usize {
+    paths.iter().map(|p| p.len() + 1).sum()
+}
+
+/// The mode `update-index` would record for a regular file in the work tree: executable or
+/// not, unless the index's mode is kept (`old_mode` is a regular file's).
+fn work_tree_mode(repo: &Repo, path: &[u8], old_mode: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let full = repo.work_tree().join(os_str(path));
+    match std::fs::symlink_metadata(full) {
+        Ok(meta) if meta.permissions().mode() & 0o111 != 0 => "100755".to_string(),
+        Ok(_) => "100644".to_string(),
+        Err(_) => old_mode.to_string(),
+    }
+}
+
+/// A work-tree file to judge without storing it, and the entry it is compared with.
+struct Unstored<'a> {
+    path: &'a [u8],
+    /// The mode git would record for the file.
+    mode: &'a str,
+    known_mode: &'a str,
+    known_oid: &'a str,
+}
+
+/// Judge files that can never be submitted without writing them into the object store: hash
+/// each (streamed, never stored) and compare with `known_oid` (the index entry, or the base
+/// entry). A file that differs is compared with the base commit and becomes a refused change
+/// in `changes`; `keep_at_base` gets the `--index-info` lines that hold every differing path
+/// at its base state in the private index, so no diff reads its content.
+fn judge_unstored(
+    repo: &Repo,
+    git: &dyn Fn() -> crate::repo::Git,
+    base_commit: &str,
+    candidates: &[Unstored],
+    patterns: &[Pattern],
+    changes: &mut Vec<ChangedFile>,
+    keep_at_base: &mut Vec<u8>,
+) -> Result<()> {
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let hashes = hash_unstored(repo, git, candidates)?;
+    let differing: Vec<(&[u8], &str, String)> = candidates
+        .iter()
+        .zip(hashes)
+        .filter(|(c, hash)| *hash != c.known_oid || c.mode != c.known_mode)
+        .map(|(c, hash)| (c.path, c.mode, hash))
+        .collect();
+    if differing.is_empty() {
+        return Ok(());
+    }
+    let base = base_entries(git, base_commit, differing.iter().map(|(p, _, _)| *p))?;
+    for (path, mode, hash) in differing {
+        let no_oid = "0".repeat(hash.len());
+        let change = match base.get(path) {
+            Some((base_mode, base_oid)) => {
+                keep_at_base.extend_from_slice(format!("{base_mode} {base_oid}\t").as_bytes());
+                if *base_oid == hash && base_mode == mode {
+                    None
+                } else if file_type(base_mode) != file_type(mode) {
+                    Some(Change::TypeChanged)
+                } else {
+                    Some(Change::Modified)
+                }
+            }
+            None => {
+                keep_at_base.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
+                Some(Change::Added)
+            }
+        };
+        keep_at_base.extend_from_slice(path);
+        keep_at_base.push(0);
+        if let Some(change) = change {
+            changes.push(ChangedFile {
+                path: path.to_vec(),
+                from: None,
+                change,
+                reasons: reasons_for(path, patterns),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The kind of entry a mode is (regular file of either mode, symlink, gitlink).
+fn file_type(mode: &str) -> &str {
+    match mode {
+        "100644" | "100755" => "file",
+        other => other,
+    }
+}
+
+/// The blob ids git would give these work-tree files, computed without writing anything.
+/// Files with a conversion attribute are hashed by `git hash-object` (without `-w`), which
+/// applies the conversion; the others are streamed through the hash here, so even a huge file
+/// costs one read and little memory.
+fn hash_unstored(
+    repo: &Repo,
+    git: &dyn Fn() -> crate::repo::Git,
+    candidates: &[Unstored],
+) -> Result<Vec<String>> {
+    let mut input = Vec::new();
+    for c in candidates {
+        input.extend_from_slice(c.path);
+        input.push(0);
+    }
+    let output = git().args(["check-attr", "-z", "--stdin"]).args(ATTRIBUTES).stdin(input).output()?;
+    let converted = attributed_paths(&output);
+    let mut hashes = Vec::with_capacity(candidates.len());
+    for &Unstored { path, known_oid, .. } in candidates {
+        let kind = if known_oid.len() == 64 { gix::hash::Kind::Sha256 } else { gix::hash::Kind::Sha1 };
+        let hash = if converted.contains(path) {
+            let out = git().arg("hash-object").arg("--").arg(os_str(path)).output()?;
+            String::from_utf8_lossy(&out).trim().to_string()
+        } else {
+            stream_blob_hash(&repo.work_tree().join(os_str(path)), kind)?
+        };
+        hashes.push(hash);
+    }
+    Ok(hashes)
+}
+
+/// The git blob id of a file's bytes, read in chunks.
+fn stream_blob_hash(path: &std::path::Path, kind: gix::hash::Kind) -> Result<String> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| Error::usage(format!("cannot read {}", path.display())).with_source(e);
+    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let len = file.metadata().map_err(fail)?.len();
+    let mut hasher = gix::hash::hasher(kind);
+    hasher.update(format!("blob {len}\0").as_bytes());
+    let mut buf = vec![0u8; 1 << 16];
+    let mut read_total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(fail)?;
+        if n == 0 {
+            break;
+        }
+        read_total += n as u64;
+        hasher.update(&buf[..n]);
+        crate::interrupt::check()?;
+    }
+    if read_total != len {
+        return Err(fail(std::io::Error::other("the file changed while it was read")));
+    }
+    let id = hasher
+        .try_finalize()
+        .map_err(|e| Error::usage(format!("cannot hash {}", path.display())).with_source(e))?;
+    Ok(id.to_string())
+}
+
+/// Paths of `check-attr -z` output (`path NUL attr NUL value NUL`) with any attribute set.
+fn attributed_paths(output: &[u8]) -> BTreeSet<&[u8]> {
+    let fields: Vec<&[u8]> = output.split(|b| *b == 0).collect();
+    let mut attributed = BTreeSet::new();
+    for record in fields.chunks(3) {
+        if let [path, _, value] = record {
+            if !matches!(*value, b"unspecified" | b"unset") {
+                attributed.insert(*path);
+            }
+        }
+    }
+    attributed
+}
+
+/// `(mode, oid)` of each of `paths` in the base commit's tree (absent paths are left out).
+fn base_entries<'a>(
+    git: &dyn Fn() -> crate::repo::Git,
+    base_commit: &str,
+    paths: impl Iterator<Item = &'a [u8]>,
+) -> Result<std::collections::BTreeMap<Vec<u8>, (String, String)>> {
+    let bad = || Error::usage("unexpected output from `git ls-tree`").with_code("git_output");
+    let paths: Vec<&[u8]> = paths.collect();
+    let mut found = std::collections::BTreeMap::new();
+    for chunk in paths.chunks(1000) {
+        let output = git()
+            .arg("--literal-pathspecs")
+            .args(["ls-tree", "-z", "--full-tree", base_commit, "--"])
+            .args(chunk.iter().map(|p| os_str(p)))
+            .output()?;
+        // Records: `mode SP type SP oid TAB path NUL`.
+        for record in split_nul(&output) {
+            let tab = record.iter().position(|b| *b == b'\t').ok_or_else(bad)?;
+            let header = std::str::from_utf8(&record[..tab]).map_err(|_| bad())?;
+            let [mode, kind, oid] = header.split(' ').collect::<Vec<_>>()[..] else {
+                return Err(bad());
+            };
+            if kind != "tree" {
+                found.insert(record[tab + 1..].to_vec(), (mode.to_string(), oid.to_string()));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// A `git check-attr --stdin` started early for the conversion attributes.
@@ -402,16 +825,7 @@ fn converted(
         input.push(0);
     }
     let output = attributes.ask(input)?;
-    // Records: path NUL attribute NUL value NUL.
-    let fields: Vec<&[u8]> = output.split(|b| *b == 0).collect();
-    let mut attributed: BTreeSet<&[u8]> = BTreeSet::new();
-    for record in fields.chunks(3) {
-        if let [path, _, value] = record {
-            if !matches!(*value, b"unspecified" | b"unset") {
-                attributed.insert(path);
-            }
-        }
-    }
+    let attributed = attributed_paths(&output);
     let checked: Vec<usize> =
         candidates.into_iter().filter(|&i| attributed.contains(files[i].path.as_slice())).collect();
     if checked.is_empty() {
@@ -434,6 +848,9 @@ fn converted(
     }
     Ok(differ)
 }
+
+/// `--raw -z` records only: what changed, with nothing read or rendered.
+const RAW_ONLY: [&str; 4] = ["-z", "--raw", "--no-abbrev", "-M"];
 
 /// `--raw -z` records, then the patch with every option that fixes its bytes.
 const RAW_AND_PATCH: [&str; 12] = [
@@ -522,18 +939,126 @@ fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
     }
 }
 
-/// The changes of a pushed commit (`base_commit → commit`), for the pre-push check. Nothing is
-/// left out: the patch is everything that was committed.
+/// The changes of a pushed commit (`base_commit → commit`), for the pre-push check. Every
+/// change is judged from the raw records; the patch holds the allowed changes only, so a
+/// committed checkpoint outside the allowed paths is never read.
 pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pattern]) -> Result<Built> {
-    let output = repo
-        .git()
-        .stable_config()
-        .args(["diff-tree", "-r"])
-        .args(RAW_AND_PATCH)
-        .args([base_commit, commit])
-        .output()?;
-    let (raw, patch) = split_raw_and_patch(&output)?;
+    let git = || repo.git().stable_config();
+    let output = git().args(["diff-tree", "-r"]).args(RAW_ONLY).args([base_commit, commit]).output()?;
+    let (raw, _) = split_raw_and_patch(&output)?;
     let mut files: Vec<ChangedFile> = raw.iter().map(|c| to_changed(c, patterns)).collect();
+    let allowed: Vec<&ChangedFile> = files.iter().filter(|f| f.allowed()).collect();
+    let patch = if allowed.is_empty() {
+        Vec::new()
+    } else {
+        let render = |pathspecs: &[&[u8]]| {
+            git()
+                .arg("--literal-pathspecs")
+                .args(["diff-tree", "-r"])
+                .args(RAW_AND_PATCH)
+                .args([base_commit, commit, "--"])
+                .args(pathspecs.iter().map(|p| os_str(p)))
+                .output()
+        };
+        render_allowed(&allowed, render)?
+    };
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Built { files, patch })
+}
+
+/// The tree of `base_commit` with `patch` applied, built in a private index: what a validator
+/// checks out after `git apply` of the submission. An attempt of `run` is kept as this tree.
+pub fn tree_with_patch(repo: &Repo, base_commit: &str, patch: &[u8]) -> Result<String> {
+    let index = TempIndex::create(repo, base_commit)?;
+    let git = || repo.git().stable_config().index_file(&index.path);
+    git().args(["read-tree", base_commit]).output()?;
+    if !patch.is_empty() {
+        // Whitespace settings of the user's must not change (or refuse) the bytes.
+        git()
+            .args(["-c", "apply.whitespace=nowarn", "-c", "apply.ignoreWhitespace=no"])
+            .args(["apply", "--cached", "--binary", "--whitespace=nowarn", "-"])
+            .stdin(patch.to_vec())
+            .output()?;
+    }
+    let tree = git().arg("write-tree").output()?;
+    Ok(String::from_utf8_lossy(&tree).trim().to_string())
+}
+
+/// Write `paths` as `tree` has them into the work tree through a private index, and delete
+/// those of `paths` that `tree` does not have. The user's index, HEAD and branches are not
+/// touched. Paths are repository-relative, as git prints them.
+pub fn write_paths_from_tree(repo: &Repo, tree: &str, paths: &[Vec<u8>]) -> Result<()> {
+    let index = TempIndex::create(repo, tree)?;
+    let git = || repo.git().stable_config().index_file(&index.path);
+    git().args(["read-tree", tree]).output()?;
+    let present = git().args(["ls-files", "-z", "--"]).output()?;
+    let present: BTreeSet<&[u8]> = split_nul(&present).collect();
+    let (keep, gone): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+        paths.iter().partition(|p| present.contains(p.as_slice()));
+    // Deletions first: a path may turn from a file into a directory.
+    for path in gone {
+        let full = safe_work_tree_path(repo, path)?;
+        match std::fs::symlink_metadata(&full) {
+            Ok(meta) if !meta.is_dir() => std::fs::remove_file(&full)
+                .map_err(|e| Error::usage(format!("cannot remove {}", full.display())).with_source(e))?,
+            _ => {}
+        }
+    }
+    let mut input = Vec::new();
+    for path in keep {
+        safe_work_tree_path(repo, path)?;
+        input.extend_from_slice(path);
+        input.push(0);
+    }
+    if !input.is_empty() {
+        git().args(["checkout-index", "-f", "-z", "--stdin"]).stdin(input).output()?;
+    }
+    Ok(())
+}
+
+/// `path` inside the work tree, refused when one of its directories is a symlink (writing
+/// or deleting through it would reach outside the clone).
+fn safe_work_tree_path(repo: &Repo, path: &[u8]) -> Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let relative = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+    let mut dir = repo.work_tree().to_path_buf();
+    let mut parts = relative.components().peekable();
+    while let Some(part) = parts.next() {
+        if !matches!(part, std::path::Component::Normal(_)) {
+            return Err(Error::usage(format!("refusing the path {}", relative.display())));
+        }
+        dir.push(part);
+        if parts.peek().is_some() && std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(Error::usage(format!(
+                "refusing to write {}: {} is a symbolic link",
+                relative.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, refused: bool) -> ChangedFile {
+        ChangedFile {
+            path: path.as_bytes().to_vec(),
+            from: None,
+            change: Change::Modified,
+            reasons: if refused { vec![Reason::Outside] } else { Vec::new() },
+        }
+    }
+
+    #[test]
+    fn collisions_are_a_path_and_what_lies_under_it() {
+        assert!(collides(&[file("d", true), file("d/x", false)]));
+        assert!(collides(&[file("d/x", true), file("d", false)]));
+        assert!(collides(&[file("a/b/c", true), file("a", false)]));
+        assert!(!collides(&[file("d", true), file("dx", false), file("d.txt", false), file("e/d", false)]));
+        assert!(!collides(&[file("weights.bin", true), file("src/train.py", false)]));
+    }
 }

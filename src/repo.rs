@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result, ResultExt};
+use crate::output::Output;
 
 /// Environment variables that change what plumbing prints or which external programs it runs.
 const SCRUBBED_ENV: &[&str] = &[
@@ -57,6 +58,8 @@ pub struct Repo {
     index_path: PathBuf,
     /// The repository as discovered, for rev-parsing and history walks without reopening it.
     gix: gix::ThreadSafeRepository,
+    /// Where `-v` shows the git commands run for this repository.
+    trace: Option<Output>,
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -142,7 +145,14 @@ impl Repo {
             work_tree: canonical(work_tree),
             index_path: repo.index_path(),
             gix: shared,
+            trace: None,
         })
+    }
+
+    /// Show the git commands run for this repository on `out`'s verbose channel (`-v`).
+    pub fn traced(mut self, out: &Output) -> Repo {
+        self.trace = Some(out.clone());
+        self
     }
 
     pub fn git_dir(&self) -> &Path {
@@ -205,20 +215,6 @@ impl Repo {
     }
 }
 
-/// Where `-v` shows the git commands being run (set once by `main`).
-static TRACE: std::sync::OnceLock<crate::output::Output> = std::sync::OnceLock::new();
-
-/// Show every git command on the output layer's verbose channel.
-pub fn trace_git_commands(out: &crate::output::Output) {
-    let _ = TRACE.set(out.clone());
-}
-
-fn trace(what: &str) {
-    if let Some(out) = TRACE.get() {
-        out.detail(format!("run: {what}"));
-    }
-}
-
 /// Config pinned on every git call that keeps a repository's own settings from running
 /// programs: no file-system monitor (`core.fsmonitor` names a command).
 const NO_MONITOR: &[&str] = &["core.fsmonitor=false"];
@@ -236,6 +232,7 @@ pub struct Git {
     args: Vec<OsString>,
     hooks_off: bool,
     stdin: Option<Vec<u8>>,
+    trace: Option<Output>,
 }
 
 impl Git {
@@ -258,7 +255,8 @@ impl Git {
                 .current_dir(&repo.work_tree);
         }
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        Git { command, args: Vec::new(), hooks_off: true, stdin: None }
+        let trace = repo.and_then(|r| r.trace.clone());
+        Git { command, args: Vec::new(), hooks_off: true, stdin: None, trace }
     }
 
     /// For asking git where the hooks are (`rev-parse --git-path hooks`, `config core.hooksPath`):
@@ -314,6 +312,12 @@ impl Git {
         self.env("GIT_INDEX_FILE", index)
     }
 
+    /// Show this command on `out`'s verbose channel (`-v`), for git run outside a repository.
+    pub fn traced(mut self, out: &Output) -> Self {
+        self.trace = Some(out.clone());
+        self
+    }
+
     pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
         self.stdin = Some(bytes);
         self
@@ -327,7 +331,9 @@ impl Git {
     /// The command with the pinned config, then the caller's arguments.
     fn finish(mut self) -> (Command, String, Option<Vec<u8>>) {
         let what = self.describe();
-        trace(&what);
+        if let Some(out) = &self.trace {
+            out.detail(format!("run: {what}"));
+        }
         for pin in self.pinned_config() {
             self.command.arg("-c").arg(pin);
         }
@@ -407,10 +413,14 @@ impl Git {
 }
 
 fn failure(what: &str, code: Option<i32>, stderr: &[u8]) -> Error {
+    // Killed by Ctrl-C (the terminal signals the whole foreground group): an interruption.
+    if code.is_none() && crate::interrupt::interrupted() {
+        return crate::interrupt::error();
+    }
     let stderr = String::from_utf8_lossy(stderr);
     let stderr = stderr.trim();
     let code = code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
-    let mut err = Error::usage(format!("`{what}` failed ({code})"));
+    let mut err = Error::usage(format!("`{what}` failed ({code})")).with_code("git_failed");
     if !stderr.is_empty() {
         err = err.with_source(GitStderr(stderr.to_string()));
     }

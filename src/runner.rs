@@ -97,7 +97,7 @@ impl SignalGuard {
 }
 
 pub(crate) fn interrupted_error() -> Error {
-    Error::usage("interrupted; the task's commands were stopped").with_code("interrupted")
+    Error::new(crate::error::Kind::Interrupted, "interrupted; the task's commands were stopped")
 }
 
 pub(crate) struct CommandRun {
@@ -150,19 +150,33 @@ pub(crate) fn run_command(
     log: &mut LogFile,
     tee: &mut Tee,
 ) -> Result<CommandRun> {
-    use std::os::unix::process::CommandExt;
-
     log.line(&format!("$ {name}: {command}"));
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(command).current_dir(dir);
     apply_env(&mut cmd, env, dir);
+    run_process(cmd, command, name, deadline, log, tee)
+}
+
+/// Run a prepared command (program, arguments, directory and environment set) in its own
+/// process group with stdin closed, teeing its output, until it exits or the deadline passes
+/// (then the whole group is killed). `command` is how the step is named in the log.
+pub(crate) fn run_process(
+    mut cmd: Command,
+    command: &str,
+    name: &'static str,
+    deadline: Instant,
+    log: &mut LogFile,
+    tee: &mut Tee,
+) -> Result<CommandRun> {
+    use std::os::unix::process::CommandExt;
+
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     die_with_parent(&mut cmd);
     let started = Instant::now();
     // Before the spawn, so even a process that escapes the group at once is caught.
-    let mut reaper = escaped::Subreaper::enable();
+    let mut reaper = subreaper::Subreaper::enable();
     let mut child = cmd.spawn().map_err(|e| {
-        Error::usage(format!("could not start the {name} command with /bin/sh")).with_source(e)
+        Error::usage(format!("could not start the {name} command `{command}`")).with_source(e)
     })?;
     let pgid = child.id() as libc::pid_t;
     // If git-bitsota itself is killed (SIGKILL, a crash), the group must not live on.
@@ -285,7 +299,7 @@ fn spawn_reader(mut pipe: impl Read + Send + 'static, stream: usize, tx: mpsc::S
 /// its orphaned descendants are re-parented to us instead of to init, so they can be found (by
 /// parent pid in `/proc`) and killed with their own process groups. Not covered: processes
 /// handed to another service (systemd-run, a container runtime, at/cron), and non-Linux systems.
-mod escaped {
+mod subreaper {
     #[cfg(target_os = "linux")]
     use std::time::{Duration, Instant};
 
@@ -424,7 +438,7 @@ mod escaped {
 }
 
 /// SIGTERM to the group, a short grace, then SIGKILL to whatever is left.
-fn kill_group(pgid: libc::pid_t, child: &mut Child, reaper: &mut escaped::Subreaper) {
+fn kill_group(pgid: libc::pid_t, child: &mut Child, reaper: &mut subreaper::Subreaper) {
     signal_group(pgid, Signal::TERM);
     let until = Instant::now() + KILL_GRACE;
     let mut reaped = false;

@@ -44,6 +44,12 @@ pub struct State {
     /// Peer evaluations this clone sent (`review`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviews: Vec<ReviewRecord>,
+    /// SHA-256 of each agent command (`run -- COMMAND…`) the user agreed to run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_agents: Vec<String>,
+    /// Gated agent attempts (`run`), each kept as `refs/bitsota/attempts/<n>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
     /// A claim request sent but not recorded: the next `claim` looks up what it made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_claim: Option<PendingClaim>,
@@ -195,6 +201,50 @@ pub struct BenchRecord {
     pub other: toml::Table,
 }
 
+/// One agent attempt of `run`: what the gate found, and where the attempt's commit is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptRecord {
+    pub n: u64,
+    /// `refs/bitsota/attempts/<n>`.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// The attempt commit: its tree is what would have been submitted, its parent the base.
+    pub commit: String,
+    pub created_at: String,
+    /// `ok` (the gate passed), `check_failed`, or the benchmark's `rejected|error|timeout`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<f64>,
+    pub patch_bytes: u64,
+    pub patch_sha256: String,
+    pub check_ok: bool,
+    /// Codes of the check's problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// The sidecar's `summary` after the cycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The tree of the attempt commit and the base commit it was made on.
+    pub tree: String,
+    pub base_commit: String,
+    /// The cycle of its `run`, and how the agent's run ended (`exited with 0 after 3.1s`).
+    pub cycle: u64,
+    pub agent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_exit: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agent_timed_out: bool,
+    pub agent_log: String,
+    /// The gate's benchmark log, when the check passed and the benchmark ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench_log: Option<String>,
+    /// Why the benchmark did not end `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
 impl State {
     pub fn new(task: TaskSnapshot, coordinator_url: Option<String>) -> State {
         State {
@@ -207,6 +257,8 @@ impl State {
             submissions: Vec::new(),
             bench: Vec::new(),
             reviews: Vec::new(),
+            trusted_agents: Vec::new(),
+            attempts: Vec::new(),
             pending_claim: None,
             pending_cancel: None,
             pending_submission: None,
@@ -456,8 +508,8 @@ mod tests {
             base_ref: "main".into(),
             base_commit: "0".repeat(40),
             metric_name: "score".into(),
-            metric_direction: "maximize".into(),
-            competition_mode: "standard".into(),
+            metric_direction: crate::task::MetricDirection::Maximize,
+            competition_mode: crate::task::CompetitionMode::Standard,
             allowed_patch_paths: vec!["a".into()],
             max_patch_bytes: 1,
             setup_command: None,

@@ -25,8 +25,8 @@ pub struct TaskSnapshot {
     pub base_ref: String,
     pub base_commit: String,
     pub metric_name: String,
-    pub metric_direction: String,
-    pub competition_mode: String,
+    pub metric_direction: MetricDirection,
+    pub competition_mode: CompetitionMode,
     pub allowed_patch_paths: Vec<String>,
     pub max_patch_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +42,66 @@ pub struct TaskSnapshot {
     pub extra: toml::Table,
 }
 
+/// A closed list of values the coordinator serves, with `Other` keeping a value a newer
+/// coordinator may send (stored and shown as served; treated as the list's default).
+macro_rules! served_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($variant,)+
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(text) => text,
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                match text.as_str() {
+                    $($text => $name::$variant,)+
+                    _ => $name::Other(text),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.as_str().to_string()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+served_enum! {
+    /// Which way the task's metric improves.
+    MetricDirection { Minimize = "minimize", Maximize = "maximize" }
+}
+
+served_enum! {
+    /// How miners take part (protocol.md §4.6–§4.8).
+    CompetitionMode { Standard = "standard", Centerless = "centerless", PeerEvaluation = "peer_evaluation" }
+}
+
 impl TaskSnapshot {
     pub fn patterns(&self) -> Vec<Pattern> {
         self.allowed_patch_paths.iter().map(|p| Pattern::new(p)).collect()
@@ -52,10 +112,10 @@ impl TaskSnapshot {
         std::time::Duration::from_secs(self.time_budget_seconds.clamp(1, MAX_TIME_BUDGET_SECONDS))
     }
     pub fn is_centerless(&self) -> bool {
-        self.competition_mode == "centerless"
+        self.competition_mode == CompetitionMode::Centerless
     }
     pub fn maximize(&self) -> bool {
-        self.metric_direction == "maximize"
+        self.metric_direction == MetricDirection::Maximize
     }
     /// `validator_benchmark_env` when the record carried one (string values only, as validators
     /// stringify them).
@@ -177,28 +237,29 @@ pub fn parse_record(
     let metric_direction = match map.get("metric_direction") {
         None | Some(Value::Null) => {
             warnings.push("the task record has no `metric_direction`; assuming `minimize`".into());
-            "minimize".to_string()
+            MetricDirection::Minimize
         }
-        Some(Value::String(s)) if s == "minimize" || s == "maximize" => s.clone(),
+        Some(Value::String(s)) if s == "minimize" || s == "maximize" => MetricDirection::from(s.clone()),
         Some(other) => {
             errors.push(format!("`metric_direction` must be \"minimize\" or \"maximize\", not {other}"));
-            String::new()
+            MetricDirection::Other(String::new())
         }
     };
     let competition_mode = match map.get("competition_mode") {
         None | Some(Value::Null) => {
             warnings.push("the task record has no `competition_mode`; assuming `standard`".into());
-            "standard".to_string()
+            CompetitionMode::Standard
         }
         Some(Value::String(s)) => {
-            if !["standard", "centerless", "peer_evaluation"].contains(&s.as_str()) {
+            let mode = CompetitionMode::from(s.clone());
+            if matches!(mode, CompetitionMode::Other(_)) {
                 warnings.push(format!("unknown `competition_mode` {s:?}; treating it like `standard`"));
             }
-            s.clone()
+            mode
         }
         Some(other) => {
             errors.push(format!("`competition_mode` must be a string, not {other}"));
-            String::new()
+            CompetitionMode::Other(String::new())
         }
     };
 

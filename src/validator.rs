@@ -97,9 +97,10 @@ fn diff_git_header() -> &'static Regex {
 /// Every path a validator extracts from the patch text, de-duplicated in order of appearance.
 pub fn extract_paths(patch: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut push = |raw: &str| {
         if let Some(path) = normalize(raw) {
-            if !found.contains(&path) {
+            if seen.insert(path.clone()) {
                 found.push(path);
             }
         }
@@ -128,9 +129,11 @@ pub fn is_bytecode(path: &str) -> bool {
     cleaned.ends_with(".pyc") || cleaned.ends_with(".pyo")
 }
 
-/// Whether `path` matches any allowed pattern (an empty list allows nothing).
+/// Whether `path` matches any allowed pattern (an empty list allows nothing). The path is
+/// decoded once, not once per pattern.
 pub fn is_allowed(path: &str, patterns: &[Pattern]) -> bool {
-    patterns.iter().any(|p| p.matches(path))
+    let chars: Vec<char> = path.chars().collect();
+    patterns.iter().any(|p| p.matches_chars(&chars))
 }
 
 /// Paths the validators cannot read back from a patch: git would quote them (or they are

@@ -38,17 +38,19 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     if pending {
         ctx.out.info("a previous cancel lost its answer; looking the claim up on the coordinator first");
         if let Some(served) = claims::find(&coordinator, task_id, &claim.id)?.filter(is_cancelled) {
-            return finish(ctx, &state_file, &claim.id, served);
+            return record_cancelled(ctx, &state_file, &claim.id, served);
         }
     }
 
     mark_pending(&state_file, Some(&claim.id))?;
     match coordinator.cancel_claim(&claim.id, &hotkey) {
-        Ok(served) => finish(ctx, &state_file, &claim.id, served),
+        Ok(served) => record_cancelled(ctx, &state_file, &claim.id, served),
         Err(err) if mutation::answer_lost(&err) => {
             ctx.out.warn("the coordinator's answer was lost; checking whether the claim was cancelled");
             match claims::find(&coordinator, task_id, &claim.id) {
-                Ok(Some(served)) if is_cancelled(&served) => finish(ctx, &state_file, &claim.id, served),
+                Ok(Some(served)) if is_cancelled(&served) => {
+                    record_cancelled(ctx, &state_file, &claim.id, served)
+                }
                 Ok(found) => {
                     mark_pending(&state_file, None)?;
                     let status =
@@ -77,7 +79,7 @@ fn is_cancelled(claim: &Value) -> bool {
     text(claim, "status").as_deref() == Some("cancelled")
 }
 
-fn finish(ctx: &Ctx, state_file: &StateFile, claim_id: &str, served: Value) -> Result<()> {
+fn record_cancelled(ctx: &Ctx, state_file: &StateFile, claim_id: &str, served: Value) -> Result<()> {
     state_file.update(|fresh| {
         fresh.pending_cancel = None;
         if let Some(local) = fresh.claim.as_mut().filter(|c| c.id == claim_id) {

@@ -11,15 +11,15 @@ use serde_json::json;
 use crate::bind;
 use crate::cli::CloneArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, Kind, Result, ResultExt};
 use crate::output::{escape, quote_path, Shown, Style};
 use crate::repo::{Git, Repo};
 use crate::task::{self, Strictness, TaskSnapshot};
 
 pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
-    let (record, from_server) = crate::bind::task_record(ctx, &args.task, args.task_file.as_deref(), None)?;
+    let (record, source) = crate::bind::task_record(ctx, &args.task, args.task_file.as_deref(), None)?;
     // Validate everything before touching the disk.
-    let (snapshot, warnings) = bind::parse(&record, Strictness::Refuse, from_server)?;
+    let (snapshot, warnings) = bind::validate_record(&record, Strictness::Refuse, source)?;
     for warning in warnings {
         ctx.out.warn(warning);
     }
@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     let dir = if dir.exists() { std::fs::canonicalize(&dir).unwrap_or(dir) } else { dir };
     let (holder, staging) = staging_dir(&dir)?;
     let interrupt = crate::interrupt::Interrupt::catch();
-    let result = clone_and_bind(ctx, snapshot, &staging, &branch, from_server).and_then(|state| {
+    let result = clone_and_bind(ctx, snapshot, &staging, &branch, source).and_then(|state| {
         if interrupt.happened() {
             return Err(interrupted());
         }
@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
     if std::env::current_dir().is_err() {
         let _ = std::env::set_current_dir(&dir);
     }
-    let repo = Repo::open_exact(&dir)?;
+    let repo = Repo::open_exact(&dir)?.traced(&ctx.out);
     let task = &state.task;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
@@ -138,7 +138,7 @@ fn source_for(repository: &str) -> Result<std::ffi::OsString> {
 }
 
 fn interrupted() -> Error {
-    Error::usage("interrupted; nothing was cloned").with_code("interrupted")
+    Error::new(Kind::Interrupted, "interrupted; nothing was cloned")
 }
 
 fn clone_and_bind(
@@ -146,7 +146,7 @@ fn clone_and_bind(
     snapshot: TaskSnapshot,
     dir: &Path,
     branch: &str,
-    from_server: bool,
+    source: bind::RecordSource,
 ) -> Result<crate::state::State> {
     // Only the transports cli.md accepts (https, ssh, file/local paths) are allowed, so
     // transports that run commands (`ext::`, `fd::`) stay off even through redirects;
@@ -157,6 +157,7 @@ fn clone_and_bind(
         return Err(Error::usage(format!("cannot clone into {}", quote_path(dir))));
     };
     Git::new(None)
+        .traced(&ctx.out)
         .current_dir(holder)
         .args(PROTOCOL_ALLOWLIST)
         .args(["clone", "--no-checkout", "--"])
@@ -164,11 +165,14 @@ fn clone_and_bind(
         .arg(name)
         .run_visible()
         .map_err(|e| {
-            Error::network(format!("cloning {} failed", snapshot.repository))
+            // A local repository that cannot be cloned is a local error (exit 2); a remote one
+            // most likely could not be reached (exit 3). git has said why on stderr.
+            let kind = if is_local(&snapshot.repository) { Kind::Usage } else { Kind::Network };
+            Error::new(kind, format!("cloning {} failed", snapshot.repository))
                 .with_code("clone_failed")
                 .with_source(e)
         })?;
-    let repo = Repo::open_exact(dir)?;
+    let repo = Repo::open_exact(dir)?.traced(&ctx.out);
     let base_ref = snapshot.base_ref.as_str();
     // A base commit that no branch or tag reaches is not cloned: ask for it once.
     if bind::resolve_base(&repo, base_ref).is_err() {
@@ -176,10 +180,23 @@ fn clone_and_bind(
             repo.git().args(PROTOCOL_ALLOWLIST).args(["fetch", "--quiet", "origin", "--", base_ref]).output();
     }
     let url = ctx.explicit_coordinator_url();
-    let url = url.or_else(|| from_server.then(|| ctx.coordinator_url(None)));
+    let url = url.or_else(|| (source == bind::RecordSource::Coordinator).then(|| ctx.coordinator_url(None)));
     let state = bind::bind_snapshot(&ctx.out, &repo, snapshot, url, false)?;
     repo.git().args(["checkout", "--quiet", "-b", branch, &state.task.base_commit]).output()?;
     Ok(state)
+}
+
+/// Whether git would clone `repository` from the local file system (a path or `file://`),
+/// not over the network.
+fn is_local(repository: &str) -> bool {
+    if repository.starts_with("file://") {
+        return true;
+    }
+    // git's rule: `host:path` is ssh unless a `/` comes before the first `:`; `x://` is a URL.
+    match repository.find(':') {
+        None => true,
+        Some(colon) => repository[..colon].contains('/'),
+    }
 }
 
 /// `git -c` options allowing exactly the transports of cli.md §4 `clone`.
@@ -242,6 +259,14 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(source_for("../r").unwrap(), cwd.join("../r").into_os_string());
         assert_eq!(source_for("./a:b").unwrap(), cwd.join("./a:b").into_os_string());
+    }
+
+    #[test]
+    fn local_and_remote_repositories() {
+        assert!(is_local("/srv/repos/task.git") && is_local("../task") && is_local("file:///srv/task"));
+        assert!(is_local("./a:b"));
+        assert!(!is_local("https://github.com/o/t.git") && !is_local("git@github.com:o/t.git"));
+        assert!(!is_local("ssh://host/t"));
     }
 
     #[test]

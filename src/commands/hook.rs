@@ -351,7 +351,7 @@ pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
     let existing = inspect(&place.hook)?;
     if matches!(existing, Existing::Current) {
         report_install(ctx, &place, "unchanged", None)?;
-        return finish(ctx, &repo);
+        return warn_if_unbound(ctx, &repo);
     }
     if !force {
         if let Some(err) = redirect_error(&place) {
@@ -361,7 +361,7 @@ pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
     let mut backup = None;
     let action = match &existing {
         // Returned above; nothing to write.
-        Existing::Current => return finish(ctx, &repo),
+        Existing::Current => return warn_if_unbound(ctx, &repo),
         Existing::Absent | Existing::Empty => "installed",
         Existing::Outdated => "upgraded",
         Existing::Foreign(content) => {
@@ -393,7 +393,7 @@ pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
         exclude_hook(&repo, rel)?;
     }
     report_install(ctx, &place, action, backup.as_deref())?;
-    finish(ctx, &repo)
+    warn_if_unbound(ctx, &repo)
 }
 
 /// Move a foreign hook to the backup name, refusing to overwrite a different earlier backup.
@@ -450,7 +450,7 @@ fn report_install(ctx: &Ctx, place: &Place, action: &str, backup: Option<&Path>)
 }
 
 /// After install: a hook in an unbound clone refuses every push, so say so.
-fn finish(ctx: &Ctx, repo: &Repo) -> Result<()> {
+fn warn_if_unbound(ctx: &Ctx, repo: &Repo) -> Result<()> {
     match ctx.state_file(repo).read() {
         Ok(Some(_)) => {
             ctx.out.hint(format!(

@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, args: &IdeasArgs) -> Result<()> {
         ctx.out.info(format!(
             "{} is a {} task: its submissions carry no ideas (only centerless tasks have them)",
             task.slug,
-            crate::served::one_line(&task.competition_mode)
+            crate::served::one_line(task.competition_mode.as_str())
         ));
         if ctx.out.is_json() {
             ctx.out.json(&json!({"version": 1, "ideas": []}))?;

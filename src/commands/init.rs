@@ -14,10 +14,9 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<()> {
     let state_file = ctx.state_file(&repo);
     // The coordinator URL of an existing (readable) state counts, as for every command.
     let previous = state_file.read().ok().flatten();
-    let (record, from_server) =
-        bind::task_record(ctx, &args.task, args.task_file.as_deref(), previous.as_ref())?;
+    let (record, source) = bind::task_record(ctx, &args.task, args.task_file.as_deref(), previous.as_ref())?;
     let url = ctx.explicit_coordinator_url();
-    let state = bind::bind(&ctx.out, &repo, &record, Strictness::WarnOnly, from_server, url, args.force)?;
+    let state = bind::bind(&ctx.out, &repo, &record, Strictness::WarnOnly, source, url, args.force)?;
     let task = &state.task;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({

@@ -6,6 +6,7 @@ use crate::error::Result;
 
 pub mod apply;
 pub mod artifact;
+pub mod attempts;
 pub mod bench;
 pub mod cancel;
 pub mod check;
@@ -20,6 +21,7 @@ pub mod man;
 pub mod prepush;
 pub mod request;
 pub mod review;
+pub mod run;
 pub mod show;
 pub mod status;
 pub mod submissions;
@@ -49,6 +51,8 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Submissions(args) => submissions::run(ctx, &args),
         Command::Request(args) => request::run(ctx, &args),
         Command::Review(args) => review::run(ctx, &args),
+        Command::Run(args) => run::run(ctx, &args),
+        Command::Attempts(args) => attempts::run(ctx, &args),
         Command::Hook(args) => match args.action {
             HookAction::Install { force, print } => hook::install(ctx, force, print),
             HookAction::Uninstall => hook::uninstall(ctx),

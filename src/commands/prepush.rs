@@ -139,17 +139,13 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
 /// A report whose only content is the `not_descended_from_base` problem.
 fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
     let mut report = Report::new(task, crate::patch::Built { files: Vec::new(), patch: Vec::new() });
-    report.push(
-        check::Problem::new(
-            "not_descended_from_base",
-            format!(
-                "commit {} does not descend from the task's base commit {}",
-                crate::repo::short_oid(commit),
-                crate::repo::short_oid(&task.base_commit)
-            ),
-        )
-        .with_hint("rebase your work onto the base commit; validators apply the patch there"),
-    );
+    report.push(check::Problem::of(crate::problems::ProblemCode::NotDescendedFromBase).with_message(
+        format!(
+            "commit {} does not descend from the task's base commit {}",
+            crate::repo::short_oid(commit),
+            crate::repo::short_oid(&task.base_commit)
+        ),
+    ));
     report
 }
 

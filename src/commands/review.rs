@@ -20,7 +20,7 @@ use crate::output::Style;
 use crate::replay::{self, Verdict};
 use crate::served::{cell, one_line, shorten, text};
 use crate::state::{ReviewRecord, State, StateFile};
-use crate::task::TaskSnapshot;
+use crate::task::{CompetitionMode, TaskSnapshot};
 
 /// The mode whose submissions miners evaluate.
 pub const PEER_EVALUATION: &str = "peer_evaluation";
@@ -41,7 +41,7 @@ fn list(ctx: &Ctx) -> Result<()> {
     let repo = ctx.repo()?;
     let state = ctx.state_file(&repo).read_bound()?;
     let task = &state.task;
-    if task.competition_mode != PEER_EVALUATION {
+    if task.competition_mode != CompetitionMode::PeerEvaluation {
         return Err(not_peer_evaluation(task, false));
     }
     let coordinator = ctx.coordinator(Some(&state))?;
@@ -104,7 +104,7 @@ pub fn add_peer_consensus<'a>(
     task: &TaskSnapshot,
     submissions: impl Iterator<Item = &'a mut Value>,
 ) -> Result<()> {
-    if task.competition_mode != PEER_EVALUATION {
+    if task.competition_mode != CompetitionMode::PeerEvaluation {
         return Ok(());
     }
     for s in submissions {
@@ -176,7 +176,7 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
                     "miners cannot evaluate their own submissions; `--local` replays it without sending",
                 ));
         }
-        if task.competition_mode != PEER_EVALUATION {
+        if task.competition_mode != CompetitionMode::PeerEvaluation {
             return Err(not_peer_evaluation(&task, true));
         }
         let status = text(&submission, "status").unwrap_or_default();
@@ -212,7 +212,7 @@ fn review_one(ctx: &Ctx, args: &ReviewArgs, id: &str) -> Result<()> {
 
     let log_dir = repo.git_dir().join("bitsota");
     let log_path =
-        log_dir.join(format!("review-{}-{}.log", safe_name(id), crate::commands::bench::file_stamp()));
+        log_dir.join(format!("review-{}-{}.log", safe_name(id), crate::bench_results::file_stamp()));
     let outcome = {
         let _signals = crate::runner::SignalGuard::install();
         replay::replay(
@@ -307,7 +307,7 @@ fn not_peer_evaluation(task: &TaskSnapshot, with_local: bool) -> Error {
     let err = Error::usage(format!(
         "task {} is a `{}` task, not `{PEER_EVALUATION}`: its submissions are judged by validators, not by peers",
         task.slug,
-        one_line(&task.competition_mode)
+        one_line(task.competition_mode.as_str())
     ))
     .with_code("not_peer_evaluation");
     if with_local {

@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         ctx.out.line(format!(
             "metric   {} ({})",
             one_line(&task.metric_name),
-            one_line(&task.metric_direction)
+            one_line(task.metric_direction.as_str())
         ))?;
         let allowed = report.built.files.iter().filter(|f| f.allowed()).count();
         let refused = report.built.files.len() - allowed;
@@ -48,6 +48,14 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                 ctx.out.paint(Style::Red, "has problems")
             }
         ))?;
+        for problem in &report.problems {
+            ctx.out.line(format!(
+                "         {} [{}] {}",
+                ctx.out.paint(Style::Red, "problem:"),
+                problem.code,
+                problem.message
+            ))?;
+        }
     }
 
     // Live statuses from the coordinator. Unreachable, the recorded ones are shown instead.

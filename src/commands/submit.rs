@@ -19,6 +19,7 @@ use crate::error::{Error, Kind, Result, ResultExt};
 use crate::implements::{self, Source};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
+use crate::problems::ProblemCode;
 use crate::served::{has_id, one_line, text};
 use crate::sidecar::{self, Sidecar};
 use crate::state::{PendingSubmission, State, SubmissionRecord};
@@ -142,7 +143,15 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
         ctx.out
             .info("a previous submit of this patch lost its answer; looking it up on the coordinator first");
         if let Some(found) = look_up(&coordinator, &state, &claim_id, &patch_sha256)? {
-            return finish(ctx, &state_file, &state, found, &patch, &patch_sha256, true);
+            return record_submission(
+                ctx,
+                &state_file,
+                &state,
+                found,
+                &patch,
+                &patch_sha256,
+                Answer::FoundAfterLostAnswer,
+            );
         }
     }
 
@@ -151,13 +160,17 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
     let sent = coordinator.create_submission(&body, &hotkey);
     drop(spinner);
     match sent {
-        Ok(submission) => finish(ctx, &state_file, &state, submission, &patch, &patch_sha256, false),
+        Ok(submission) => {
+            record_submission(ctx, &state_file, &state, submission, &patch, &patch_sha256, Answer::Direct)
+        }
         Err(err) if mutation::answer_lost(&err) => {
             // The coordinator may have stored it before the answer was lost (a timeout, a
             // reset, a gateway error or a garbled answer).
             ctx.out.warn("the coordinator's answer was lost; checking whether the submission arrived");
             match look_up(&coordinator, &state, &claim_id, &patch_sha256) {
-                Ok(Some(found)) => finish(ctx, &state_file, &state, found, &patch, &patch_sha256, true),
+                Ok(Some(found)) => {
+                    record_submission(ctx, &state_file, &state, found, &patch, &patch_sha256, Answer::FoundAfterLostAnswer)
+                }
                 _ => Err(err.with_hint(
                     "run `git bitsota submit` again: it looks the submission up on the coordinator before sending again",
                 )),
@@ -207,10 +220,7 @@ fn already_submitted(state: &State, claim_id: &str, patch_sha256: &str) -> Optio
 /// the coordinator decides whether it takes more than one) and not be past its expiry.
 fn claim_problem(state: &State) -> Option<Problem> {
     let Some(claim) = &state.claim else {
-        return Some(
-            Problem::new("claim_missing", "this clone holds no claim of the task")
-                .with_hint("claim it first: `git bitsota claim`"),
-        );
+        return Some(Problem::of(ProblemCode::ClaimMissing));
     };
     if !claim.takes_submissions() {
         let why = if claim.expired() {
@@ -219,8 +229,8 @@ fn claim_problem(state: &State) -> Option<Problem> {
             format!("status {}", claim.status)
         };
         return Some(
-            Problem::new("claim_expired", format!("claim {} can no longer be used ({why})", claim.id))
-                .with_hint("claim the task again: `git bitsota claim`"),
+            Problem::of(ProblemCode::ClaimExpired)
+                .with_message(format!("claim {} can no longer be used ({why})", claim.id)),
         );
     }
     None
@@ -296,14 +306,23 @@ fn look_up(
     }))
 }
 
-fn finish(
+/// How the coordinator's submission reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// The answer to our POST.
+    Direct,
+    /// Looked up after the answer to a POST (this run's or a killed run's) was lost.
+    FoundAfterLostAnswer,
+}
+
+fn record_submission(
     ctx: &Ctx,
     state_file: &crate::state::StateFile,
     state: &State,
     submission: Value,
     patch: &str,
     patch_sha256: &str,
-    recovered: bool,
+    answer: Answer,
 ) -> Result<()> {
     let id = text(&submission, "id").unwrap_or_default();
     if id.is_empty() {
@@ -338,7 +357,10 @@ fn finish(
             "patch_sha256": patch_sha256,
         }));
     }
-    let how = if recovered { " (found on the coordinator after a lost answer)" } else { "" };
+    let how = match answer {
+        Answer::Direct => "",
+        Answer::FoundAfterLostAnswer => " (found on the coordinator after a lost answer)",
+    };
     ctx.out.line(format!(
         "submitted {}: {} ({} patch bytes){how}",
         ctx.out.paint(Style::Bold, &crate::served::one_line(&record.id)),

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use keyfile::*;
 use nacl::*;
 use secret_file::*;
-pub use sources::Secrets;
+pub use sources::SecretSources;
 
 pub const ENV_MNEMONIC: &str = "BITSOTA_HOTKEY_MNEMONIC";
 pub const ENV_MNEMONIC_FILE: &str = "BITSOTA_HOTKEY_MNEMONIC_FILE";
@@ -113,8 +113,8 @@ impl Hotkey {
         self.pair.sign(message).0
     }
 
-    /// A hotkey straight from a mnemonic, for tests and tools (origin: `mnemonic-env`).
-    pub fn from_phrase_for_tests(phrase: &str) -> Result<Hotkey> {
+    /// A hotkey straight from a mnemonic (origin: `mnemonic-env`).
+    pub fn from_phrase(phrase: &str) -> Result<Hotkey> {
         let pair = pair_from_phrase(phrase, "the phrase")?;
         Ok(Hotkey::new(pair, Origin::MnemonicEnv))
     }
@@ -128,13 +128,6 @@ impl fmt::Debug for Hotkey {
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
-}
-
-/// sr25519 verification of a raw-bytes signature (what the coordinator checks).
-pub fn verify(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    let public = sr25519::Public::from_raw(*public);
-    let signature = sr25519::Signature::from_raw(*signature);
-    sr25519::Pair::verify(&signature, message, &public)
 }
 
 /// The public key of a format-42 ss58 address; `None` for anything else.
@@ -204,30 +197,18 @@ pub trait BusyGuard {}
 /// Nothing shown.
 impl BusyGuard for () {}
 
-/// Never asks, shows nothing: for tests, `--json` and non-interactive use.
-pub struct NoUi;
-
-impl KeyUi for NoUi {
-    fn ask_password(&self, _keyfile: &Path) -> Result<Option<Zeroizing<String>>> {
-        Ok(None)
-    }
-    fn busy(&self, _message: &str) -> Box<dyn BusyGuard> {
-        Box::new(())
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------------------
 
 /// Load the signing hotkey: mnemonic env var > mnemonic file > wallet keyfile.
-pub fn load_hotkey(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
+pub fn load_hotkey(secrets: &SecretSources, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
     let hotkey = load_any(secrets, wallet, ui)?;
     refuse_coldkey_public(&hotkey, wallet)?;
     Ok(hotkey)
 }
 
-fn load_any(secrets: &Secrets, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
+fn load_any(secrets: &SecretSources, wallet: &WalletSelector, ui: &dyn KeyUi) -> Result<Hotkey> {
     if let Some(phrase) = &secrets.mnemonic {
         let pair = pair_from_phrase(phrase, ENV_MNEMONIC)?;
         return Ok(Hotkey::new(pair, Origin::MnemonicEnv));
@@ -345,7 +326,7 @@ fn bad_mnemonic(what: &str, hint: &str) -> Error {
 }
 
 /// Read a wallet keyfile and turn it into a pair, whatever its format.
-fn load_keyfile(path: &Path, secrets: &Secrets, ui: &dyn KeyUi) -> Result<sr25519::Pair> {
+fn load_keyfile(path: &Path, secrets: &SecretSources, ui: &dyn KeyUi) -> Result<sr25519::Pair> {
     let raw = read_secret_file(path, SecretFile::Keyfile, secrets.allow_insecure)?;
     // Detection by first bytes, in bittensor-wallet's order.
     if raw.starts_with(NACL_PREFIX) {

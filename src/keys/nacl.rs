@@ -9,7 +9,7 @@ use crypto_secretbox::{Key, Nonce, XSalsa20Poly1305};
 use zeroize::Zeroizing;
 
 use super::secret_file::{read_secret_file, SecretFile};
-use super::{KeyUi, Secrets, ENV_PASSWORD, ENV_PASSWORD_FILE};
+use super::{KeyUi, SecretSources, ENV_PASSWORD, ENV_PASSWORD_FILE};
 use crate::error::{Error, Result};
 
 pub(super) const NACL_PREFIX: &[u8] = b"$NACL";
@@ -35,7 +35,7 @@ pub(super) const BITSOTA_COST: KdfCost = KdfCost { m_cost_kib: 131_072, t_cost: 
 pub(super) fn unlock_nacl(
     raw: &[u8],
     path: &Path,
-    secrets: &Secrets,
+    secrets: &SecretSources,
     ui: &dyn KeyUi,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let body = &raw[NACL_PREFIX.len()..];
@@ -99,7 +99,7 @@ pub(super) fn derive_nacl_key(password: &[u8], cost: &KdfCost) -> Result<Zeroizi
 ///   so passwords set through btcli match.
 pub(super) fn keyfile_password(
     keyfile: &Path,
-    secrets: &Secrets,
+    secrets: &SecretSources,
     ui: &dyn KeyUi,
 ) -> Result<(Zeroizing<String>, String)> {
     if let Some(password) = &secrets.password {

@@ -13,7 +13,7 @@ use super::{ENV_ALLOW_INSECURE, ENV_MNEMONIC, ENV_MNEMONIC_FILE, ENV_PASSWORD, E
 ///
 /// An empty variable counts as unset (so `VAR= git bitsota …` turns it off). The override
 /// `BITSOTA_ALLOW_INSECURE_KEYFILE` accepts `1`, `true`, `yes` or `on`.
-pub struct Secrets {
+pub struct SecretSources {
     pub(super) mnemonic: Option<Zeroizing<String>>,
     pub(super) mnemonic_file: Option<PathBuf>,
     pub(super) password: Option<Zeroizing<String>>,
@@ -21,7 +21,7 @@ pub struct Secrets {
     pub(super) allow_insecure: bool,
 }
 
-impl Secrets {
+impl SecretSources {
     /// Read the `BITSOTA_HOTKEY_*` variables and remove the two that hold secrets
     /// (`…_MNEMONIC`, `…_PASSWORD`) so no child process (git, a benchmark) inherits them.
     /// The `…_FILE` paths and the override are not secret and stay.
@@ -30,8 +30,8 @@ impl Secrets {
     /// not thread-safe). The values' bytes in the initial environment block are overwritten
     /// first ([`crate::harden::scrub_env_values`]): removal alone leaves them readable in
     /// `/proc/<pid>/environ`.
-    pub fn take_from_env() -> Secrets {
-        let secrets = Secrets::from_lookup(|name| std::env::var_os(name));
+    pub fn take_from_env() -> SecretSources {
+        let secrets = SecretSources::from_lookup(|name| std::env::var_os(name));
         crate::harden::scrub_env_values(&[ENV_MNEMONIC, ENV_PASSWORD]);
         for name in [ENV_MNEMONIC, ENV_PASSWORD] {
             std::env::remove_var(name);
@@ -40,9 +40,9 @@ impl Secrets {
     }
 
     /// Same as `take_from_env`, from any lookup; the environment is not touched.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<OsString>) -> Secrets {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<OsString>) -> SecretSources {
         let non_empty = |name: &str| get(name).filter(|value| !value.is_empty());
-        Secrets {
+        SecretSources {
             mnemonic: non_empty(ENV_MNEMONIC).map(secret_string),
             mnemonic_file: non_empty(ENV_MNEMONIC_FILE).map(PathBuf::from),
             password: non_empty(ENV_PASSWORD).map(secret_string),
@@ -53,9 +53,9 @@ impl Secrets {
 }
 
 /// Shows which inputs are set, never their values.
-impl fmt::Debug for Secrets {
+impl fmt::Debug for SecretSources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secrets")
+        f.debug_struct("SecretSources")
             .field("mnemonic", &self.mnemonic.as_ref().map(|_| "<set>"))
             .field("mnemonic_file", &self.mnemonic_file)
             .field("password", &self.password.as_ref().map(|_| "<set>"))

@@ -43,17 +43,15 @@ fn python_sha256(path: &Path) -> String {
 }
 
 fn sha_hex(bytes: &[u8]) -> String {
-    git_bitsota::canonical_json::sha256_hex(bytes)
+    git_bitsota::test_support::sha256_hex(bytes)
 }
 
 /// A repository bound to a task whose allowed path is `train.py`, with `tweak` applied to the
-/// record.
+/// record's overrides.
 fn bound_repo(env: &Env, tweak: impl FnOnce(&mut Value)) -> PathBuf {
-    let repo = env.repo_with("task", &[("train.py", b"lr = 0.1\n"), ("bench.py", b"print(1)\n")]);
-    let mut record = task_record(repo.to_str().unwrap(), "main", &["train.py"]);
-    tweak(&mut record);
-    env.bind(&repo, &record);
-    repo
+    let mut overrides = json!({"allowed_patch_paths": ["train.py"]});
+    tweak(&mut overrides);
+    env.bound(&[("train.py", b"lr = 0.1\n"), ("bench.py", b"print(1)\n")], overrides)
 }
 
 fn sidecar(dir: &Path, value: Value) {
@@ -649,8 +647,8 @@ fn bench_cleans_up_on_ctrl_c() {
     // SAFETY: signals the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
-    // The runner's `interrupted` error (exit 2, as before this issue).
-    assert_eq!(status.code(), Some(2));
+    // The runner's `interrupted` error: exit 130, as cli.md §7 says for Ctrl-C.
+    assert_eq!(status.code(), Some(130));
     assert!(!repo.join(".autoresearch-submission").exists(), "left behind after Ctrl-C");
 }
 

@@ -1,7 +1,7 @@
 //! Canonical JSON against vectors that Python itself produced
 //! (tests/data/gen_canonical_vectors.py writes tests/data/canonical_vectors.json).
 
-use git_bitsota::canonical_json::{canonicalize_str, sha256_hex};
+use git_bitsota::test_support::{canonicalize_str, sha256_hex};
 use serde_json::Value;
 
 const VECTORS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/canonical_vectors.json");

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use git_bitsota::auth;
-use git_bitsota::canonical_json::sha256_hex;
-use git_bitsota::keys::{self, Hotkey};
+use git_bitsota::test_support as auth;
+use git_bitsota::test_support::sha256_hex;
+use git_bitsota::test_support::Hotkey;
 use serde_json::{json, Value};
 
 use crate::common::{Env, Run, PHRASE, SS58};
@@ -131,9 +131,11 @@ fn unknown_task_is_exit_2_listing_live_slugs() {
 #[test]
 fn resolve_task_for_init() {
     let (fake, _env) = setup();
-    let coordinator =
-        git_bitsota::client::Coordinator::new(&fake.url(), &git_bitsota::output::Output::plain(true))
-            .unwrap();
+    let coordinator = git_bitsota::test_support::Coordinator::new(
+        &fake.url(),
+        &git_bitsota::test_support::Output::plain(true),
+    )
+    .unwrap();
     let record = coordinator.resolve_task(" qwen3-27b-ternary-frontier ").unwrap();
     assert_eq!(record["id"], "802f6eba-874e-43c4-b097-33a204684bf4");
     let err = coordinator.resolve_task("missing").unwrap_err();
@@ -143,15 +145,15 @@ fn resolve_task_for_init() {
 #[test]
 fn workflow_calls_are_signed_and_verified() {
     let (fake, _env) = setup();
-    let out = git_bitsota::output::Output::plain(true);
-    let coordinator = git_bitsota::client::Coordinator::new(&fake.url(), &out).unwrap();
-    let key = Hotkey::from_phrase_for_tests(PHRASE).unwrap();
-    let claim = coordinator.claim_task(LIVE_ID, "git bitsota claim", &key).unwrap();
+    let out = git_bitsota::test_support::Output::plain(true);
+    let coordinator = git_bitsota::test_support::Coordinator::new(&fake.url(), &out).unwrap();
+    let key = Hotkey::from_phrase(PHRASE).unwrap();
+    let claim = coordinator.claim_task_on_base(LIVE_ID, "git bitsota claim", None, &key).unwrap();
     assert_eq!(claim["miner_hotkey"], SS58);
     assert_eq!(claim["status"], "active");
     let claim_id = claim["id"].as_str().unwrap().to_string();
     // Another hotkey cannot submit on it: 403 → exit 4.
-    let other = Hotkey::from_phrase_for_tests(OTHER_PHRASE).unwrap();
+    let other = Hotkey::from_phrase(OTHER_PHRASE).unwrap();
     let body = json!({
         "claim_id": claim_id, "base_ref": "0".repeat(40), "patch": "diff --git a/x b/x\n",
         "summary": "héllo ✓ 😀", "claimed_metrics": {"heldout_ppl": 264.0, "tiny": 1e-05, "n": 3},
@@ -194,16 +196,16 @@ fn workflow_calls_are_signed_and_verified() {
 #[test]
 fn claims_expire_and_cancel_works() {
     let (fake, _env) = setup();
-    let out = git_bitsota::output::Output::plain(true);
-    let coordinator = git_bitsota::client::Coordinator::new(&fake.url(), &out).unwrap();
-    let key = Hotkey::from_phrase_for_tests(PHRASE).unwrap();
-    let claim = coordinator.claim_task(LIVE_ID, "first", &key).unwrap();
+    let out = git_bitsota::test_support::Output::plain(true);
+    let coordinator = git_bitsota::test_support::Coordinator::new(&fake.url(), &out).unwrap();
+    let key = Hotkey::from_phrase(PHRASE).unwrap();
+    let claim = coordinator.claim_task_on_base(LIVE_ID, "first", None, &key).unwrap();
     let expires = claim["expires_at"].as_str().unwrap();
     let created = claim["created_at"].as_str().unwrap();
     assert!(expires > created);
     let cancelled = coordinator.cancel_claim(claim["id"].as_str().unwrap(), &key).unwrap();
     assert_eq!(cancelled["status"], "cancelled");
-    let second = coordinator.claim_task(LIVE_ID, "second", &key).unwrap();
+    let second = coordinator.claim_task_on_base(LIVE_ID, "second", None, &key).unwrap();
     fake.expire_claims();
     let claims = coordinator.list_claims(None, Some("expired")).unwrap();
     assert_eq!(claims.len(), 1);
@@ -302,8 +304,8 @@ fn request_dry_run_shows_the_exact_signed_message() {
         format!("BT-AUTH-V1\nPOST\n/api/v1/submissions\nx=1\n{ts}\n{}", sha256_hex(body.as_bytes()))
     );
     let sig: [u8; 64] = hex::decode(headers["X-Signature"].as_str().unwrap()).unwrap().try_into().unwrap();
-    let public = keys::ss58_to_public(SS58).unwrap();
-    assert!(keys::verify(&public, message.as_bytes(), &sig));
+    let public = git_bitsota::test_support::ss58_to_public(SS58).unwrap();
+    assert!(crate::verify::sr25519_verify(&public, message.as_bytes(), &sig));
     // Nothing was sent.
     assert!(fake.requests().is_empty());
     // Human form escapes the message on one line.
@@ -333,7 +335,7 @@ fn request_usage_errors() {
 #[test]
 fn server_checks_recanonicalise_and_reject_forgeries() {
     let (fake, _env) = setup();
-    let key = Hotkey::from_phrase_for_tests(PHRASE).unwrap();
+    let key = Hotkey::from_phrase(PHRASE).unwrap();
     let path = format!("/api/v1/tasks/{LIVE_ID}/claim");
     let canonical = br#"{"claim_description":"x","z":1.0}"#;
     let signed = auth::sign_request(&key, "POST", &path, "", Some(canonical), auth::now_unix());

@@ -177,6 +177,30 @@ impl Env {
         dir
     }
 
+    /// A repository (`task`) with `files` committed on `main`, bound to the task record of
+    /// [`task_record`] (repository: that directory, allowed: `solution.txt`) with `overrides`
+    /// merged in: the one way tests make a bound clone.
+    pub fn bound(&self, files: &[(&str, &[u8])], overrides: Value) -> PathBuf {
+        let repo = self.repo_with("task", files);
+        let mut record = task_record(repo.to_str().unwrap(), "main", &["solution.txt"]);
+        for (key, value) in overrides.as_object().expect("overrides are a JSON object") {
+            record[key] = value.clone();
+        }
+        self.bind(&repo, &record);
+        repo
+    }
+
+    /// What a validator does with a patch: `git clone` of `repository`, a detached checkout of
+    /// `base`, `git apply -` of the exact bytes (which must apply). Returns the checkout.
+    pub fn validator_replay(&self, repository: &str, base: &str, patch: &[u8], name: &str) -> PathBuf {
+        let dir = self.path(name);
+        self.git(self.root(), &["clone", "--quiet", repository, dir.to_str().unwrap()]);
+        self.git(&dir, &["checkout", "--quiet", "--detach", base]);
+        let applied = self.git_stdin(&dir, &["apply", "-"], patch);
+        assert_eq!(applied.code, 0, "git apply failed: {}", applied.stderr);
+        dir
+    }
+
     /// Write a task record to a file and `init` the repo with it (exit 0 expected).
     pub fn bind(&self, repo: &Path, record: &Value) {
         let file = self.path("task-record.json");
@@ -302,4 +326,19 @@ pub fn process_is_dead(pid: u32) -> bool {
 pub fn pid_in(path: &Path) -> u32 {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.trim().parse().unwrap_or_else(|e| panic!("{}: {text:?}: {e}", path.display()))
+}
+
+/// Key loading that never asks and shows nothing.
+pub struct NoUi;
+
+impl git_bitsota::test_support::KeyUi for NoUi {
+    fn ask_password(
+        &self,
+        _keyfile: &Path,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, git_bitsota::test_support::Error> {
+        Ok(None)
+    }
+    fn busy(&self, _message: &str) -> Box<dyn git_bitsota::test_support::BusyGuard> {
+        Box::new(())
+    }
 }

@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use git_bitsota::auth;
 use serde_json::{json, Map, Value};
 
 /// Claims expire this long after creation (observed in production: 45 minutes).
@@ -518,7 +517,7 @@ fn route(state: &mut State, req: &Request, index: usize) -> Answer {
     let mut signer = None;
     if signed_route || carries_auth {
         let now = u64::try_from(state.now()).unwrap_or(0);
-        match auth::verify_request(
+        match crate::verify::verify_request(
             &req.method,
             &req.path,
             &req.query,
@@ -529,7 +528,7 @@ fn route(state: &mut State, req: &Request, index: usize) -> Answer {
         ) {
             Ok(public) => {
                 let ss58 = req.header("X-Hotkey").unwrap_or_default();
-                debug_assert_eq!(git_bitsota::keys::ss58_to_public(&ss58), Some(public));
+                debug_assert_eq!(git_bitsota::test_support::ss58_to_public(&ss58), Some(public));
                 state.log[index].signer = Some(ss58.clone());
                 signer = Some(ss58);
             }

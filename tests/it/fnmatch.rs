@@ -1,7 +1,7 @@
 //! `git_bitsota::fnmatch` must agree with CPython's `fnmatch.fnmatch` on every
 //! case recorded by `tests/data/gen_fnmatch_cases.py`.
 
-use git_bitsota::fnmatch::Pattern;
+use git_bitsota::test_support::Pattern;
 use serde_json::Value;
 
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fnmatch_cases.json");

@@ -469,7 +469,7 @@ fn a_local_ref_with_spaces_is_parsed_from_the_right() {
 
 #[test]
 fn ref_lines_parse_sha256_ids_and_refuse_garbage() {
-    use git_bitsota::commands::prepush::parse_lines;
+    use git_bitsota::test_support::parse_lines;
     let (zero, oid) = ("0".repeat(64), "ab".repeat(32));
     let lines = parse_lines(format!(
         "\n(delete) {zero} refs/heads/x {oid}\nHEAD^{{/a b}} {oid} refs/heads/y {zero}\n"

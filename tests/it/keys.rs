@@ -274,11 +274,12 @@ fn bad_mnemonics_are_exit_4_without_echo() {
 
 #[test]
 fn library_loading_matches_the_binary() {
-    use git_bitsota::keys::{load_hotkey, NoUi, Secrets, WalletSelector};
+    use crate::common::NoUi;
+    use git_bitsota::test_support::{load_hotkey, SecretSources, WalletSelector};
     let (_env, keyfile) = wallet_env("plain");
     let wallets = keyfile.parent().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let selector = WalletSelector { path: wallets, name: "example".into(), hotkey: "hk1".into() };
-    let key = load_hotkey(&Secrets::from_lookup(|_| None), &selector, &NoUi).unwrap();
+    let key = load_hotkey(&SecretSources::from_lookup(|_| None), &selector, &NoUi).unwrap();
     assert_eq!(key.ss58(), HK1_SS58);
     assert_eq!(key.origin().label(), "wallet-file");
     assert_eq!(key.origin().path(), Some(keyfile.as_path()));
@@ -508,9 +509,9 @@ fn the_coldkey_never_signs() {
 
 #[test]
 fn secrets_debug_shows_no_values() {
-    use git_bitsota::keys::Secrets;
+    use git_bitsota::test_support::SecretSources;
     use std::ffi::OsString;
-    let secrets = Secrets::from_lookup(|name| match name {
+    let secrets = SecretSources::from_lookup(|name| match name {
         "BITSOTA_HOTKEY_MNEMONIC" => Some(OsString::from(HK1_PHRASE)),
         "BITSOTA_HOTKEY_PASSWORD" => Some(OsString::from(NACL_PASSWORD)),
         _ => None,

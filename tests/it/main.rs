@@ -2,14 +2,17 @@
 
 mod common;
 
+mod agent;
 mod artifact;
 mod artifact_server;
 mod bench;
+mod bigfile;
 mod canonical;
 mod check;
 mod client;
 mod competition;
 mod edge;
+mod exits;
 mod fake_coordinator;
 mod fnmatch;
 mod hook;
@@ -21,5 +24,6 @@ mod review;
 mod sidecar;
 mod signing;
 mod state;
+mod verify;
 mod walkthrough;
 mod workflow;

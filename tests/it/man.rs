@@ -11,7 +11,7 @@ const PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/git-bitsota.1");
 /// Fails when man/git-bitsota.1 is stale; `BITSOTA_BLESS=1 cargo test --test it man` rewrites it.
 #[test]
 fn committed_man_page_is_current() {
-    let rendered = git_bitsota::manpage::render();
+    let rendered = git_bitsota::test_support::render_man_page();
     let bless = std::env::var_os("BITSOTA_BLESS").is_some_and(|v| !v.is_empty() && v != "0");
     let committed = fs::read(PAGE).ok();
     if committed.as_deref() == Some(rendered.as_slice()) {
@@ -27,7 +27,7 @@ fn committed_man_page_is_current() {
 
 #[test]
 fn page_documents_every_command_and_section() {
-    let page = String::from_utf8(git_bitsota::manpage::render()).unwrap();
+    let page = String::from_utf8(git_bitsota::test_support::render_man_page()).unwrap();
     for section in
         ["NAME", "SYNOPSIS", "OPTIONS", "COMMANDS", "FILES", "ENVIRONMENT", "EXIT STATUS", "SUBMISSION FILE"]
     {
@@ -36,7 +36,7 @@ fn page_documents_every_command_and_section() {
             "{section}"
         );
     }
-    let cmd = git_bitsota::cli::command();
+    let cmd = git_bitsota::test_support::command();
     for sub in cmd.get_subcommands() {
         assert!(page.contains(&format!(".SS \"git bitsota {}\"", sub.get_name())), "{}", sub.get_name());
         for arg in sub.get_arguments().filter_map(|a| a.get_long()) {
@@ -69,7 +69,7 @@ fn man_prints_roff() {
     let run = env.tool(env.root(), &["man"]).expect(0);
     assert!(run.out().starts_with(".ie"), "{}", run.out());
     assert!(run.out().contains("\n.TH GIT-BITSOTA 1 "), "{}", run.out());
-    assert_eq!(run.stdout, git_bitsota::manpage::render());
+    assert_eq!(run.stdout, git_bitsota::test_support::render_man_page());
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn man_install_writes_under_prefix() {
     let prefix = env.path("prefix");
     let run = env.tool(env.root(), &["man", "--install", prefix.to_str().unwrap()]).expect(0);
     let page = prefix.join("share/man/man1/git-bitsota.1");
-    assert_eq!(fs::read(&page).unwrap(), git_bitsota::manpage::render());
+    assert_eq!(fs::read(&page).unwrap(), git_bitsota::test_support::render_man_page());
     assert!(run.out().contains(page.to_str().unwrap()), "{}", run.out());
 
     // man(1) can render it, when it is there to try.
@@ -125,7 +125,7 @@ fn man_install_defaults_to_the_prefix_of_the_binary() {
     let out = env.command(&copy, env.root()).args(["man", "--install"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let page = env.path("prefix/share/man/man1/git-bitsota.1");
-    assert_eq!(std::fs::read(&page).unwrap(), git_bitsota::manpage::render());
+    assert_eq!(std::fs::read(&page).unwrap(), git_bitsota::test_support::render_man_page());
 }
 
 /// The bash script completes subcommand options, both for `git-bitsota …` and through the

@@ -119,7 +119,7 @@ fn snapshot(env: &Env, repo: &Path) -> String {
     }
     format!(
         "index {}\nHEAD {}\nrefs\n{}status\n{}worktrees\n{}files\n{files}",
-        git_bitsota::canonical_json::sha256_hex(&index),
+        git_bitsota::test_support::sha256_hex(&index),
         fs::read_to_string(repo.join(".git/HEAD")).unwrap(),
         git(&["for-each-ref", "--format=%(refname) %(objectname)"]),
         git(&["status", "--porcelain=v1", "-uall"]),
@@ -401,7 +401,7 @@ fn interrupted_replay_cleans_up_and_sends_nothing() {
     // SAFETY: signals the child we spawned.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
     let v: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(v["error"]["code"], "interrupted");
     assert!(w.fake.peer_evaluate_posts().is_empty());
@@ -631,7 +631,7 @@ fn a_submissions_artifact_is_fetched_as_validators_do_and_placed_for_the_benchma
     let bytes = b"8".to_vec();
     server.route("/model.bin", Answer::Bytes(bytes.clone()));
     server.route("/moved.bin", Answer::Status(302, Some("https://cdn.example/model.bin".into())));
-    let sha = git_bitsota::canonical_json::sha256_hex(&bytes);
+    let sha = git_bitsota::test_support::sha256_hex(&bytes);
     let with_artifact = |id: &str, uri: String| {
         w.fake.seed_submission(json!({
             "id": id, "task_id": TASK_ID, "miner_hotkey": OTHER, "status": "pending_verification",

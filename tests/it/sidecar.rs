@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use git_bitsota::error::Kind;
-use git_bitsota::sidecar::{self, Sidecar, PLACEHOLDER_SUMMARY};
-use git_bitsota::task::{parse_record, Strictness, TaskSnapshot};
+use git_bitsota::test_support::Kind;
+use git_bitsota::test_support::{parse_record, Strictness, TaskSnapshot};
+use git_bitsota::test_support::{sidecar, Sidecar, PLACEHOLDER_SUMMARY};
 
 use crate::common::{task_record, Env};
 
@@ -186,7 +186,7 @@ fn loading() {
 fn paths_resolve_against_the_current_directory() {
     let env = Env::new();
     let dir = env.repo_with("tree", &[("a.txt", b"a\n")]);
-    let repo = git_bitsota::repo::Repo::discover_from(&dir).unwrap();
+    let repo = git_bitsota::test_support::Repo::discover_from(&dir).unwrap();
     let work = repo.work_tree();
     assert_eq!(sidecar::resolve_path(&repo, None).unwrap(), work.join("submission.json"));
     assert_eq!(

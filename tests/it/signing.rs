@@ -1,9 +1,10 @@
 //! Key derivation and BT-AUTH-V1 signing against vectors made by the Python reference
 //! libraries (tests/data/signing-vectors.json, protocol.md §3.7).
 
-use git_bitsota::auth::{self, VerifyError};
-use git_bitsota::canonical_json::{canonicalize_str, sha256_hex};
-use git_bitsota::keys::{self, Hotkey};
+use crate::verify::VerifyError;
+use git_bitsota::test_support as auth;
+use git_bitsota::test_support::Hotkey;
+use git_bitsota::test_support::{canonicalize_str, sha256_hex};
 use serde_json::Value;
 
 use crate::common::DATA;
@@ -27,16 +28,16 @@ fn sig64(text: &str) -> [u8; 64] {
 fn addresses_and_public_keys_match_python() {
     let doc = vectors();
     let anchor = &doc["dev_phrase_anchor"];
-    let key = Hotkey::from_phrase_for_tests(anchor["mnemonic"].as_str().unwrap()).unwrap();
+    let key = Hotkey::from_phrase(anchor["mnemonic"].as_str().unwrap()).unwrap();
     assert_eq!(key.ss58(), anchor["ss58_address"].as_str().unwrap());
     assert_eq!(format!("0x{}", key.public_hex()), anchor["public_key"].as_str().unwrap());
     let vectors = doc["vectors"].as_array().unwrap();
     assert_eq!(vectors.len(), 3);
     for v in vectors {
-        let key = Hotkey::from_phrase_for_tests(v["mnemonic"].as_str().unwrap()).unwrap();
+        let key = Hotkey::from_phrase(v["mnemonic"].as_str().unwrap()).unwrap();
         assert_eq!(key.ss58(), v["ss58_address"].as_str().unwrap(), "{}", v["words"]);
         assert_eq!(format!("0x{}", key.public_hex()), v["public_key"].as_str().unwrap());
-        assert_eq!(keys::ss58_to_public(key.ss58()), Some(*key.public()));
+        assert_eq!(git_bitsota::test_support::ss58_to_public(key.ss58()), Some(*key.public()));
     }
 }
 
@@ -48,11 +49,11 @@ fn python_signatures_verify_with_sp_core() {
         assert_eq!(message, &unhex(v["message_hex"].as_str().unwrap())[..]);
         for lib in ["signature_substrate_interface", "signature_bittensor_wallet"] {
             let sig = sig64(v[lib].as_str().unwrap());
-            assert!(keys::verify(&public, message, &sig), "{lib} for {}", v["ss58_address"]);
+            assert!(crate::verify::sr25519_verify(&public, message, &sig), "{lib} for {}", v["ss58_address"]);
             // A different message must not verify with the same signature.
             let mut other = message.to_vec();
             other.push(b'x');
-            assert!(!keys::verify(&public, &other, &sig));
+            assert!(!crate::verify::sr25519_verify(&public, &other, &sig));
         }
     }
 }
@@ -60,22 +61,22 @@ fn python_signatures_verify_with_sp_core() {
 #[test]
 fn our_signatures_verify_and_are_randomized() {
     for v in vectors()["vectors"].as_array().unwrap() {
-        let key = Hotkey::from_phrase_for_tests(v["mnemonic"].as_str().unwrap()).unwrap();
+        let key = Hotkey::from_phrase(v["mnemonic"].as_str().unwrap()).unwrap();
         let message = v["message_utf8"].as_str().unwrap().as_bytes();
         let a = key.sign(message);
         let b = key.sign(message);
         assert_ne!(a, b, "sr25519 signatures are randomized");
-        assert!(keys::verify(key.public(), message, &a));
-        assert!(keys::verify(key.public(), message, &b));
+        assert!(crate::verify::sr25519_verify(key.public(), message, &a));
+        assert!(crate::verify::sr25519_verify(key.public(), message, &b));
         // Signed raw, not <Bytes>-wrapped.
         let wrapped = [b"<Bytes>".as_slice(), message, b"</Bytes>"].concat();
-        assert!(!keys::verify(key.public(), &wrapped, &a));
+        assert!(!crate::verify::sr25519_verify(key.public(), &wrapped, &a));
     }
 }
 
 #[test]
 fn protocol_claim_vector() {
-    let key = Hotkey::from_phrase_for_tests(DEV_PHRASE).unwrap();
+    let key = Hotkey::from_phrase(DEV_PHRASE).unwrap();
     assert_eq!(key.ss58(), "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV");
     assert_eq!(key.public_hex(), "46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a");
     let body = canonicalize_str(r#"{"claim_description": "manual miner run"}"#).unwrap();
@@ -88,15 +89,19 @@ fn protocol_claim_vector() {
     assert_eq!(signed.headers.timestamp, "1750000000");
     assert_eq!(signed.headers.signature.len(), 128);
     assert!(signed.headers.signature.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
-    assert!(keys::verify(key.public(), expected.as_bytes(), &sig64(&signed.headers.signature)));
+    assert!(crate::verify::sr25519_verify(
+        key.public(),
+        expected.as_bytes(),
+        &sig64(&signed.headers.signature)
+    ));
     // The signature the Python library made for this message (protocol.md §3.7).
     let python = sig64("d4db4c0291b297cabe353bea3a574c38abe168d962818b5d5bfba687e98c244b978da9c826a494fd85ed814fa4ac297ba6b1b4d7513e96877c336b289c97f089");
-    assert!(keys::verify(key.public(), expected.as_bytes(), &python));
+    assert!(crate::verify::sr25519_verify(key.public(), expected.as_bytes(), &python));
 }
 
 #[test]
 fn protocol_other_vectors() {
-    let key = Hotkey::from_phrase_for_tests(DEV_PHRASE).unwrap();
+    let key = Hotkey::from_phrase(DEV_PHRASE).unwrap();
     assert_eq!(sha256_hex(b"{}"), "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
     let cancel = auth::sign_request(
         &key,
@@ -130,7 +135,7 @@ fn protocol_other_vectors() {
 
 #[test]
 fn server_side_verification() {
-    let key = Hotkey::from_phrase_for_tests(DEV_PHRASE).unwrap();
+    let key = Hotkey::from_phrase(DEV_PHRASE).unwrap();
     let body = br#"{"a":1.0,"b":"x"}"#;
     let signed = auth::sign_request(&key, "POST", "/api/v1/submissions", "", Some(body), 1_000_000);
     let headers = signed.headers.clone();
@@ -140,23 +145,24 @@ fn server_side_verification() {
         auth::HEADER_SIGNATURE => Some(headers.signature.clone()),
         _ => None,
     };
-    let ok = auth::verify_request("POST", "/api/v1/submissions", "", body, lookup, 1_000_010, 300);
+    let ok = crate::verify::verify_request("POST", "/api/v1/submissions", "", body, lookup, 1_000_010, 300);
     assert_eq!(ok, Ok(*key.public()));
     // The same JSON with other spacing and key order still verifies (re-canonicalised).
     let wire = br#"{"b": "x", "a": 1.0}"#;
-    assert!(auth::verify_request("POST", "/api/v1/submissions", "", wire, lookup, 1_000_000, 300).is_ok());
+    assert!(crate::verify::verify_request("POST", "/api/v1/submissions", "", wire, lookup, 1_000_000, 300)
+        .is_ok());
     // But 1.0 → 1 is another body.
     let changed = br#"{"a":1,"b":"x"}"#;
     assert_eq!(
-        auth::verify_request("POST", "/api/v1/submissions", "", changed, lookup, 1_000_000, 300),
+        crate::verify::verify_request("POST", "/api/v1/submissions", "", changed, lookup, 1_000_000, 300),
         Err(VerifyError::BadSignature)
     );
     assert_eq!(
-        auth::verify_request("POST", "/api/v1/other", "", body, lookup, 1_000_000, 300),
+        crate::verify::verify_request("POST", "/api/v1/other", "", body, lookup, 1_000_000, 300),
         Err(VerifyError::BadSignature)
     );
     assert!(matches!(
-        auth::verify_request("POST", "/api/v1/submissions", "", body, lookup, 1_000_301, 300),
+        crate::verify::verify_request("POST", "/api/v1/submissions", "", body, lookup, 1_000_301, 300),
         Err(VerifyError::StaleTimestamp { skew: 301, .. })
     ));
     let upper = |h: &str| {
@@ -167,12 +173,12 @@ fn server_side_verification() {
         }
     };
     assert_eq!(
-        auth::verify_request("POST", "/api/v1/submissions", "", body, upper, 1_000_000, 300),
+        crate::verify::verify_request("POST", "/api/v1/submissions", "", body, upper, 1_000_000, 300),
         Err(VerifyError::BadSignatureEncoding)
     );
     let none = |_: &str| None;
     assert_eq!(
-        auth::verify_request("POST", "/api/v1/submissions", "", body, none, 1_000_000, 300),
+        crate::verify::verify_request("POST", "/api/v1/submissions", "", body, none, 1_000_000, 300),
         Err(VerifyError::MissingHeader(auth::HEADER_HOTKEY))
     );
 }

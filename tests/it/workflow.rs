@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use git_bitsota::canonical_json::sha256_hex;
+use git_bitsota::test_support::sha256_hex;
 use serde_json::{json, Value};
 
 use crate::common::{files_under, problem_codes, task_record, write, Env, PHRASE, SS58};
@@ -122,13 +122,9 @@ fn replay(w: &World, submission: &Value, name: &str) -> PathBuf {
         w.record["max_patch_bytes"].as_u64().unwrap(),
     );
     assert_eq!(verdict["rejections"], json!([]), "the validator would reject: {verdict}");
-    let dir = w.env.path(name);
     let repository = w.record["repository"].as_str().unwrap();
-    w.env.git(w.env.root(), &["clone", "--quiet", repository, dir.to_str().unwrap()]);
-    w.env.git(&dir, &["checkout", "--quiet", submission["base_ref"].as_str().unwrap()]);
-    let applied = w.env.git_stdin(&dir, &["apply", "-"], submission["patch"].as_str().unwrap().as_bytes());
-    assert_eq!(applied.code, 0, "git apply failed: {}", applied.stderr);
-    dir
+    let (base, patch) = (submission["base_ref"].as_str().unwrap(), submission["patch"].as_str().unwrap());
+    w.env.validator_replay(repository, base, patch.as_bytes(), name)
 }
 
 /// The validator's pre-replay rules (protocol.md §7.4–§7.5), in Python with `re` and
@@ -730,12 +726,14 @@ fn clone_defaults_to_the_repository_basename_and_refuses_a_non_empty_target() {
 
 #[test]
 fn clone_that_fails_half_way_leaves_nothing() {
-    // A base_ref the repository does not have (exit 2); a repository that does not exist
-    // (git clone fails: exit 3).
+    // A base_ref the repository does not have (exit 2); a local repository that does not
+    // exist (git clone fails, nothing to do with the network: exit 2); a host that cannot be
+    // reached (exit 3).
     type Tweak = fn(&mut Value);
-    let cases: [(Tweak, i32); 2] = [
+    let cases: [(Tweak, i32); 3] = [
         (|r: &mut Value| r["base_ref"] = json!("no-such-branch"), 2),
-        (|r: &mut Value| r["repository"] = json!("/nonexistent/task-repo"), 3),
+        (|r: &mut Value| r["repository"] = json!("/nonexistent/task-repo"), 2),
+        (|r: &mut Value| r["repository"] = json!("https://127.0.0.1:9/task-repo.git"), 3),
     ];
     for (tweak, code) in cases {
         let w = world_with(tweak);
