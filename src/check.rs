@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use crate::error::Result;
 use crate::fnmatch::Pattern;
-use crate::output::{Output, Style};
 use crate::patch::{self, Built, ChangedFile, Reason};
 use crate::problems::ProblemCode;
 use crate::repo::Repo;
@@ -120,50 +119,6 @@ impl Report {
             "problems": problems,
         })
     }
-
-    /// Human report: each changed path with its verdict, the size against the limit, and
-    /// every problem with a hint.
-    pub fn print(&self, out: &Output) -> Result<()> {
-        out.line(format!(
-            "task {} · base {}",
-            out.paint(Style::Bold, &crate::output::escape(&self.task_slug, crate::output::Shown::Line)),
-            crate::repo::short_oid(&self.base_commit)
-        ))?;
-        if self.built.files.is_empty() {
-            out.line("no changes since the base commit")?;
-        }
-        for file in &self.built.files {
-            let verdict = if file.allowed() {
-                out.paint(Style::Green, "ok     ")
-            } else if self.allow_outside {
-                out.paint(Style::Yellow, "left out")
-            } else {
-                out.paint(Style::Red, "refused")
-            };
-            let name = crate::output::escape(&file.label(), crate::output::Shown::Line);
-            let why = if file.allowed() { String::new() } else { format!("  ({})", reason_words(file)) };
-            out.line(format!("  {verdict} {:<12} {name}{why}", file.change.as_str()))?;
-        }
-        let size = format!("patch {} of {} bytes", self.patch_bytes(), self.max_patch_bytes);
-        let size_style =
-            if self.patch_bytes() as u64 > self.max_patch_bytes { Style::Red } else { Style::Dim };
-        out.line(out.paint(size_style, &size))?;
-        for problem in &self.problems {
-            let label = out.paint(Style::Red, "problem:");
-            let text = |t: &str| crate::output::escape(t, crate::output::Shown::Text);
-            out.line(format!("{label} [{}] {}", problem.code, text(&problem.message)))?;
-            for path in &problem.paths {
-                out.line(format!("    {}", crate::output::quote_bytes(path.as_bytes())))?;
-            }
-            if let Some(hint) = &problem.hint {
-                out.line(format!("  {} {}", out.paint(Style::Cyan, "hint:"), text(hint)))?;
-            }
-        }
-        if self.ok() {
-            out.line(out.paint(Style::Green, "ok: ready to submit"))?;
-        }
-        Ok(())
-    }
 }
 
 fn file_json(file: &ChangedFile) -> Value {
@@ -178,7 +133,7 @@ fn file_json(file: &ChangedFile) -> Value {
     entry
 }
 
-fn reason_words(file: &ChangedFile) -> String {
+pub(crate) fn reason_words(file: &ChangedFile) -> String {
     let words: Vec<&str> = file.reasons.iter().map(|r| ProblemCode::for_reason(*r).words()).collect();
     words.join(", ")
 }

@@ -13,8 +13,9 @@ use crate::metric::{
     combined_output, metric_from_output, metric_from_result, read_result_json, rejection_reason,
     secondary_metric, Found, REJECTION_MARKER,
 };
+use crate::output::live::Tee;
 use crate::output::{escape, Output, Shown};
-use crate::runner::{run_command, LogFile, Step, TaskEnv, Tee};
+use crate::runner::{run_command, LogFile, Step, TaskEnv};
 use crate::task::TaskSnapshot;
 
 /// The validator's verdict on one run, plus `timeout` (which validators report as an error).

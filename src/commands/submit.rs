@@ -240,7 +240,7 @@ fn refuse(ctx: &Ctx, report: &Report) -> Result<()> {
     if ctx.out.is_json() {
         ctx.out.json(&report.to_json())?;
     } else {
-        report.print(&ctx.out)?;
+        crate::output::check_report::print_check_report(&ctx.out, report)?;
     }
     Err(Error::problems(format!("not submitted: {} problem(s)", report.problems.len())).already_reported())
 }
