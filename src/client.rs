@@ -391,6 +391,35 @@ impl Coordinator {
         expect_array(self.get_json("/api/v1/submissions", &query, None)?, "GET /api/v1/submissions")
     }
 
+    /// `GET /api/v1/submissions/{id}` (unsigned): one submission as served.
+    pub fn get_submission(&self, id: &str) -> Result<Value> {
+        let path = format!("/api/v1/submissions/{}", path_segment(id)?);
+        expect_object(self.get_json(&path, &[], None)?, &format!("GET {path}"))
+    }
+
+    /// `GET /api/v1/submissions/{id}/peer-consensus` (unsigned).
+    pub fn peer_consensus(&self, submission_id: &str) -> Result<Value> {
+        let path = format!("/api/v1/submissions/{}/peer-consensus", path_segment(submission_id)?);
+        expect_object(self.get_json(&path, &[], None)?, &format!("GET {path}"))
+    }
+
+    /// `GET /api/v1/peer-evaluations?submission_id=&evaluator_hotkey=` (unsigned).
+    pub fn peer_evaluations(
+        &self,
+        submission_id: &str,
+        evaluator_hotkey: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let query =
+            filters(&[("submission_id", Some(submission_id)), ("evaluator_hotkey", evaluator_hotkey)]);
+        expect_array(self.get_json("/api/v1/peer-evaluations", &query, None)?, "GET /api/v1/peer-evaluations")
+    }
+
+    /// Signed `POST /api/v1/submissions/{id}/peer-evaluate`; never retried here.
+    pub fn peer_evaluate(&self, submission_id: &str, body: &Value, hotkey: &Hotkey) -> Result<Value> {
+        let path = format!("/api/v1/submissions/{}/peer-evaluate", path_segment(submission_id)?);
+        expect_object(self.post_json(&path, body, hotkey)?, &format!("POST {path}"))
+    }
+
     /// `GET /api/v1/claims?task_id=&status=` (unsigned).
     pub fn list_claims(&self, task_id: Option<&str>, status: Option<&str>) -> Result<Vec<Value>> {
         let query = filters(&[("task_id", task_id), ("status", status)]);

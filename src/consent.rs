@@ -24,7 +24,18 @@ pub(crate) fn commands_digest(task: &TaskSnapshot) -> String {
 /// The commands come from a task record (the coordinator, or a file given to `init`), not from
 /// the miner: show them once and ask before running them.
 pub(crate) fn ensure_consent(out: &Output, state_file: &StateFile, state: &State, yes: bool) -> Result<()> {
-    let task = &state.task;
+    ensure_consent_for(out, state_file, state, &state.task, yes)
+}
+
+/// As [`ensure_consent`], for the commands of `task` (a replay may run another task's); the
+/// answer is remembered only for the bound task's commands.
+pub(crate) fn ensure_consent_for(
+    out: &Output,
+    state_file: &StateFile,
+    state: &State,
+    task: &TaskSnapshot,
+    yes: bool,
+) -> Result<()> {
     let digest = commands_digest(task);
     if state.trusted_commands.as_deref() == Some(digest.as_str()) {
         return Ok(());

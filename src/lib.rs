@@ -36,6 +36,7 @@ pub(crate) mod mutation;
 pub(crate) mod output;
 pub(crate) mod patch;
 pub(crate) mod problems;
+pub(crate) mod replay;
 pub(crate) mod repo;
 pub(crate) mod runner;
 pub(crate) mod served;

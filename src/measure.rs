@@ -81,11 +81,24 @@ pub(crate) fn measure(
     kind: &'static str,
     log_path: &Path,
 ) -> Result<Measurement> {
+    let log = LogFile::create(log_path, out)?;
+    measure_from(out, settings, dir, kind, log_path, log, Instant::now())
+}
+
+/// As [`measure`], into an open log, with the time budget counted from `started`: a replay's
+/// one deadline also covers the checkout and `git apply` before the commands.
+pub(crate) fn measure_from(
+    out: &Output,
+    settings: &RunSettings,
+    dir: &Path,
+    kind: &'static str,
+    log_path: &Path,
+    mut log: LogFile,
+    started: Instant,
+) -> Result<Measurement> {
     let task = settings.task;
     let budget = task.time_budget();
-    let started = Instant::now();
     let deadline = started + budget;
-    let mut log = LogFile::create(log_path, out)?;
     log.line(&format!("# git bitsota bench ({kind}), {}", crate::timefmt::now_rfc3339()));
     log.line(&format!("# task: {} (metric {}, {})", task.slug, task.metric_name, task.metric_direction));
     log.line(&format!("# directory: {}", dir.display()));

@@ -41,6 +41,9 @@ pub struct State {
     pub submissions: Vec<SubmissionRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bench: Vec<BenchRecord>,
+    /// Peer evaluations this clone sent (`review`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<ReviewRecord>,
     /// SHA-256 of each agent command (`run -- COMMAND…`) the user agreed to run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_agents: Vec<String>,
@@ -56,6 +59,10 @@ pub struct State {
     /// A submission sent but not recorded: the next `submit` looks it up before sending again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_submission: Option<PendingSubmission>,
+    /// The submission whose peer evaluation was sent but not recorded: the next `review` looks
+    /// it up before sending again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_review: Option<String>,
     /// The submission whose idea this work implements (`apply` records it; `submit` sends it
     /// as `implemented_submission_id` unless the flag or the sidecar names another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +108,30 @@ pub struct SubmissionRecord {
     pub base_ref: String,
     pub patch_sha256: String,
     pub patch_bytes: u64,
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
+/// One peer evaluation sent by `review`: what was replayed and the verdict that went out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReviewRecord {
+    pub submission_id: String,
+    pub task_id: String,
+    /// The hotkey that signed the evaluation.
+    pub evaluator_hotkey: String,
+    /// accepted | rejected | error
+    pub status: String,
+    #[serde(default)]
+    pub observed_metrics: toml::Table,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// SHA-256 of the replayed patch bytes.
+    pub patch_sha256: String,
+    pub sent_at: String,
+    /// The evaluation's id as the coordinator answered it (empty when the answer was lost and
+    /// the evaluation was found by listing).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evaluation_id: String,
     #[serde(flatten)]
     pub other: toml::Table,
 }
@@ -225,11 +256,13 @@ impl State {
             claim: None,
             submissions: Vec::new(),
             bench: Vec::new(),
+            reviews: Vec::new(),
             trusted_agents: Vec::new(),
             attempts: Vec::new(),
             pending_claim: None,
             pending_cancel: None,
             pending_submission: None,
+            pending_review: None,
             implements: None,
             other: toml::Table::new(),
         }

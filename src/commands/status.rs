@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }
     }
 
-    let ours: Vec<Value> = state
+    let mut ours: Vec<Value> = state
         .submissions
         .iter()
         .map(|local| {
@@ -115,6 +115,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             })
         })
         .collect();
+    if offline.is_none() {
+        crate::commands::review::add_peer_consensus(&coordinator, task, ours.iter_mut())?;
+    }
 
     // Keep the state file's statuses current.
     let fresh = state_file.update(|fresh| {
@@ -146,6 +149,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "claim": claim,
             "check": report.to_json(),
             "submissions": ours,
+            "reviews": fresh.reviews,
             "work_item": fresh.claim.as_ref().and_then(crate::work_items::noted).map(|w| json!({
                 "id": w.id, "title": w.title, "instructions": w.instructions, "status": w.status,
             })),
@@ -163,12 +167,19 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "rejected" | "error" => Style::Red,
             _ => Style::Yellow,
         };
+        let consensus = match s.get("peer_consensus") {
+            Some(c) => format!(" peer consensus {}", crate::commands::review::consensus_words(c)),
+            None => String::new(),
+        };
         ctx.out.line(format!(
-            "submission {} {} metric {}",
+            "submission {} {} metric {}{consensus}",
             cell(s, "id"),
             ctx.out.paint(style, &status),
             metric_words(s, &task.metric_name)
         ))?;
+    }
+    for r in &fresh.reviews {
+        ctx.out.line(format!("review   {} {} (sent {})", r.submission_id, r.status, r.sent_at))?;
     }
     offline.map_or(Ok(()), |err| Err(err.already_reported()))
 }
