@@ -46,7 +46,7 @@ pub(crate) fn ensure_consent_for(
         let line = |t: &str| escape(t, Shown::Line);
         let command = |t: &str| escape(t, Shown::Command);
         let mut text = format!(
-            "bench runs commands from the task record of `{}` (task id {}, fetched {}, stored in {}):",
+            "git bitsota is about to run commands from the task record of `{}` (task id {}, fetched {}, stored in {}):",
             line(&task.slug),
             line(&task.id),
             if task.fetched_at.is_empty() {
@@ -72,10 +72,10 @@ pub(crate) fn ensure_consent_for(
             }
             None => {
                 return Err(Error::usage(
-                    "bench needs your consent to run the task's commands, and there is no terminal to ask on",
+                    "running the task's commands needs your consent, and there is no terminal to ask on",
                 )
                 .with_code("consent_required")
-                .with_hint("review the commands above, then run `git bitsota bench --yes`"));
+                .with_hint("review the commands above, then run the same command again with --yes"));
             }
         }
     }
@@ -86,6 +86,3 @@ pub(crate) fn ensure_consent_for(
         }
     })
 }
-
-// ---------------------------------------------------------------------------------------------
-// Running
