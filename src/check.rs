@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fnmatch::Pattern;
 use crate::patch::{self, Built, ChangedFile, Reason};
 use crate::problems::ProblemCode;
@@ -288,4 +288,24 @@ pub fn sidecar_facts(
             problems: crate::sidecar::problems(&sidecar, task),
         })),
     }
+}
+
+/// The check of what `diff` prints (and `bench --replay` replays): an error when a problem
+/// other than size or emptiness would make `submit` refuse it.
+pub fn submittable(repo: &Repo, task: &TaskSnapshot, allow_outside: bool) -> Result<Report> {
+    let options = Options { allow_outside, sidecar: None };
+    let report = check_worktree(repo, task, &options)?;
+    // Refused paths would make `submit` refuse too: say so rather than print a patch that
+    // will not be sent. Size and emptiness do not change what the bytes are.
+    let blocking: Vec<_> =
+        report.problems.iter().filter(|p| !matches!(p.code, "patch_too_large" | "empty_patch")).collect();
+    if let Some(first) = blocking.first() {
+        let mut err = Error::problems(format!("{} [{}]", first.message, first.code)).with_code(first.code);
+        if !first.paths.is_empty() {
+            err = Error::problems(format!("{} [{}]: {}", first.message, first.code, first.paths.join(", ")))
+                .with_code(first.code);
+        }
+        return Err(err.with_hint(first.hint.clone().unwrap_or_else(|| "see `git bitsota check`".into())));
+    }
+    Ok(report)
 }

@@ -35,6 +35,7 @@ pub(crate) mod metric;
 pub(crate) mod mutation;
 pub(crate) mod output;
 pub(crate) mod patch;
+pub(crate) mod peer_review;
 pub(crate) mod problems;
 pub(crate) mod replay;
 pub(crate) mod repo;

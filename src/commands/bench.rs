@@ -173,7 +173,7 @@ fn replay_own(
     artifact: Option<&crate::artifact::Ready>,
     log: &Path,
 ) -> Result<Measurement> {
-    let report = crate::commands::diff::submittable(repo, task, false)?;
+    let report = crate::check::submittable(repo, task, false)?;
     let input = crate::replay::Input {
         repo,
         task,

@@ -17,6 +17,7 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
+use crate::peer_review::{consensus_or_null, consensus_words};
 use crate::replay::{self, Verdict};
 use crate::served::{cell, one_line, shorten, text};
 use crate::state::{ReviewRecord, State, StateFile};
@@ -87,47 +88,6 @@ fn list(ctx: &Ctx) -> Result<()> {
     }
     ctx.out.hint("replay and evaluate one with `git bitsota review SUBMISSION`");
     Ok(())
-}
-
-/// The consensus object, or null when the coordinator has none for it (404).
-pub fn consensus_or_null(coordinator: &Coordinator, id: &str) -> Result<Value> {
-    match coordinator.peer_consensus(id) {
-        Ok(value) => Ok(value),
-        Err(err) if err.code() == "not_found" => Ok(Value::Null),
-        Err(err) => Err(err),
-    }
-}
-
-/// On a peer_evaluation task, `peer_consensus` (as served, or null) on each submission.
-pub fn add_peer_consensus<'a>(
-    coordinator: &Coordinator,
-    task: &TaskSnapshot,
-    submissions: impl Iterator<Item = &'a mut Value>,
-) -> Result<()> {
-    if task.competition_mode != CompetitionMode::PeerEvaluation {
-        return Ok(());
-    }
-    for s in submissions {
-        if let (Some(id), Value::Object(map)) = (text(s, "id"), &mut *s) {
-            map.insert("peer_consensus".into(), consensus_or_null(coordinator, &id)?);
-        }
-    }
-    Ok(())
-}
-
-/// `accepted/required` (and the status when decided), or `-`.
-pub fn consensus_words(consensus: &Value) -> String {
-    if consensus.is_null() {
-        return "-".into();
-    }
-    let number = |k: &str| consensus.get(k).and_then(Value::as_u64);
-    let status = text(consensus, "status").map(|s| one_line(&s));
-    match (number("accepted_count"), number("required"), status) {
-        (Some(a), Some(r), Some(s)) if s != "pending" => format!("{a}/{r} {s}"),
-        (Some(a), Some(r), _) => format!("{a}/{r}"),
-        (_, _, Some(s)) => s,
-        _ => "-".into(),
-    }
 }
 
 /// Whether `me` already evaluated submission `id`: on the coordinator, or recorded here.

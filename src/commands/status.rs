@@ -116,7 +116,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         })
         .collect();
     if offline.is_none() {
-        crate::commands::review::add_peer_consensus(&coordinator, task, ours.iter_mut())?;
+        crate::peer_review::add_peer_consensus(&coordinator, task, ours.iter_mut())?;
     }
 
     // Keep the state file's statuses current.
@@ -168,7 +168,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             _ => Style::Yellow,
         };
         let consensus = match s.get("peer_consensus") {
-            Some(c) => format!(" peer consensus {}", crate::commands::review::consensus_words(c)),
+            Some(c) => format!(" peer consensus {}", crate::peer_review::consensus_words(c)),
             None => String::new(),
         };
         ctx.out.line(format!(

@@ -22,11 +22,7 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     // This clone's own submissions on a peer_evaluation task carry their consensus.
     let mut listed = listed;
     let own = |s: &Value| state.submissions.iter().any(|r| crate::served::has_id(s, &r.id));
-    crate::commands::review::add_peer_consensus(
-        &coordinator,
-        &state.task,
-        listed.iter_mut().filter(|s| own(s)),
-    )?;
+    crate::peer_review::add_peer_consensus(&coordinator, &state.task, listed.iter_mut().filter(|s| own(s)))?;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "submissions": listed}));
     }
@@ -46,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
 /// One table row: id, status, shortened hotkey, time, metric.
 pub fn row(s: &Value, metric: &str) -> String {
     let consensus = match s.get("peer_consensus") {
-        Some(c) => format!("  peer consensus {}", crate::commands::review::consensus_words(c)),
+        Some(c) => format!("  peer consensus {}", crate::peer_review::consensus_words(c)),
         None => String::new(),
     };
     format!(
