@@ -72,6 +72,9 @@ pub(crate) struct RunSettings<'a> {
     /// Set last, over the task's variables: the placed artifact's variables, as validators set
     /// them (see `artifact::place`).
     pub(crate) artifact_env: Vec<(String, String)>,
+    /// A replay of exact bytes: nothing from the miner's environment, not even the artifact
+    /// variables a local `bench` passes through.
+    pub(crate) exact: bool,
 }
 /// Setup then benchmark in `dir` under one deadline, then the validator's verdict.
 pub(crate) fn measure(
@@ -122,7 +125,7 @@ pub(crate) fn measure_from(
     let mut tee = Tee::new(out, kind, started, budget);
     let mut task_vars = task.benchmark_env();
     task_vars.extend(settings.artifact_env.iter().cloned());
-    let env = TaskEnv { inherit: settings.inherit_env, task_vars };
+    let env = TaskEnv { inherit: settings.inherit_env, miner_artifact_vars: !settings.exact, task_vars };
 
     if settings.setup {
         if let Some(setup) = task.setup_command.as_deref().filter(|c| !c.trim().is_empty()) {

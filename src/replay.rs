@@ -253,6 +253,7 @@ pub(crate) fn replay(out: &Output, input: &Input) -> Result<Outcome> {
         inherit_env: false,
         setup: true,
         artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
+        exact: true,
     };
     let m = measure_from(out, &settings, worktree.dir(), "replay", &input.log_path, log, started);
     drop(placed);

@@ -59,6 +59,9 @@ const CAPTURE_LIMIT: usize = 64 << 20;
 /// the hotkey secrets and git's repository variables.
 pub(crate) struct TaskEnv {
     pub(crate) inherit: bool,
+    /// Pass `AUTORESEARCH_SUBMISSION_ARTIFACT_*` from the miner's environment into the
+    /// validator's (a local `bench`); a replay of exact bytes never does.
+    pub(crate) miner_artifact_vars: bool,
     pub(crate) task_vars: Vec<(String, String)>,
 }
 
@@ -123,8 +126,11 @@ fn apply_env(cmd: &mut Command, env: &TaskEnv, dir: &Path) {
             }
         }
     } else {
-        let passthrough: Vec<(&str, std::ffi::OsString)> =
-            ARTIFACT_VARS.iter().filter_map(|k| std::env::var_os(k).map(|v| (*k, v))).collect();
+        let passthrough: Vec<(&str, std::ffi::OsString)> = ARTIFACT_VARS
+            .iter()
+            .filter(|_| env.miner_artifact_vars)
+            .filter_map(|k| std::env::var_os(k).map(|v| (*k, v)))
+            .collect();
         cmd.env_clear();
         cmd.env("PATH", VALIDATOR_PATH).env("HOME", dir);
         for (key, value) in passthrough {

@@ -75,6 +75,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         inherit_env: args.inherit_env,
         setup: !args.no_setup,
         artifact_env: Vec::new(),
+        exact: false,
     };
     let _signals = SignalGuard::install();
 

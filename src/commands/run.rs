@@ -304,6 +304,7 @@ fn gate(
             inherit_env: false,
             setup: true,
             artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
+            exact: false,
         };
         let log = log_dir.join(format!("bench-{stamp}-attempt-{cycle}.log"));
         let measured = measure(out, &settings, repo.work_tree(), "attempt", &log);
@@ -425,7 +426,8 @@ fn submit_best(
         }
         None => {
             out.info("==> no baseline recorded: measuring one at the base commit");
-            let settings = RunSettings { task, inherit_env: false, setup: true, artifact_env: Vec::new() };
+            let settings =
+                RunSettings { task, inherit_env: false, setup: true, artifact_env: Vec::new(), exact: false };
             let log = log_dir.join(format!("bench-{stamp}-baseline.log"));
             let m = crate::bench_results::run_baseline(out, repo, &settings, &log)?;
             crate::bench_results::save_records(state_file, task, None, &m, &crate::timefmt::now_rfc3339())?;

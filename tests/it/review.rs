@@ -459,6 +459,23 @@ fn bench_replay_fails_where_bench_passes_because_the_benchmark_reads_an_ignored_
     assert_no_worktree_left(&w.env, &w.clone);
 }
 
+/// `bench` passes the artifact variables of the miner's shell through (local rehearsal); a
+/// replay of exact bytes does not, as a validator's environment has none of the miner's.
+#[test]
+fn bench_replay_never_takes_artifact_variables_from_the_miners_environment() {
+    let mut w = world("standard", |r| {
+        r["benchmark_command"] = json!("echo \"seen=[$AUTORESEARCH_SUBMISSION_ARTIFACT_PATH]\"; sh bench.sh");
+    });
+    w.env.set("AUTORESEARCH_SUBMISSION_ARTIFACT_PATH", "/from/the/shell");
+    write(&w.clone.join("solution.txt"), b"2\n");
+    let v = w.env.tool(&w.clone, &["bench", "--yes", "--json"]).expect(0).json();
+    let log = fs::read_to_string(v["log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("seen=[/from/the/shell]"), "{log}");
+    let v = w.env.tool(&w.clone, &["bench", "--yes", "--json", "--replay"]).expect(0).json();
+    let log = fs::read_to_string(v["log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("seen=[]"), "{log}");
+}
+
 #[test]
 fn bench_replay_record_says_the_number_came_from_a_replay() {
     let w = world("standard", |_| {});
