@@ -143,9 +143,9 @@ fn paths_with(files: &[ChangedFile], reason: Reason) -> Vec<String> {
     files.iter().filter(|f| f.reasons.contains(&reason)).map(ChangedFile::label).collect()
 }
 
-/// Options of one check run.
+/// CheckOptions of one check run.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct CheckOptions {
     /// Leave refused changes out instead of reporting them as problems.
     pub allow_outside: bool,
     /// The sidecar's contribution, when one was read.
@@ -153,7 +153,7 @@ pub struct Options {
 }
 
 /// Check the working tree against the bound task.
-pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Result<Report> {
+pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &CheckOptions) -> Result<Report> {
     let patterns = task.patterns();
     let built = patch::from_worktree(repo, &task.base_commit, &patterns)?;
     let mut report = Report::new(task, built);
@@ -293,7 +293,7 @@ pub fn sidecar_facts(
 /// The check of what `diff` prints (and `bench --replay` replays): an error when a problem
 /// other than size or emptiness would make `submit` refuse it.
 pub fn submittable(repo: &Repo, task: &TaskSnapshot, allow_outside: bool) -> Result<Report> {
-    let options = Options { allow_outside, sidecar: None };
+    let options = CheckOptions { allow_outside, sidecar: None };
     let report = check_worktree(repo, task, &options)?;
     // Refused paths would make `submit` refuse too: say so rather than print a patch that
     // will not be sent. Size and emptiness do not change what the bytes are.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::metric::{
     combined_output, metric_from_output, metric_from_result, read_result_json, rejection_reason,
-    secondary_metric, Found, REJECTION_MARKER,
+    secondary_metric, MetricReading, REJECTION_MARKER,
 };
 use crate::output::live::Tee;
 use crate::output::{escape, Output, Shown};
@@ -46,10 +46,10 @@ pub(crate) struct Measurement {
     pub(crate) dirty: Option<bool>,
     pub(crate) status: Status,
     /// The metric, only when the run is `ok` (validators discard it otherwise).
-    pub(crate) value: Option<Found>,
+    pub(crate) value: Option<MetricReading>,
     /// A metric found in a run that still failed (shown, never counted).
     pub(crate) uncounted: Option<f64>,
-    pub(crate) secondary: Option<(String, Found)>,
+    pub(crate) secondary: Option<(String, MetricReading)>,
     /// The result JSON, when the task has a result_path and it parsed.
     pub(crate) result_json: Option<Value>,
     pub(crate) message: Option<String>,
@@ -158,14 +158,16 @@ pub(crate) fn measure_from(
 
     let combined = combined_output(&run.stdout, &run.stderr);
     // The task metric and, when the task names one, the secondary metric, from one source.
-    type Extract<'a> = &'a dyn Fn(&str) -> std::result::Result<Found, String>;
+    type Extract<'a> = &'a dyn Fn(&str) -> std::result::Result<MetricReading, String>;
     let both = |extract: Extract| {
         let primary = extract(&task.metric_name);
         let secondary =
             secondary_metric(task).map(|name| extract(&name).map(|found| (name, found))).transpose();
         primary.and_then(|p| secondary.map(|s| (p, s)))
     };
-    let found: std::result::Result<(Found, Option<(String, Found)>), String> = match &task.result_path {
+    let found: std::result::Result<(MetricReading, Option<(String, MetricReading)>), String> = match &task
+        .result_path
+    {
         Some(result_path) => {
             let path = dir.join(result_path);
             if result_before

@@ -1,6 +1,6 @@
 //! `git bitsota check [--pre-push REMOTE URL]`: what would be submitted, offline.
 
-use crate::check::{self, Options};
+use crate::check::{self, CheckOptions};
 use crate::cli::CheckArgs;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
@@ -10,7 +10,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state = ctx.state_file(&repo).read_bound()?;
     let sidecar = check::sidecar_facts(&repo, &state.task, args.submission_file.as_deref())?;
-    let options = Options { allow_outside: args.allow_outside, sidecar };
+    let options = CheckOptions { allow_outside: args.allow_outside, sidecar };
     let mut report = check::check_worktree(&repo, &state.task, &options)?;
     crate::bench_outputs::name_in_hint(&repo, &state, &mut report);
     if ctx.out.is_json() {

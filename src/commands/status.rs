@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::check::{self, Options};
+use crate::check::{self, CheckOptions};
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::{Kind, Result};
@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let state = state_file.read_bound()?;
     let task = &state.task;
     let sidecar = crate::check::sidecar_facts(&repo, task, None)?;
-    let report = check::check_worktree(&repo, task, &Options { allow_outside: false, sidecar })?;
+    let report = check::check_worktree(&repo, task, &CheckOptions { allow_outside: false, sidecar })?;
 
     if !ctx.out.is_json() {
         ctx.out.line(format!(

@@ -342,3 +342,13 @@ impl git_bitsota::test_support::KeyUi for NoUi {
         Box::new(())
     }
 }
+
+/// The hotkey of a TEST-ONLY mnemonic, loaded the way the tool loads one from
+/// `BITSOTA_HOTKEY_MNEMONIC`.
+pub fn hotkey_from_phrase(phrase: &str) -> git_bitsota::test_support::Hotkey {
+    use git_bitsota::test_support::{load_hotkey, SecretSources, WalletSelector};
+    let sources =
+        SecretSources::from_lookup(|name| (name == "BITSOTA_HOTKEY_MNEMONIC").then(|| phrase.into()));
+    let nowhere = WalletSelector { path: "/nonexistent".into(), name: "none".into(), hotkey: "none".into() };
+    load_hotkey(&sources, &nowhere, &NoUi).expect("a valid test mnemonic")
+}
