@@ -19,8 +19,9 @@ use crate::runner::{run_command, LogFile, Step, TaskEnv};
 use crate::task::TaskSnapshot;
 
 /// The validator's verdict on one run, plus `timeout` (which validators report as an error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
     Ok,
     Rejected,
     Error,
@@ -28,7 +29,7 @@ pub(crate) enum Status {
 }
 
 impl Status {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Rejected => "rejected",

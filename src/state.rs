@@ -179,8 +179,7 @@ pub struct BenchRecord {
     pub metric_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
-    /// ok | rejected | error | timeout
-    pub status: String,
+    pub status: crate::measure::Status,
     pub at: String,
     /// Commit (baseline) or the tree of the working state (candidate) that was measured.
     pub source: String,

@@ -140,7 +140,7 @@ fn non_zero_exit_is_an_error_even_with_a_metric() {
     assert_eq!(v["exit_code"], 2);
     let records = state(&repo).bench;
     let last = records.last().unwrap();
-    assert_eq!(last.status, "error");
+    assert_eq!(last.status.as_str(), "error");
     assert_eq!(last.exit_code, Some(2));
     assert_eq!(last.kind, "candidate");
 }
