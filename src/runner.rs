@@ -16,7 +16,7 @@ use rustix::process::{Pid, Signal};
 use crate::error::{Error, Result};
 use crate::output::live::Tee;
 use crate::output::Output;
-use crate::timefmt::fmt_secs;
+use crate::timefmt::duration;
 
 /// The fixed PATH validators give the commands.
 const VALIDATOR_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -78,11 +78,11 @@ pub(crate) struct Step {
 impl Step {
     pub(crate) fn outcome(&self) -> String {
         if self.timed_out {
-            format!("timed out after {}", fmt_secs(self.seconds))
+            format!("timed out after {}", duration(self.seconds))
         } else if let Some(code) = self.exit_code {
-            format!("exited with {code} after {}", fmt_secs(self.seconds))
+            format!("exited with {code} after {}", duration(self.seconds))
         } else {
-            format!("killed by signal {} after {}", self.signal.unwrap_or(0), fmt_secs(self.seconds))
+            format!("killed by signal {} after {}", self.signal.unwrap_or(0), duration(self.seconds))
         }
     }
 }

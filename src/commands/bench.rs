@@ -25,7 +25,7 @@ use crate::repo::Repo;
 use crate::runner::SignalGuard;
 use crate::sidecar;
 use crate::task::TaskSnapshot;
-use crate::timefmt::fmt_secs;
+use crate::timefmt::duration;
 
 pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     let out = &ctx.out;
@@ -244,7 +244,7 @@ fn execution_log(
         (Some(b), Some(v)) => lines.push(format!(
             "baseline (base commit {}, {}): {} = {}",
             crate::repo::short_oid(&task.base_commit),
-            fmt_secs(b.seconds),
+            duration(b.seconds),
             task.metric_name,
             fmt_num(v)
         )),
@@ -346,9 +346,9 @@ fn measurement_line(out: &Output, task: &TaskSnapshot, m: &Measurement, label: &
             "{label} {} = {} ({status}, {})",
             task.metric_name,
             fmt_num(found.value),
-            fmt_secs(m.seconds)
+            duration(m.seconds)
         ),
-        None => format!("{label} {}: no metric ({status}, {})", task.metric_name, fmt_secs(m.seconds)),
+        None => format!("{label} {}: no metric ({status}, {})", task.metric_name, duration(m.seconds)),
     };
     if let Some((name, found)) = &m.secondary {
         text.push_str(&format!("; {name} = {}", fmt_num(found.value)));

@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         if status == "expired" || (status == "active" && left.is_some_and(|s| s <= 0)) {
             ctx.out.warn("the claim has expired: claim again before submitting");
         } else if let Some(s) = left.filter(|s| status == "active" && *s < CLAIM_WARN_SECONDS) {
-            ctx.out.warn(format!("the claim expires in {}", timefmt::duration_words(s)));
+            ctx.out.warn(format!("the claim expires in {}", timefmt::duration(s as f64)));
         }
     }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::output::Output;
-use crate::timefmt::fmt_clock;
+use crate::timefmt::duration;
 
 /// Live output of the commands on stderr (stdout stays for results and JSON), with an
 /// elapsed-time line redrawn below it on a terminal.
@@ -61,8 +61,8 @@ impl Tee {
         let text = format!(
             "\r\x1b[2K[{}: {} elapsed of {}]",
             self.label,
-            fmt_clock(self.started.elapsed().as_secs()),
-            fmt_clock(self.budget.as_secs())
+            duration(self.started.elapsed().as_secs() as f64),
+            duration(self.budget.as_secs() as f64)
         );
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());

@@ -409,11 +409,11 @@ fn status_warns_when_the_claim_is_short_or_expired() {
     set_server_expiry(&w.fake, unix_now() + 300);
     let short = w.env.tool(&dir, &["status"]).expect(0);
     assert!(short.stderr.contains("warning: the claim expires in"), "{}", short.stderr);
-    // "4m 59s left": minutes, not hours.
-    let minutes = short
-        .out()
-        .split_whitespace()
-        .any(|w| w.trim_start_matches('(').strip_suffix('m').is_some_and(|n| n.parse::<u32>().is_ok()));
+    // "4m59s left": minutes and seconds, not hours.
+    let minutes = short.out().split_whitespace().any(|w| {
+        let w = w.trim_start_matches('(');
+        w.split_once('m').is_some_and(|(m, s)| m.parse::<u32>().is_ok() && s.len() == 3 && s.ends_with('s'))
+    });
     assert!(minutes && short.out().contains("s left"), "{}", short.out());
     let recorded = state_of(&dir)["claim"]["expires_at"].as_str().unwrap().to_string();
     assert_eq!(Some(recorded.as_str()), w.fake.claims()[0]["expires_at"].as_str());
