@@ -5,20 +5,22 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use crate::output::Output;
 use crate::timefmt::duration;
 
 /// Live output of the commands on stderr (stdout stays for results and JSON), with an
-/// elapsed-time line redrawn below it on a terminal.
+/// elapsed-time line (an indicatif bar) below it on a terminal. The line is drawn only while
+/// the output stands at the start of a line, and taken away before more output is written.
 pub struct Tee {
     enabled: bool,
     tty: bool,
     at_line_start: bool,
-    status_shown: bool,
+    status: Option<ProgressBar>,
     label: String,
     started: Instant,
     budget: Duration,
-    last_draw: Option<Instant>,
 }
 
 impl Tee {
@@ -27,16 +29,14 @@ impl Tee {
             enabled: !out.is_quiet(),
             tty: out.stderr_is_terminal(),
             at_line_start: true,
-            status_shown: false,
+            status: None,
             label: kind.to_string(),
             started,
             budget,
-            last_draw: None,
         }
     }
     pub fn phase(&mut self, name: &str) {
         self.label = format!("{} {name}", self.label.split(' ').next().unwrap_or(""));
-        self.last_draw = None;
     }
     pub fn write(&mut self, bytes: &[u8]) {
         if !self.enabled {
@@ -54,26 +54,25 @@ impl Tee {
         if !self.enabled || !self.tty || !self.at_line_start {
             return;
         }
-        if self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
-            return;
-        }
-        self.last_draw = Some(Instant::now());
-        let text = format!(
-            "\r\x1b[2K[{}: {} elapsed of {}]",
+        let message = format!(
+            "{}: {} elapsed of {}",
             self.label,
             duration(self.started.elapsed().as_secs() as f64),
             duration(self.budget.as_secs() as f64)
         );
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
-        self.status_shown = true;
+        // indicatif limits how often the line is redrawn.
+        let bar = self.status.get_or_insert_with(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("[{msg}]") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        bar.set_message(message);
     }
     pub fn clear(&mut self) {
-        if self.status_shown {
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(b"\r\x1b[2K").and_then(|_| err.flush());
-            self.status_shown = false;
-            self.last_draw = None;
+        if let Some(bar) = self.status.take() {
+            bar.finish_and_clear();
         }
     }
 }
