@@ -2,7 +2,7 @@
 # Sourced; sets root, bin and work.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/git-bitsota"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/git-bitsota"
 work="$root/target/bench"
 
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::canonical_json::sha256_hex;
 use crate::error::{Error, Result};
+use crate::output::live::Tee;
 use crate::output::Output;
 use crate::repo::Repo;
-use crate::runner::{run_process, CommandRun, LogFile, Tee, SECRET_PREFIX};
+use crate::runner::{run_process, CommandRun, LogFile, SECRET_PREFIX};
 use crate::state::{State, StateFile};
 
 /// Set in the agent's environment; signing refuses to work where it is set (see `Ctx::hotkey`).

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::check::{self, Options, Report, SidecarFacts};
+use crate::check::{self, CheckOptions, Report, SidecarFacts};
 use crate::error::{Error, Result};
 use crate::output::{Output, Style};
 use crate::patch;
@@ -33,8 +33,10 @@ pub struct Snapshot {
 /// The work tree's submission as the gate sees it: scope, size, bytecode and quoting (the
 /// sidecar's own fields are not part of the gate; `submit` checks them).
 pub fn snapshot(repo: &Repo, task: &TaskSnapshot, has_artifact: bool) -> Result<Snapshot> {
-    let options =
-        Options { allow_outside: false, sidecar: Some(SidecarFacts { has_artifact, problems: Vec::new() }) };
+    let options = CheckOptions {
+        allow_outside: false,
+        sidecar: Some(SidecarFacts { has_artifact, problems: Vec::new() }),
+    };
     let report = check::check_worktree(repo, task, &options)?;
     let tree = patch::tree_with_patch(repo, &task.base_commit, &report.built.patch)?;
     Ok(Snapshot { report, tree })

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::consent::commands_digest;
 use crate::error::{Error, Result};
-use crate::measure::{measure, Measurement, RunSettings};
+use crate::measure::{measure, Measurement, RunSettings, Status};
 use crate::output::Output;
 use crate::repo::Repo;
 use crate::sidecar;
@@ -66,7 +66,7 @@ pub(crate) fn save_records(
                 kind: m.kind.to_string(),
                 metric_name: task.metric_name.clone(),
                 value: m.value.as_ref().map(|f| f.value).filter(|v| v.is_finite()),
-                status: m.status.as_str().to_string(),
+                status: m.status,
                 at: at.to_string(),
                 source: m.commit.clone(),
                 exit_code: m.benchmark_exit(),
@@ -92,7 +92,7 @@ pub(crate) fn remembered_baseline(state: &State, task: &TaskSnapshot) -> Option<
         .rev()
         .find(|r| {
             r.kind == "baseline"
-                && r.status == "ok"
+                && r.status == Status::Ok
                 && r.source == task.base_commit
                 && r.metric_name == task.metric_name
                 && r.commands.as_deref() == Some(digest.as_str())

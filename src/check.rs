@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::fnmatch::Pattern;
-use crate::output::{Output, Style};
 use crate::patch::{self, Built, ChangedFile, Reason};
 use crate::problems::ProblemCode;
 use crate::repo::Repo;
@@ -120,50 +119,6 @@ impl Report {
             "problems": problems,
         })
     }
-
-    /// Human report: each changed path with its verdict, the size against the limit, and
-    /// every problem with a hint.
-    pub fn print(&self, out: &Output) -> Result<()> {
-        out.line(format!(
-            "task {} · base {}",
-            out.paint(Style::Bold, &crate::output::escape(&self.task_slug, crate::output::Shown::Line)),
-            crate::repo::short_oid(&self.base_commit)
-        ))?;
-        if self.built.files.is_empty() {
-            out.line("no changes since the base commit")?;
-        }
-        for file in &self.built.files {
-            let verdict = if file.allowed() {
-                out.paint(Style::Green, "ok     ")
-            } else if self.allow_outside {
-                out.paint(Style::Yellow, "left out")
-            } else {
-                out.paint(Style::Red, "refused")
-            };
-            let name = crate::output::escape(&file.label(), crate::output::Shown::Line);
-            let why = if file.allowed() { String::new() } else { format!("  ({})", reason_words(file)) };
-            out.line(format!("  {verdict} {:<12} {name}{why}", file.change.as_str()))?;
-        }
-        let size = format!("patch {} of {} bytes", self.patch_bytes(), self.max_patch_bytes);
-        let size_style =
-            if self.patch_bytes() as u64 > self.max_patch_bytes { Style::Red } else { Style::Dim };
-        out.line(out.paint(size_style, &size))?;
-        for problem in &self.problems {
-            let label = out.paint(Style::Red, "problem:");
-            let text = |t: &str| crate::output::escape(t, crate::output::Shown::Text);
-            out.line(format!("{label} [{}] {}", problem.code, text(&problem.message)))?;
-            for path in &problem.paths {
-                out.line(format!("    {}", crate::output::quote_bytes(path.as_bytes())))?;
-            }
-            if let Some(hint) = &problem.hint {
-                out.line(format!("  {} {}", out.paint(Style::Cyan, "hint:"), text(hint)))?;
-            }
-        }
-        if self.ok() {
-            out.line(out.paint(Style::Green, "ok: ready to submit"))?;
-        }
-        Ok(())
-    }
 }
 
 fn file_json(file: &ChangedFile) -> Value {
@@ -178,7 +133,7 @@ fn file_json(file: &ChangedFile) -> Value {
     entry
 }
 
-fn reason_words(file: &ChangedFile) -> String {
+pub(crate) fn reason_words(file: &ChangedFile) -> String {
     let words: Vec<&str> = file.reasons.iter().map(|r| ProblemCode::for_reason(*r).words()).collect();
     words.join(", ")
 }
@@ -188,9 +143,9 @@ fn paths_with(files: &[ChangedFile], reason: Reason) -> Vec<String> {
     files.iter().filter(|f| f.reasons.contains(&reason)).map(ChangedFile::label).collect()
 }
 
-/// Options of one check run.
+/// CheckOptions of one check run.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct CheckOptions {
     /// Leave refused changes out instead of reporting them as problems.
     pub allow_outside: bool,
     /// The sidecar's contribution, when one was read.
@@ -198,7 +153,7 @@ pub struct Options {
 }
 
 /// Check the working tree against the bound task.
-pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &Options) -> Result<Report> {
+pub fn check_worktree(repo: &Repo, task: &TaskSnapshot, options: &CheckOptions) -> Result<Report> {
     let built = patch::from_worktree(repo, &task.base_commit, &task.patterns())?;
     judge_worktree(task, built, options)
 }
@@ -223,11 +178,11 @@ pub fn check_worktree_and_sidecar(
         let built = built.join().unwrap_or_else(|_| Err(Error::usage("the patch engine did not finish")));
         (sidecar, built)
     });
-    let options = Options { allow_outside, sidecar: sidecar? };
+    let options = CheckOptions { allow_outside, sidecar: sidecar? };
     judge_worktree(task, built?, &options)
 }
 
-fn judge_worktree(task: &TaskSnapshot, built: Built, options: &Options) -> Result<Report> {
+fn judge_worktree(task: &TaskSnapshot, built: Built, options: &CheckOptions) -> Result<Report> {
     let patterns = task.patterns();
     let mut report = Report::new(task, built);
     report.allow_outside = options.allow_outside;
@@ -361,4 +316,24 @@ pub fn sidecar_facts(
             problems: crate::sidecar::problems(&sidecar, task),
         })),
     }
+}
+
+/// The check of what `diff` prints (and `bench --replay` replays): an error when a problem
+/// other than size or emptiness would make `submit` refuse it.
+pub fn submittable(repo: &Repo, task: &TaskSnapshot, allow_outside: bool) -> Result<Report> {
+    let options = CheckOptions { allow_outside, sidecar: None };
+    let report = check_worktree(repo, task, &options)?;
+    // Refused paths would make `submit` refuse too: say so rather than print a patch that
+    // will not be sent. Size and emptiness do not change what the bytes are.
+    let blocking: Vec<_> =
+        report.problems.iter().filter(|p| !matches!(p.code, "patch_too_large" | "empty_patch")).collect();
+    if let Some(first) = blocking.first() {
+        let mut err = Error::problems(format!("{} [{}]", first.message, first.code)).with_code(first.code);
+        if !first.paths.is_empty() {
+            err = Error::problems(format!("{} [{}]: {}", first.message, first.code, first.paths.join(", ")))
+                .with_code(first.code);
+        }
+        return Err(err.with_hint(first.hint.clone().unwrap_or_else(|| "see `git bitsota check`".into())));
+    }
+    Ok(report)
 }

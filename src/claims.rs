@@ -94,7 +94,7 @@ impl Obtained {
         };
         let created = text(&self.claim, "created_at").unwrap_or_default();
         let created = match timefmt::seconds_left(&created) {
-            Some(s) if s <= 0 => format!("{} ago", timefmt::duration_words(-s)),
+            Some(s) if s <= 0 => format!("{} ago", timefmt::duration(-s as f64)),
             Some(_) => "just now".to_string(),
             None => one_line(&created),
         };

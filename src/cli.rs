@@ -126,6 +126,8 @@ pub enum Command {
     Status,
     /// List the bound task's submissions
     Submissions(SubmissionsArgs),
+    /// Peer evaluation: list pending submissions of others, or replay one and send a verdict
+    Review(ReviewArgs),
     /// Send a signed request to any coordinator route
     Request(RequestArgs),
     /// Run a coding agent in the clone, gate each attempt as validators would, keep it as a ref
@@ -271,11 +273,34 @@ pub struct BenchArgs {
     /// Sidecar written by --record
     #[arg(long, value_name = "FILE")]
     pub submission_file: Option<PathBuf>,
+    /// Replay the exact patch (`git bitsota diff`) on a clean worktree at the base commit, as a
+    /// validator does, instead of running in the work tree
+    #[arg(long, conflicts_with_all = ["baseline", "inherit_env", "no_setup"])]
+    pub replay: bool,
     /// Run with this artifact (a file, or an https:// URI downloaded as validators do) at
     /// .autoresearch-submission/artifact; without it, the sidecar's artifact is used when its
     /// bytes are cached
     #[arg(long, value_name = "FILE|URI")]
     pub artifact: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Submission id to replay and evaluate (without it: list the submissions to review)
+    #[arg(value_name = "SUBMISSION")]
+    pub submission: Option<String>,
+    /// Run the task's commands without asking first
+    #[arg(short = 'y', long, requires = "submission")]
+    pub yes: bool,
+    /// Replay and print the evaluation body; sign and send nothing
+    #[arg(long, requires = "submission")]
+    pub dry_run: bool,
+    /// Text added to the validator-style note sent with the evaluation
+    #[arg(long, value_name = "TEXT", requires = "submission")]
+    pub notes: Option<String>,
+    /// Replay a submission of any task and send nothing ("would validators accept this?")
+    #[arg(long, requires = "submission")]
+    pub local: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,7 +24,18 @@ pub(crate) fn commands_digest(task: &TaskSnapshot) -> String {
 /// The commands come from a task record (the coordinator, or a file given to `init`), not from
 /// the miner: show them once and ask before running them.
 pub(crate) fn ensure_consent(out: &Output, state_file: &StateFile, state: &State, yes: bool) -> Result<()> {
-    let task = &state.task;
+    ensure_consent_for(out, state_file, state, &state.task, yes)
+}
+
+/// As [`ensure_consent`], for the commands of `task` (a replay may run another task's); the
+/// answer is remembered only for the bound task's commands.
+pub(crate) fn ensure_consent_for(
+    out: &Output,
+    state_file: &StateFile,
+    state: &State,
+    task: &TaskSnapshot,
+    yes: bool,
+) -> Result<()> {
     let digest = commands_digest(task);
     if state.trusted_commands.as_deref() == Some(digest.as_str()) {
         return Ok(());
@@ -35,7 +46,7 @@ pub(crate) fn ensure_consent(out: &Output, state_file: &StateFile, state: &State
         let line = |t: &str| escape(t, Shown::Line);
         let command = |t: &str| escape(t, Shown::Command);
         let mut text = format!(
-            "bench runs commands from the task record of `{}` (task id {}, fetched {}, stored in {}):",
+            "git bitsota is about to run commands from the task record of `{}` (task id {}, fetched {}, stored in {}):",
             line(&task.slug),
             line(&task.id),
             if task.fetched_at.is_empty() {
@@ -61,10 +72,10 @@ pub(crate) fn ensure_consent(out: &Output, state_file: &StateFile, state: &State
             }
             None => {
                 return Err(Error::usage(
-                    "bench needs your consent to run the task's commands, and there is no terminal to ask on",
+                    "running the task's commands needs your consent, and there is no terminal to ask on",
                 )
                 .with_code("consent_required")
-                .with_hint("review the commands above, then run `git bitsota bench --yes`"));
+                .with_hint("review the commands above, then run the same command again with --yes"));
             }
         }
     }
@@ -75,6 +86,3 @@ pub(crate) fn ensure_consent(out: &Output, state_file: &StateFile, state: &State
         }
     })
 }
-
-// ---------------------------------------------------------------------------------------------
-// Running

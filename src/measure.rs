@@ -11,15 +11,17 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::metric::{
     combined_output, metric_from_output, metric_from_result, read_result_json, rejection_reason,
-    secondary_metric, Found, REJECTION_MARKER,
+    secondary_metric, MetricReading, REJECTION_MARKER,
 };
+use crate::output::live::Tee;
 use crate::output::{escape, Output, Shown};
-use crate::runner::{run_command, LogFile, Step, TaskEnv, Tee};
+use crate::runner::{run_command, LogFile, Step, TaskEnv};
 use crate::task::TaskSnapshot;
 
 /// The validator's verdict on one run, plus `timeout` (which validators report as an error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
     Ok,
     Rejected,
     Error,
@@ -27,7 +29,7 @@ pub(crate) enum Status {
 }
 
 impl Status {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Rejected => "rejected",
@@ -45,10 +47,10 @@ pub(crate) struct Measurement {
     pub(crate) dirty: Option<bool>,
     pub(crate) status: Status,
     /// The metric, only when the run is `ok` (validators discard it otherwise).
-    pub(crate) value: Option<Found>,
+    pub(crate) value: Option<MetricReading>,
     /// A metric found in a run that still failed (shown, never counted).
     pub(crate) uncounted: Option<f64>,
-    pub(crate) secondary: Option<(String, Found)>,
+    pub(crate) secondary: Option<(String, MetricReading)>,
     /// The result JSON, when the task has a result_path and it parsed.
     pub(crate) result_json: Option<Value>,
     pub(crate) message: Option<String>,
@@ -71,6 +73,9 @@ pub(crate) struct RunSettings<'a> {
     /// Set last, over the task's variables: the placed artifact's variables, as validators set
     /// them (see `artifact::place`).
     pub(crate) artifact_env: Vec<(String, String)>,
+    /// A replay of exact bytes: nothing from the miner's environment, not even the artifact
+    /// variables a local `bench` passes through.
+    pub(crate) exact: bool,
 }
 /// Setup then benchmark in `dir` under one deadline, then the validator's verdict.
 pub(crate) fn measure(
@@ -80,11 +85,24 @@ pub(crate) fn measure(
     kind: &'static str,
     log_path: &Path,
 ) -> Result<Measurement> {
+    let log = LogFile::create(log_path, out)?;
+    measure_from(out, settings, dir, kind, log_path, log, Instant::now())
+}
+
+/// As [`measure`], into an open log, with the time budget counted from `started`: a replay's
+/// one deadline also covers the checkout and `git apply` before the commands.
+pub(crate) fn measure_from(
+    out: &Output,
+    settings: &RunSettings,
+    dir: &Path,
+    kind: &'static str,
+    log_path: &Path,
+    mut log: LogFile,
+    started: Instant,
+) -> Result<Measurement> {
     let task = settings.task;
     let budget = task.time_budget();
-    let started = Instant::now();
     let deadline = started + budget;
-    let mut log = LogFile::create(log_path, out)?;
     log.line(&format!("# git bitsota bench ({kind}), {}", crate::timefmt::now_rfc3339()));
     log.line(&format!("# task: {} (metric {}, {})", task.slug, task.metric_name, task.metric_direction));
     log.line(&format!("# directory: {}", dir.display()));
@@ -108,7 +126,7 @@ pub(crate) fn measure(
     let mut tee = Tee::new(out, kind, started, budget);
     let mut task_vars = task.benchmark_env();
     task_vars.extend(settings.artifact_env.iter().cloned());
-    let env = TaskEnv { inherit: settings.inherit_env, task_vars };
+    let env = TaskEnv { inherit: settings.inherit_env, miner_artifact_vars: !settings.exact, task_vars };
 
     if settings.setup {
         if let Some(setup) = task.setup_command.as_deref().filter(|c| !c.trim().is_empty()) {
@@ -141,14 +159,16 @@ pub(crate) fn measure(
 
     let combined = combined_output(&run.stdout, &run.stderr);
     // The task metric and, when the task names one, the secondary metric, from one source.
-    type Extract<'a> = &'a dyn Fn(&str) -> std::result::Result<Found, String>;
+    type Extract<'a> = &'a dyn Fn(&str) -> std::result::Result<MetricReading, String>;
     let both = |extract: Extract| {
         let primary = extract(&task.metric_name);
         let secondary =
             secondary_metric(task).map(|name| extract(&name).map(|found| (name, found))).transpose();
         primary.and_then(|p| secondary.map(|s| (p, s)))
     };
-    let found: std::result::Result<(Found, Option<(String, Found)>), String> = match &task.result_path {
+    let found: std::result::Result<(MetricReading, Option<(String, MetricReading)>), String> = match &task
+        .result_path
+    {
         Some(result_path) => {
             let path = dir.join(result_path);
             if result_before

@@ -17,7 +17,7 @@ pub(crate) const REJECTION_MARKER: &str = "validator_rejection=";
 
 /// The metric as found, with the JSON number to claim (kept as written when possible).
 #[derive(Debug, Clone)]
-pub(crate) struct Found {
+pub(crate) struct MetricReading {
     pub(crate) value: f64,
     pub(crate) number: Option<Number>,
 }
@@ -40,7 +40,7 @@ pub(crate) fn secondary_metric(task: &TaskSnapshot) -> Option<String> {
 }
 
 /// The last `<metric> [:=] <number>` in the output, case-insensitive, as validators search it.
-pub(crate) fn metric_from_output(combined: &str, metric: &str) -> std::result::Result<Found, String> {
+pub(crate) fn metric_from_output(combined: &str, metric: &str) -> std::result::Result<MetricReading, String> {
     let pattern =
         format!(r"(?im)\b{}\b\s*[:=]\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)", regex::escape(metric));
     let re = Regex::new(&pattern).map_err(|e| format!("cannot search for metric '{metric}': {e}"))?;
@@ -50,7 +50,7 @@ pub(crate) fn metric_from_output(combined: &str, metric: &str) -> std::result::R
     let value =
         python_float_str(text).ok_or_else(|| format!("metric '{metric}' value {text:?} is not a number"))?;
     let number = serde_json::from_str::<Number>(text).ok().or_else(|| Number::from_f64(value));
-    Ok(Found { value, number })
+    Ok(MetricReading { value, number })
 }
 
 /// A result file is a few metrics; one bigger than this is not read (nor held in memory).
@@ -135,7 +135,7 @@ pub(crate) fn metric_from_result(
     root: &Value,
     metric: &str,
     shown: &str,
-) -> std::result::Result<Found, String> {
+) -> std::result::Result<MetricReading, String> {
     let missing = || format!("result file missing metric '{metric}': {shown}");
     let Some(map) = root.as_object() else {
         return Err(missing());
@@ -157,7 +157,7 @@ pub(crate) fn metric_from_result(
         Value::Number(n) => Some(n.clone()),
         _ => Number::from_f64(number),
     };
-    Ok(Found { value: number, number: json_number })
+    Ok(MetricReading { value: number, number: json_number })
 }
 
 /// Python's `float(value)` for a JSON value.

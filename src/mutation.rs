@@ -13,13 +13,13 @@
 //! lock from the state file's own, because the holder reads and writes the state (under that
 //! lock) while it waits for the network.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind, Result};
+use crate::lockfile::{self, Attempt};
 use crate::output::Output;
 use crate::state::StateFile;
 
@@ -54,36 +54,10 @@ impl MutationGuard {
         let started = Instant::now();
         let mut said = false;
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&lock_path)
-                .map_err(|e| {
-                    Error::usage(format!("cannot create the lock file {}", lock_path.display()))
-                        .with_source(e)
-                })?;
-            // std's File::try_lock is flock(LOCK_EX|LOCK_NB) on Unix.
-            match file.try_lock() {
-                Ok(()) => {
-                    // The previous holder removes the file when done; a lock on a file no
-                    // longer at `lock_path` guards nothing, so start over.
-                    if is_same_file(&file, &lock_path) {
-                        let mut file = file;
-                        let _ = file.set_len(0);
-                        // The pid is only for a person (and the waiting message) to see who holds it.
-                        let _ = write!(file, "{}", std::process::id());
-                        return Ok(MutationGuard { lock_path, _lock: file });
-                    }
-                    continue;
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(err)) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(std::fs::TryLockError::Error(err)) => {
-                    return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
-                }
-            }
+            let file = match lockfile::try_lock(&lock_path)? {
+                Attempt::Locked(file) => return Ok(MutationGuard { lock_path, _lock: file }),
+                Attempt::Busy(file) => file,
+            };
             if !said && started.elapsed() >= SAY_AFTER {
                 said = true;
                 out.info(format!(
@@ -126,13 +100,6 @@ fn holder(file: &File) -> Option<u32> {
     let reader = file;
     reader.take(32).read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
-}
-
-fn is_same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), fs::metadata(path)) {
-        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-        _ => false,
-    }
 }
 
 /// Whether a failed signed POST may still have taken effect: no answer (timeout, reset,

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal};
 
 use crate::error::{Error, Result};
+use crate::output::live::Tee;
 use crate::output::Output;
-use crate::timefmt::{fmt_clock, fmt_secs};
+use crate::timefmt::duration;
 
 /// The fixed PATH validators give the commands.
 const VALIDATOR_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -58,6 +59,9 @@ const CAPTURE_LIMIT: usize = 64 << 20;
 /// the hotkey secrets and git's repository variables.
 pub(crate) struct TaskEnv {
     pub(crate) inherit: bool,
+    /// Pass `AUTORESEARCH_SUBMISSION_ARTIFACT_*` from the miner's environment into the
+    /// validator's (a local `bench`); a replay of exact bytes never does.
+    pub(crate) miner_artifact_vars: bool,
     pub(crate) task_vars: Vec<(String, String)>,
 }
 
@@ -74,11 +78,11 @@ pub(crate) struct Step {
 impl Step {
     pub(crate) fn outcome(&self) -> String {
         if self.timed_out {
-            format!("timed out after {}", fmt_secs(self.seconds))
+            format!("timed out after {}", duration(self.seconds))
         } else if let Some(code) = self.exit_code {
-            format!("exited with {code} after {}", fmt_secs(self.seconds))
+            format!("exited with {code} after {}", duration(self.seconds))
         } else {
-            format!("killed by signal {} after {}", self.signal.unwrap_or(0), fmt_secs(self.seconds))
+            format!("killed by signal {} after {}", self.signal.unwrap_or(0), duration(self.seconds))
         }
     }
 }
@@ -122,8 +126,11 @@ fn apply_env(cmd: &mut Command, env: &TaskEnv, dir: &Path) {
             }
         }
     } else {
-        let passthrough: Vec<(&str, std::ffi::OsString)> =
-            ARTIFACT_VARS.iter().filter_map(|k| std::env::var_os(k).map(|v| (*k, v))).collect();
+        let passthrough: Vec<(&str, std::ffi::OsString)> = ARTIFACT_VARS
+            .iter()
+            .filter(|_| env.miner_artifact_vars)
+            .filter_map(|k| std::env::var_os(k).map(|v| (*k, v)))
+            .collect();
         cmd.env_clear();
         cmd.env("PATH", VALIDATOR_PATH).env("HOME", dir);
         for (key, value) in passthrough {
@@ -579,76 +586,3 @@ impl LogFile {
         self.bytes(format!("{text}\n").as_bytes());
     }
 }
-
-/// Live output of the commands on stderr (stdout stays for results and JSON), with an
-/// elapsed-time line redrawn below it on a terminal.
-pub(crate) struct Tee {
-    enabled: bool,
-    tty: bool,
-    at_line_start: bool,
-    status_shown: bool,
-    label: String,
-    started: Instant,
-    budget: Duration,
-    last_draw: Option<Instant>,
-}
-
-impl Tee {
-    pub(crate) fn new(out: &Output, kind: &str, started: Instant, budget: Duration) -> Tee {
-        Tee {
-            enabled: !out.is_quiet(),
-            tty: out.stderr_is_terminal(),
-            at_line_start: true,
-            status_shown: false,
-            label: kind.to_string(),
-            started,
-            budget,
-            last_draw: None,
-        }
-    }
-    pub(crate) fn phase(&mut self, name: &str) {
-        self.label = format!("{} {name}", self.label.split(' ').next().unwrap_or(""));
-        self.last_draw = None;
-    }
-    pub(crate) fn write(&mut self, bytes: &[u8]) {
-        if !self.enabled {
-            return;
-        }
-        self.clear();
-        let mut err = std::io::stderr().lock();
-        // The terminal going away must not stop the benchmark.
-        let _ = err.write_all(bytes).and_then(|_| err.flush());
-        if let Some(last) = bytes.last() {
-            self.at_line_start = *last == b'\n';
-        }
-    }
-    pub(crate) fn tick(&mut self) {
-        if !self.enabled || !self.tty || !self.at_line_start {
-            return;
-        }
-        if self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
-            return;
-        }
-        self.last_draw = Some(Instant::now());
-        let text = format!(
-            "\r\x1b[2K[{}: {} elapsed of {}]",
-            self.label,
-            fmt_clock(self.started.elapsed().as_secs()),
-            fmt_clock(self.budget.as_secs())
-        );
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
-        self.status_shown = true;
-    }
-    pub(crate) fn clear(&mut self) {
-        if self.status_shown {
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(b"\r\x1b[2K").and_then(|_| err.flush());
-            self.status_shown = false;
-            self.last_draw = None;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The validator's metric rules (protocol.md §6.3, §10.3)

@@ -4,15 +4,15 @@
 //! file, so a crash or a concurrent run can never leave a half-written file. A file that does
 //! not parse, or was written by a newer version, is never rewritten.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::MetadataExt;
+use std::fs::{self, File};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, ResultExt};
+use crate::lockfile::{self, Attempt};
 use crate::task::TaskSnapshot;
 
 pub const STATE_VERSION: i64 = 1;
@@ -41,6 +41,9 @@ pub struct State {
     pub submissions: Vec<SubmissionRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bench: Vec<BenchRecord>,
+    /// Peer evaluations this clone sent (`review`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<ReviewRecord>,
     /// SHA-256 of each agent command (`run -- COMMAND…`) the user agreed to run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_agents: Vec<String>,
@@ -56,6 +59,10 @@ pub struct State {
     /// A submission sent but not recorded: the next `submit` looks it up before sending again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_submission: Option<PendingSubmission>,
+    /// The submission whose peer evaluation was sent but not recorded: the next `review` looks
+    /// it up before sending again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_review: Option<String>,
     /// The submission whose idea this work implements (`apply` records it; `submit` sends it
     /// as `implemented_submission_id` unless the flag or the sidecar names another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +112,30 @@ pub struct SubmissionRecord {
     pub other: toml::Table,
 }
 
+/// One peer evaluation sent by `review`: what was replayed and the verdict that went out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReviewRecord {
+    pub submission_id: String,
+    pub task_id: String,
+    /// The hotkey that signed the evaluation.
+    pub evaluator_hotkey: String,
+    /// accepted | rejected | error
+    pub status: String,
+    #[serde(default)]
+    pub observed_metrics: toml::Table,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// SHA-256 of the replayed patch bytes.
+    pub patch_sha256: String,
+    pub sent_at: String,
+    /// The evaluation's id as the coordinator answered it (empty when the answer was lost and
+    /// the evaluation was found by listing).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evaluation_id: String,
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
 impl ClaimRecord {
     /// Past its expiry (false when the expiry is unknown: the coordinator decides then).
     pub fn expired(&self) -> bool {
@@ -148,8 +179,7 @@ pub struct BenchRecord {
     pub metric_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
-    /// ok | rejected | error | timeout
-    pub status: String,
+    pub status: crate::measure::Status,
     pub at: String,
     /// Commit (baseline) or the tree of the working state (candidate) that was measured.
     pub source: String,
@@ -225,11 +255,13 @@ impl State {
             claim: None,
             submissions: Vec::new(),
             bench: Vec::new(),
+            reviews: Vec::new(),
             trusted_agents: Vec::new(),
             attempts: Vec::new(),
             pending_claim: None,
             pending_cancel: None,
             pending_submission: None,
+            pending_review: None,
             implements: None,
             other: toml::Table::new(),
         }
@@ -295,38 +327,8 @@ impl StateFile {
         let lock_path = self.lock_path();
         let deadline = Instant::now() + wait;
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&lock_path)
-                .map_err(|e| {
-                    Error::usage(format!("cannot create the lock file {}", lock_path.display()))
-                        .with_source(e)
-                })?;
-            // The kernel lock, not the file's existence, is the lock: it dies with its process,
-            // so a run that was killed never leaves a lock behind, and a pid reused by another
-            // program (or a pid from another container) cannot keep or steal it.
-            // (std's File::try_lock is flock(LOCK_EX|LOCK_NB) on Unix.)
-            match file.try_lock() {
-                Ok(()) => {
-                    // The previous holder removes the file when it is done; a lock taken on a
-                    // file that is no longer at `lock_path` guards nothing, so start over.
-                    if is_same_file(&file, &lock_path) {
-                        let mut file = file;
-                        let _ = file.set_len(0);
-                        // The pid is only for a person wondering who holds the lock.
-                        let _ = write!(file, "{}", std::process::id());
-                        return Ok(StateLock { file: self.clone(), lock_path, _lock: file });
-                    }
-                    continue;
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(err)) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(std::fs::TryLockError::Error(err)) => {
-                    return Err(Error::usage(format!("cannot lock {}", lock_path.display())).with_source(err));
-                }
+            if let Attempt::Locked(file) = lockfile::try_lock(&lock_path)? {
+                return Ok(StateLock { file: self.clone(), lock_path, _lock: file });
             }
             if Instant::now() >= deadline {
                 return Err(locked_error(&lock_path));
@@ -377,13 +379,6 @@ fn locked_error(lock_path: &Path) -> Error {
     ))
     .with_code("state_locked")
     .with_hint("wait for it to finish, then run the command again")
-}
-
-fn is_same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), fs::metadata(path)) {
-        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-        _ => false,
-    }
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<State> {

@@ -614,6 +614,14 @@ mod tests {
     }
 
     #[test]
+    fn slugs_must_name_a_branch() {
+        assert_eq!(bad_slug("qwen3-27b_binary.v2"), None);
+        for bad in ["../x", "a b", ".hidden", "-x", "x.lock", "x.", "a..b", "x/y"] {
+            assert!(bad_slug(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
     fn python_int_semantics() {
         use serde_json::json;
         let d = 262_144;

@@ -16,63 +16,31 @@ pub fn seconds_left(when: &str) -> Option<i64> {
     Some((at - OffsetDateTime::now_utc()).whole_seconds())
 }
 
-/// "42m 10s left", "expired 3m ago", or "expiry unknown".
+/// "42m10s left", "expired 3m ago", or "expiry unknown".
 pub fn time_left_words(when: &str) -> String {
     match seconds_left(when) {
         None => "expiry unknown".to_string(),
-        Some(s) if s > 0 => format!("{} left", duration_words(s)),
-        Some(s) => format!("expired {} ago", duration_words(-s)),
+        Some(s) if s > 0 => format!("{} left", duration(s as f64)),
+        Some(s) => format!("expired {} ago", duration(-s as f64)),
     }
 }
 
-pub fn duration_words(seconds: i64) -> String {
-    let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
-    if h > 0 {
-        format!("{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{m}m {s:02}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// A run's length: "4.2s" under a minute, else "3m05s" or "1h02m03s".
-pub fn fmt_secs(secs: f64) -> String {
+/// How long something took or has left, in the one style every command uses: a fraction only
+/// under a minute ("4.2s", "42s"), then whole units with zero ones dropped at the end ("3m05s",
+/// "30m", "1h30m", "1h02m03s", "6h").
+pub fn duration(secs: f64) -> String {
+    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
     if secs < 60.0 {
-        return format!("{secs:.1}s");
+        return if secs.fract() == 0.0 { format!("{}s", secs as u64) } else { format!("{secs:.1}s") };
     }
     let total = secs.round() as u64;
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    if h > 0 {
-        format!("{h}h{m:02}m{s:02}s")
-    } else {
-        format!("{m}m{s:02}s")
+    match (total / 3600, total % 3600 / 60, total % 60) {
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, 0) => format!("{h}h{m:02}m"),
+        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
     }
-}
-
-/// Whole seconds, for an elapsed-time line.
-pub fn fmt_clock(secs: u64) -> String {
-    if secs < 60 {
-        format!("{secs}s")
-    } else {
-        fmt_secs(secs as f64)
-    }
-}
-
-/// 21600 → `6h`, 1800 → `30m`, 5400 → `1h30m`, 90 → `1m30s`.
-pub fn human_duration(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -80,11 +48,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(human_duration(21600), "6h");
-        assert_eq!(human_duration(1800), "30m");
-        assert_eq!(human_duration(5400), "1h30m");
-        assert_eq!(human_duration(90), "1m30s");
-        assert_eq!(human_duration(0), "0s");
+    fn one_duration_style() {
+        for (secs, text) in [
+            (21600.0, "6h"),
+            (1800.0, "30m"),
+            (5400.0, "1h30m"),
+            (90.0, "1m30s"),
+            (0.0, "0s"),
+            (42.0, "42s"),
+            (4.25, "4.2s"),
+            (185.0, "3m05s"),
+            (3723.0, "1h02m03s"),
+            (59.96, "60.0s"),
+            (-3.0, "0s"),
+            (f64::NAN, "0s"),
+        ] {
+            assert_eq!(duration(secs), text, "{secs}");
+        }
     }
 }

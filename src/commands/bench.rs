@@ -25,7 +25,7 @@ use crate::repo::Repo;
 use crate::runner::SignalGuard;
 use crate::sidecar;
 use crate::task::TaskSnapshot;
-use crate::timefmt::fmt_secs;
+use crate::timefmt::duration;
 
 pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     let out = &ctx.out;
@@ -75,6 +75,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         inherit_env: args.inherit_env,
         setup: !args.no_setup,
         artifact_env: Vec::new(),
+        exact: false,
     };
     let _signals = SignalGuard::install();
 
@@ -92,24 +93,28 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     // What is measured is the tree before the run: files the benchmark writes do not count.
     let commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
     let dirty = working_tree_dirty(&repo);
-    let placed = match &artifact {
-        Some(ready) => Some(place_artifact(out, &repo, ready)?),
-        None => None,
+    let mut candidate = if args.replay {
+        replay_own(out, &repo, &task, artifact.as_ref(), &log_dir.join(format!("bench-{stamp}-replay.log")))?
+    } else {
+        let placed = match &artifact {
+            Some(ready) => Some(place_artifact(out, &repo, ready)?),
+            None => None,
+        };
+        let candidate_settings = RunSettings {
+            artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
+            ..settings
+        };
+        let candidate = measure(
+            out,
+            &candidate_settings,
+            repo.work_tree(),
+            "candidate",
+            &log_dir.join(format!("bench-{stamp}.log")),
+        );
+        // Removed after the run whatever happened (an error or Ctrl-C included).
+        drop(placed);
+        candidate?
     };
-    let candidate_settings = RunSettings {
-        artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
-        ..settings
-    };
-    let candidate = measure(
-        out,
-        &candidate_settings,
-        repo.work_tree(),
-        "candidate",
-        &log_dir.join(format!("bench-{stamp}.log")),
-    );
-    // Removed after the run whatever happened (an error or Ctrl-C included).
-    drop(placed);
-    let mut candidate = candidate?;
     candidate.commit = commit;
     candidate.dirty = dirty;
 
@@ -157,6 +162,32 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+/// The kind of a measurement made by `bench --replay`.
+const REPLAY_KIND: &str = "replay";
+
+/// `bench --replay`: this clone's own submission (the `git bitsota diff` bytes) through the
+/// replay engine, as a measurement of kind `replay`.
+fn replay_own(
+    out: &Output,
+    repo: &Repo,
+    task: &TaskSnapshot,
+    artifact: Option<&crate::artifact::Ready>,
+    log: &Path,
+) -> Result<Measurement> {
+    let report = crate::check::submittable(repo, task, false)?;
+    let input = crate::replay::Input {
+        repo,
+        task,
+        patch: &report.built.patch,
+        base: &task.base_commit,
+        log_path: log.to_path_buf(),
+        artifact,
+        artifact_problem: None,
+    };
+    let outcome = crate::replay::replay(out, &input)?;
+    Ok(outcome.into_measurement(REPLAY_KIND))
+}
+
 /// Put the artifact where validators put it, kept out of every patch by `info/exclude`.
 fn place_artifact(
     out: &Output,
@@ -192,6 +223,12 @@ fn execution_log(
         "git bitsota bench {at}: task {} (metric {}, {}), validator environment, time budget {} s",
         task.slug, task.metric_name, task.metric_direction, task.time_budget_seconds
     )];
+    if candidate.kind == REPLAY_KIND {
+        lines.push(format!(
+            "replayed as a validator: the exact patch applied with `git apply -` to a clean checkout of base commit {}",
+            crate::repo::short_oid(&task.base_commit)
+        ));
+    }
     for step in &candidate.steps {
         lines.push(format!("{}: {} ({})", step.name, step.command, step.outcome()));
     }
@@ -207,7 +244,7 @@ fn execution_log(
         (Some(b), Some(v)) => lines.push(format!(
             "baseline (base commit {}, {}): {} = {}",
             crate::repo::short_oid(&task.base_commit),
-            fmt_secs(b.seconds),
+            duration(b.seconds),
             task.metric_name,
             fmt_num(v)
         )),
@@ -264,6 +301,9 @@ fn report(
             "sidecar": recorded.map(|p| p.to_string_lossy().into_owned()),
             "artifact": artifact.map(|a| json!({"uri": a.uri, "size_bytes": a.size_bytes, "source": a.how})),
         });
+        if candidate.kind == REPLAY_KIND {
+            doc["replay"] = json!(true);
+        }
         if let Some(b) = baseline {
             doc["baseline_status"] = json!(b.status.as_str());
             doc["baseline_log"] = json!(b.log.to_string_lossy());
@@ -273,7 +313,8 @@ fn report(
     if let Some(b) = baseline {
         out.line(measurement_line(out, task, b, "baseline "))?;
     }
-    out.line(measurement_line(out, task, candidate, "candidate"))?;
+    let label = if candidate.kind == REPLAY_KIND { "replay   " } else { "candidate" };
+    out.line(measurement_line(out, task, candidate, label))?;
     if baseline.is_none() {
         if let Some(b) = baseline_value {
             out.line(format!(
@@ -305,9 +346,9 @@ fn measurement_line(out: &Output, task: &TaskSnapshot, m: &Measurement, label: &
             "{label} {} = {} ({status}, {})",
             task.metric_name,
             fmt_num(found.value),
-            fmt_secs(m.seconds)
+            duration(m.seconds)
         ),
-        None => format!("{label} {}: no metric ({status}, {})", task.metric_name, fmt_secs(m.seconds)),
+        None => format!("{label} {}: no metric ({status}, {})", task.metric_name, duration(m.seconds)),
     };
     if let Some((name, found)) = &m.secondary {
         text.push_str(&format!("; {name} = {}", fmt_num(found.value)));

@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
     if ctx.out.is_json() {
         ctx.out.json(&report.to_json())?;
     } else {
-        report.print(&ctx.out)?;
+        crate::output::check_report::print_check_report(&ctx.out, &report)?;
         centerless_notes(ctx, &repo, &state, args.submission_file.as_deref())?;
     }
     if report.ok() {

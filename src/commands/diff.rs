@@ -1,27 +1,14 @@
 //! `git bitsota diff`: the exact patch bytes `submit` would send, on stdout.
 
-use crate::check::{self, Options};
+use crate::check;
 use crate::cli::DiffArgs;
 use crate::ctx::Ctx;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let state = ctx.state_file(&repo).read_bound()?;
-    let options = Options { allow_outside: args.allow_outside, sidecar: None };
-    let report = check::check_worktree(&repo, &state.task, &options)?;
-    // Refused paths would make `submit` refuse too: say so rather than print a patch that
-    // will not be sent. Size and emptiness do not change what the bytes are.
-    let blocking: Vec<_> =
-        report.problems.iter().filter(|p| !matches!(p.code, "patch_too_large" | "empty_patch")).collect();
-    if let Some(first) = blocking.first() {
-        let mut err = Error::problems(format!("{} [{}]", first.message, first.code)).with_code(first.code);
-        if !first.paths.is_empty() {
-            err = Error::problems(format!("{} [{}]: {}", first.message, first.code, first.paths.join(", ")))
-                .with_code(first.code);
-        }
-        return Err(err.with_hint(first.hint.clone().unwrap_or_else(|| "see `git bitsota check`".into())));
-    }
+    let report = check::submittable(&repo, &state.task, args.allow_outside)?;
     for path in report.left_out() {
         ctx.out.warn(format!("left out: {path}"));
     }

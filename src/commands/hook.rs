@@ -350,7 +350,7 @@ pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
     }
     let existing = inspect(&place.hook)?;
     if matches!(existing, Existing::Current) {
-        report_install(ctx, &place, "unchanged", None)?;
+        report_install(ctx, &place, Installed::Unchanged, None)?;
         return warn_if_unbound(ctx, &repo);
     }
     if !force {
@@ -362,8 +362,8 @@ pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
     let action = match &existing {
         // Returned above; nothing to write.
         Existing::Current => return warn_if_unbound(ctx, &repo),
-        Existing::Absent | Existing::Empty => "installed",
-        Existing::Outdated => "upgraded",
+        Existing::Absent | Existing::Empty => Installed::New,
+        Existing::Outdated => Installed::Upgraded,
         Existing::Foreign(content) => {
             if !force {
                 show_foreign(ctx, &place.hook, content);
@@ -379,7 +379,7 @@ pub fn install(ctx: &Ctx, force: bool, print: bool) -> Result<()> {
             }
             back_up(&place)?;
             backup = Some(place.backup.clone());
-            "replaced"
+            Installed::Replaced
         }
     };
     if let Err(err) = write_hook(&place) {
@@ -418,21 +418,65 @@ fn back_up(place: &Place) -> Result<()> {
     })
 }
 
-fn report_install(ctx: &Ctx, place: &Place, action: &str, backup: Option<&Path>) -> Result<()> {
+/// What `hook install` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Installed {
+    New,
+    Unchanged,
+    Upgraded,
+    Replaced,
+}
+
+impl Installed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Installed::New => "installed",
+            Installed::Unchanged => "unchanged",
+            Installed::Upgraded => "upgraded",
+            Installed::Replaced => "replaced",
+        }
+    }
+}
+
+/// What `hook status` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HookStatus {
+    Installed,
+    Outdated,
+    Redirected,
+    Foreign,
+    Absent,
+}
+
+impl HookStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            HookStatus::Installed => "installed",
+            HookStatus::Outdated => "outdated",
+            HookStatus::Redirected => "redirected",
+            HookStatus::Foreign => "foreign",
+            HookStatus::Absent => "absent",
+        }
+    }
+}
+
+fn report_install(ctx: &Ctx, place: &Place, action: Installed, backup: Option<&Path>) -> Result<()> {
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
             "version": 1,
             "status": "installed",
-            "action": action,
+            "action": action.as_str(),
             "path": place.hook.display().to_string(),
             "backup": backup.map(|b| b.display().to_string()),
         }));
     }
     let path = place.hook.display();
     match action {
-        "unchanged" => ctx.out.line(format!("the pre-push hook is already installed at {path}"))?,
-        "upgraded" => ctx.out.line(format!("upgraded the pre-push hook at {path}"))?,
-        _ => ctx.out.line(format!("installed the pre-push hook at {path}"))?,
+        Installed::Unchanged => ctx.out.line(format!("the pre-push hook is already installed at {path}"))?,
+        Installed::Upgraded => ctx.out.line(format!("upgraded the pre-push hook at {path}"))?,
+        Installed::New | Installed::Replaced => {
+            ctx.out.line(format!("installed the pre-push hook at {path}"))?
+        }
     }
     if let Some(backup) = backup {
         ctx.out.info(format!(
@@ -541,17 +585,17 @@ pub fn status(ctx: &Ctx) -> Result<()> {
     let place = locate(&repo)?;
     let existing = inspect(&place.hook)?;
     let status = match (&existing, &place.redirect) {
-        (Existing::Current, _) => "installed",
-        (Existing::Outdated, _) => "outdated",
-        (_, Some(_)) => "redirected",
-        (Existing::Foreign(_), None) => "foreign",
-        (Existing::Absent | Existing::Empty, None) => "absent",
+        (Existing::Current, _) => HookStatus::Installed,
+        (Existing::Outdated, _) => HookStatus::Outdated,
+        (_, Some(_)) => HookStatus::Redirected,
+        (Existing::Foreign(_), None) => HookStatus::Foreign,
+        (Existing::Absent | Existing::Empty, None) => HookStatus::Absent,
     };
     let backup = fs::symlink_metadata(&place.backup).is_ok().then(|| place.backup.display().to_string());
     if ctx.out.is_json() {
         return ctx.out.json(&json!({
             "version": 1,
-            "status": status,
+            "status": status.as_str(),
             "path": place.hook.display().to_string(),
             "hooks_path": place.hooks_path,
             "backup": backup,
@@ -559,14 +603,14 @@ pub fn status(ctx: &Ctx) -> Result<()> {
     }
     let path = place.hook.display();
     match status {
-        "installed" => ctx.out.line(format!("installed: {path}"))?,
-        "outdated" => {
+        HookStatus::Installed => ctx.out.line(format!("installed: {path}"))?,
+        HookStatus::Outdated => {
             ctx.out.line(format!(
                 "outdated: {path} was written by an older git-bitsota (or lost its executable bit)"
             ))?;
             ctx.out.hint("`git bitsota hook install` upgrades it");
         }
-        "redirected" => {
+        HookStatus::Redirected => {
             ctx.out.line(format!(
                 "redirected: core.hooksPath = {} sends hooks to {}",
                 place.hooks_path.as_deref().unwrap_or("?"),
@@ -579,11 +623,11 @@ pub fn status(ctx: &Ctx) -> Result<()> {
                 }
             }
         }
-        "foreign" => {
+        HookStatus::Foreign => {
             ctx.out.line(format!("foreign: {path} exists and was not written by git-bitsota"))?;
             ctx.out.hint("`git bitsota hook install --print` shows the lines to merge into it");
         }
-        _ => {
+        HookStatus::Absent => {
             ctx.out.line(format!("absent: no pre-push hook at {path}"))?;
             ctx.out.hint("install it with `git bitsota hook install`");
         }

@@ -20,6 +20,7 @@ pub mod init;
 pub mod man;
 pub mod prepush;
 pub mod request;
+pub mod review;
 pub mod run;
 pub mod show;
 pub mod status;
@@ -49,6 +50,7 @@ pub fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Status => status::run(ctx),
         Command::Submissions(args) => submissions::run(ctx, &args),
         Command::Request(args) => request::run(ctx, &args),
+        Command::Review(args) => review::run(ctx, &args),
         Command::Run(args) => run::run(ctx, &args),
         Command::Attempts(args) => attempts::run(ctx, &args),
         Command::Hook(args) => match args.action {

@@ -21,7 +21,7 @@ use crate::attempts;
 use crate::bench_results::{claimed_metrics, file_stamp, improvement, improvement_text, remembered_baseline};
 use crate::brief::{self, BriefInputs};
 use crate::canonical_json::sha256_hex;
-use crate::cli::{ClaimArgs, RunArgs, SubmitArgs};
+use crate::cli::{ClaimArgs, Command, RunArgs, SubmitArgs};
 use crate::consent::ensure_consent;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result, ResultExt};
@@ -304,6 +304,7 @@ fn gate(
             inherit_env: false,
             setup: true,
             artifact_env: placed.as_ref().map(|p| p.env().to_vec()).unwrap_or_default(),
+            exact: false,
         };
         let log = log_dir.join(format!("bench-{stamp}-attempt-{cycle}.log"));
         let measured = measure(out, &settings, repo.work_tree(), "attempt", &log);
@@ -425,7 +426,8 @@ fn submit_best(
         }
         None => {
             out.info("==> no baseline recorded: measuring one at the base commit");
-            let settings = RunSettings { task, inherit_env: false, setup: true, artifact_env: Vec::new() };
+            let settings =
+                RunSettings { task, inherit_env: false, setup: true, artifact_env: Vec::new(), exact: false };
             let log = log_dir.join(format!("bench-{stamp}-baseline.log"));
             let m = crate::bench_results::run_baseline(out, repo, &settings, &log)?;
             crate::bench_results::save_records(state_file, task, None, &m, &crate::timefmt::now_rfc3339())?;
@@ -498,7 +500,8 @@ fn submit_best(
         )));
     }
 
-    // Claim and submit as the commands do; in JSON mode they print on stderr, and this
+    // Claim and submit through the command table, so exactly their checks (and claim adoption)
+    // apply; in JSON mode they print on stderr, and this
     // command's one JSON value stays on stdout.
     let nested =
         if out.is_json() { ctx.with_output(out.nested_on_stderr()) } else { ctx.with_output(out.clone()) };
@@ -506,22 +509,27 @@ fn submit_best(
     let active = state.claim.as_ref().is_some_and(|c| c.is_live());
     if !active {
         out.info("==> claiming the task");
-        crate::commands::claim::run(
+        super::run(
             &nested,
-            &ClaimArgs { message: "git bitsota run".into(), force: false, work_item: None, base: None },
+            Command::Claim(ClaimArgs {
+                message: "git bitsota run".into(),
+                force: false,
+                work_item: None,
+                base: None,
+            }),
         )?;
     }
     out.info(format!("==> submitting attempt {}", record.n));
-    crate::commands::submit::run(
+    super::run(
         &nested,
-        &SubmitArgs {
+        Command::Submit(SubmitArgs {
             dry_run: false,
             submission_file: None,
             allow_outside: false,
             force: false,
             implements: None,
             no_verify_artifact: false,
-        },
+        }),
     )?;
     let state = state_file.read_bound()?;
     let sent = state.submissions.last().map(|s| {

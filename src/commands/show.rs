@@ -7,7 +7,7 @@ use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::output::Style;
 use crate::served::{cell, one_line, printable, task_metric, task_state};
-use crate::timefmt::human_duration;
+use crate::timefmt::duration;
 
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     let coordinator = ctx.ambient_coordinator()?;
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     rows.push((
         "time budget",
         match task.get("time_budget_seconds").and_then(Value::as_u64) {
-            Some(secs) => format!("{} ({secs} s)", human_duration(secs)),
+            Some(secs) => format!("{} ({secs} s)", duration(secs as f64)),
             None => "-".to_string(),
         },
     ));

@@ -101,11 +101,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         if status == "expired" || (status == "active" && left.is_some_and(|s| s <= 0)) {
             ctx.out.warn("the claim has expired: claim again before submitting");
         } else if let Some(s) = left.filter(|s| status == "active" && *s < CLAIM_WARN_SECONDS) {
-            ctx.out.warn(format!("the claim expires in {}", timefmt::duration_words(s)));
+            ctx.out.warn(format!("the claim expires in {}", timefmt::duration(s as f64)));
         }
     }
 
-    let ours: Vec<Value> = state
+    let mut ours: Vec<Value> = state
         .submissions
         .iter()
         .map(|local| {
@@ -114,6 +114,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             })
         })
         .collect();
+    if offline.is_none() {
+        crate::peer_review::add_peer_consensus(&coordinator, task, ours.iter_mut())?;
+    }
 
     // Keep the state file's statuses current.
     let fresh = state_file.update(|fresh| {
@@ -145,6 +148,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "claim": claim,
             "check": report.to_json(),
             "submissions": ours,
+            "reviews": fresh.reviews,
             "work_item": fresh.claim.as_ref().and_then(crate::work_items::noted).map(|w| json!({
                 "id": w.id, "title": w.title, "instructions": w.instructions, "status": w.status,
             })),
@@ -162,12 +166,19 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "rejected" | "error" => Style::Red,
             _ => Style::Yellow,
         };
+        let consensus = match s.get("peer_consensus") {
+            Some(c) => format!(" peer consensus {}", crate::peer_review::consensus_words(c)),
+            None => String::new(),
+        };
         ctx.out.line(format!(
-            "submission {} {} metric {}",
+            "submission {} {} metric {}{consensus}",
             cell(s, "id"),
             ctx.out.paint(style, &status),
             metric_words(s, &task.metric_name)
         ))?;
+    }
+    for r in &fresh.reviews {
+        ctx.out.line(format!("review   {} {} (sent {})", r.submission_id, r.status, r.sent_at))?;
     }
     offline.map_or(Ok(()), |err| Err(err.already_reported()))
 }

@@ -19,6 +19,10 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
             mine.as_deref().is_none_or(|me| s.get("miner_hotkey").and_then(Value::as_str) == Some(me))
         })
         .collect();
+    // This clone's own submissions on a peer_evaluation task carry their consensus.
+    let mut listed = listed;
+    let own = |s: &Value| state.submissions.iter().any(|r| crate::served::has_id(s, &r.id));
+    crate::peer_review::add_peer_consensus(&coordinator, &state.task, listed.iter_mut().filter(|s| own(s)))?;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "submissions": listed}));
     }
@@ -37,8 +41,12 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
 
 /// One table row: id, status, shortened hotkey, time, metric.
 pub fn row(s: &Value, metric: &str) -> String {
+    let consensus = match s.get("peer_consensus") {
+        Some(c) => format!("  peer consensus {}", crate::peer_review::consensus_words(c)),
+        None => String::new(),
+    };
     format!(
-        "{:<38} {:<22} {:<12} {:<21} {}",
+        "{:<38} {:<22} {:<12} {:<21} {}{consensus}",
         cell(s, "id"),
         cell(s, "status"),
         shorten(&cell(s, "miner_hotkey"), 10),

@@ -11,7 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::canonical_json::{sha256_hex, to_canonical_string};
-use crate::check::{self, Options, Problem, Report, SidecarFacts};
+use crate::check::{self, CheckOptions, Problem, Report, SidecarFacts};
 use crate::cli::SubmitArgs;
 use crate::client::Coordinator;
 use crate::ctx::Ctx;
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &SubmitArgs) -> Result<()> {
             problems: vec![format!("the submission file {} is missing", sidecar_path.display())],
         },
     };
-    let options = Options { allow_outside: args.allow_outside, sidecar: Some(facts) };
+    let options = CheckOptions { allow_outside: args.allow_outside, sidecar: Some(facts) };
     let mut report = check::check_worktree(&repo, task, &options)?;
     let claim_id = state.claim.as_ref().map(|c| c.id.clone()).unwrap_or_default();
     let patch_sha256 = sha256_hex(&report.built.patch);
@@ -240,7 +240,7 @@ fn refuse(ctx: &Ctx, report: &Report) -> Result<()> {
     if ctx.out.is_json() {
         ctx.out.json(&report.to_json())?;
     } else {
-        report.print(&ctx.out)?;
+        crate::output::check_report::print_check_report(&ctx.out, report)?;
     }
     Err(Error::problems(format!("not submitted: {} problem(s)", report.problems.len())).already_reported())
 }

@@ -1,7 +1,7 @@
 //! `git bitsota tasks [--all]`: the coordinator's tasks, by default only the live, active ones.
 
 use crate::served::{cell, task_metric, task_state};
-use crate::timefmt::human_duration;
+use crate::timefmt::duration;
 use serde_json::{json, Value};
 
 use crate::cli::TasksArgs;
@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: &TasksArgs) -> Result<()> {
                 cell(t, "competition_mode"),
                 t.get("time_budget_seconds")
                     .and_then(Value::as_u64)
-                    .map(human_duration)
+                    .map(|secs| duration(secs as f64))
                     .unwrap_or_else(|| "-".into()),
             ];
             if args.all {

@@ -112,12 +112,6 @@ impl Hotkey {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.pair.sign(message).0
     }
-
-    /// A hotkey straight from a mnemonic (origin: `mnemonic-env`).
-    pub fn from_phrase(phrase: &str) -> Result<Hotkey> {
-        let pair = pair_from_phrase(phrase, "the phrase")?;
-        Ok(Hotkey::new(pair, Origin::MnemonicEnv))
-    }
 }
 
 /// Never prints the secret: only the address and where it came from.

@@ -47,13 +47,11 @@ fn sha_hex(bytes: &[u8]) -> String {
 }
 
 /// A repository bound to a task whose allowed path is `train.py`, with `tweak` applied to the
-/// record.
+/// record's overrides.
 fn bound_repo(env: &Env, tweak: impl FnOnce(&mut Value)) -> PathBuf {
-    let repo = env.repo_with("task", &[("train.py", b"lr = 0.1\n"), ("bench.py", b"print(1)\n")]);
-    let mut record = task_record(repo.to_str().unwrap(), "main", &["train.py"]);
-    tweak(&mut record);
-    env.bind(&repo, &record);
-    repo
+    let mut overrides = json!({"allowed_patch_paths": ["train.py"]});
+    tweak(&mut overrides);
+    env.bound(&[("train.py", b"lr = 0.1\n"), ("bench.py", b"print(1)\n")], overrides)
 }
 
 fn sidecar(dir: &Path, value: Value) {

@@ -4,23 +4,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use git_bitsota::test_support::sidecar;
 use git_bitsota::test_support::StateFile;
 
 use crate::common::{pid_in, precondition, process_is_dead, task_record, write, Env, Run};
-
-/// A repo with `files` committed, bound to a task record with `overrides` merged in.
-fn bound(env: &Env, files: &[(&str, &[u8])], overrides: Value) -> PathBuf {
-    let repo = env.repo_with("task", files);
-    let mut record = task_record(repo.to_str().unwrap(), "main", &["solution.txt"]);
-    for (key, value) in overrides.as_object().unwrap() {
-        record[key] = value.clone();
-    }
-    env.bind(&repo, &record);
-    repo
-}
 
 fn bench(env: &Env, repo: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["bench", "--yes", "--json"];
@@ -39,8 +28,7 @@ fn metric_value_shape_wins_over_other_shapes() {
 printf '{"metric_name": "score", "metric_value": 1.5, "metrics": {"score": 9}, "score": 8}' > out/result.json
 echo "score=7"
 "#;
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", script)],
         json!({"benchmark_command": "sh bench.sh", "result_path": "out/result.json"}),
     );
@@ -59,8 +47,7 @@ echo "score=7"
 fn metrics_object_shape() {
     let env = Env::new();
     let script = br#"printf '{"metric_name": "other", "metric_value": 1, "metrics": {"score": 2.5}, "score": 8}' > result.json"#;
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", script)],
         json!({"benchmark_command": "sh bench.sh", "result_path": "result.json"}),
     );
@@ -73,8 +60,7 @@ fn top_level_key_shape_with_python_float_semantics() {
     let env = Env::new();
     // float(" 3_000.5 ") in Python is 3000.5.
     let script = br#"printf '{"score": " 3_000.5 "}' > result.json"#;
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", script)],
         json!({"benchmark_command": "sh bench.sh", "result_path": "result.json"}),
     );
@@ -86,8 +72,7 @@ fn top_level_key_shape_with_python_float_semantics() {
 #[test]
 fn result_path_has_no_fallback_to_output() {
     let env = Env::new();
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", b"echo score=7\n")],
         json!({"benchmark_command": "sh bench.sh", "result_path": "result.json"}),
     );
@@ -120,7 +105,7 @@ fn result_path_has_no_fallback_to_output() {
 fn metric_from_output_last_match_over_stdout_then_stderr() {
     let env = Env::new();
     let script = b"echo 'score: 1'\necho 'SCORE = 4.25'\necho 'Score=5e-1' >&2\necho 'best_score: 99'\n";
-    let repo = bound(&env, &[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
+    let repo = env.bound(&[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
     let v = bench(&env, &repo, &[]).expect(0).json();
     // stderr comes after stdout in the validator's combined text, so its match is the last.
     assert_eq!(v["value"].as_f64(), Some(5e-1));
@@ -131,7 +116,7 @@ fn metric_from_output_last_match_over_stdout_then_stderr() {
 fn rejection_line_makes_status_rejected() {
     let env = Env::new();
     let script = b"echo score=3\necho 'validator_rejection=quality_floor ppl too high' >&2\nexit 1\n";
-    let repo = bound(&env, &[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
+    let repo = env.bound(&[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
     let v = bench(&env, &repo, &[]).expect(1).json();
     assert_eq!(v["status"], "rejected");
     assert_eq!(v["rejection"], "quality_floor");
@@ -143,7 +128,7 @@ fn rejection_line_makes_status_rejected() {
 fn non_zero_exit_is_an_error_even_with_a_metric() {
     let env = Env::new();
     let repo =
-        bound(&env, &[("bench.sh", b"echo score=3\nexit 2\n")], json!({"benchmark_command": "sh bench.sh"}));
+        env.bound(&[("bench.sh", b"echo score=3\nexit 2\n")], json!({"benchmark_command": "sh bench.sh"}));
     let run = env.tool(&repo, &["bench", "--yes"]).expect(1);
     assert!(run.out().contains("no metric (error"), "{}", run.out());
     assert!(run.out().contains("validators do not count it"), "{}", run.out());
@@ -155,7 +140,7 @@ fn non_zero_exit_is_an_error_even_with_a_metric() {
     assert_eq!(v["exit_code"], 2);
     let records = state(&repo).bench;
     let last = records.last().unwrap();
-    assert_eq!(last.status, "error");
+    assert_eq!(last.status.as_str(), "error");
     assert_eq!(last.exit_code, Some(2));
     assert_eq!(last.kind, "candidate");
 }
@@ -163,8 +148,7 @@ fn non_zero_exit_is_an_error_even_with_a_metric() {
 #[test]
 fn setup_failure_stops_before_the_benchmark() {
     let env = Env::new();
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", b"touch ran\necho score=1\n")],
         json!({"setup_command": "echo preparing; exit 4", "benchmark_command": "sh bench.sh"}),
     );
@@ -184,8 +168,7 @@ fn timeout_kills_the_whole_process_group() {
     // 1 s and the grace period) stops it. It writes its pid before the benchmark goes on.
     let script = b"sh -c 'trap \"\" TERM; echo $$ > late.pid; exec sleep 60' &\n\
         while [ ! -s late.pid ]; do sleep 0.05; done\nsleep 60\necho score=1\n";
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", script)],
         json!({"benchmark_command": "sh bench.sh", "time_budget_seconds": 1}),
     );
@@ -211,8 +194,7 @@ fn processes_that_leave_the_group_with_setsid_are_killed_too() {
     for (script, status) in
         [(format!("{daemon}\nsleep 60\n"), "timeout"), (format!("{daemon}\necho score=1\n"), "ok")]
     {
-        let repo = bound(
-            &env,
+        let repo = env.bound(
             &[("bench.sh", script.as_bytes())],
             json!({"benchmark_command": "sh bench.sh", "time_budget_seconds": 1}),
         );
@@ -233,8 +215,7 @@ fn validator_environment_and_inherit_env() {
         env
     };
     let script = b"env | sort > env.txt\necho score=1\n";
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", script)],
         json!({"benchmark_command": "sh bench.sh", "validator_benchmark_env": {"TASK_KNOB": "7"}}),
     );
@@ -268,8 +249,7 @@ fn validator_environment_and_inherit_env() {
 #[test]
 fn hotkey_secrets_and_git_repository_variables_never_reach_the_benchmark() {
     let mut env = Env::new();
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", b"env | sort > env.txt\necho score=1\n")],
         json!({"benchmark_command": "sh bench.sh"}),
     );
@@ -294,11 +274,8 @@ fn hotkey_secrets_and_git_repository_variables_never_reach_the_benchmark() {
 #[test]
 fn consent_is_asked_once_per_set_of_commands() {
     let env = Env::new();
-    let repo = bound(
-        &env,
-        &[("bench.sh", b"touch ran\necho score=1\n")],
-        json!({"benchmark_command": "sh bench.sh"}),
-    );
+    let repo =
+        env.bound(&[("bench.sh", b"touch ran\necho score=1\n")], json!({"benchmark_command": "sh bench.sh"}));
     // Not interactive and no --yes: refuse, show the commands, run nothing.
     let run = env.tool(&repo, &["bench", "--json"]).expect(2);
     assert_eq!(run.json()["error"]["code"], "consent_required");
@@ -322,8 +299,7 @@ fn consent_is_asked_once_per_set_of_commands() {
 #[test]
 fn baseline_runs_in_a_temporary_worktree_and_touches_nothing() {
     let env = Env::new();
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[
             ("bench.sh", b"echo \"score=$(cat solution.txt)\"\necho built > build.out\n"),
             ("solution.txt", b"1\n"),
@@ -392,8 +368,7 @@ fn baseline_that_writes_files_and_fails_still_touches_nothing() {
     // At the base commit the benchmark scribbles over tracked files, its HOME and the index
     // of its checkout, then fails; the candidate (with the fix) passes.
     let script = b"echo scribble > solution.txt\necho x > \"$HOME/home-file\"\necho new > new.txt\ngit add -A 2>/dev/null\n[ -f fixed ] || { echo 'validator_rejection=broken' >&2; exit 3; }\necho score=2\n";
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", script), ("solution.txt", b"1\n")],
         json!({"benchmark_command": "sh bench.sh"}),
     );
@@ -430,8 +405,7 @@ fn record_writes_a_sidecar_accepted_once_the_summary_is_edited() {
     let script = br#"printf '{"metric_name": "score", "metric_value": 2.5, "metrics": {"score": 2.5, "params": 100, "flag": true, "label": "x"}}' > result.json
 echo done
 "#;
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", script), ("solution.txt", b"1\n"), (".gitignore", b"result.json\n")],
         json!({"benchmark_command": "sh bench.sh", "result_path": "result.json"}),
     );
@@ -481,7 +455,7 @@ echo done
 #[test]
 fn record_to_a_relative_submission_file_and_refuses_a_broken_one() {
     let env = Env::new();
-    let repo = bound(&env, &[("bench.sh", b"echo score=4\n")], json!({"benchmark_command": "sh bench.sh"}));
+    let repo = env.bound(&[("bench.sh", b"echo score=4\n")], json!({"benchmark_command": "sh bench.sh"}));
     let sub = repo.join("sub");
     fs::create_dir_all(&sub).unwrap();
     env.tool(&sub, &["bench", "--yes", "--record", "--submission-file", "../../side.json"]).expect(0);

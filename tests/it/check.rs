@@ -4,18 +4,11 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value};
 
 use crate::common::{check_json, files_under, listed, problem, problem_codes, task_record, write, Env};
-
-/// A repo whose base commit is on branch `main`, bound to a task allowing `src/*`.
-fn bound_repo(env: &Env, files: &[(&str, &[u8])], allowed: &[&str]) -> PathBuf {
-    let repo = env.repo_with("repo", files);
-    env.bind(&repo, &task_record("https://example.invalid/task.git", "main", allowed));
-    repo
-}
 
 fn is_executable(path: &Path) -> bool {
     fs::metadata(path).unwrap().permissions().mode() & 0o111 != 0
@@ -151,7 +144,10 @@ fn patch_replays_byte_for_byte_under_hostile_config() {
 #[test]
 fn clean_change_passes_with_exit_zero() {
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/train.py", b"lr = 1\n"), ("README.md", b"r\n")], &["src/*"]);
+    let repo = env.bound(
+        &[("src/train.py", b"lr = 1\n"), ("README.md", b"r\n")],
+        json!({"allowed_patch_paths": ["src/*"]}),
+    );
     write(&repo.join("src/train.py"), b"lr = 2\n");
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 0, "{report}");
@@ -181,8 +177,10 @@ fn clean_change_passes_with_exit_zero() {
 fn every_offline_problem_code_from_a_real_repo() {
     // empty_patch
     let env = Env::new();
-    let repo =
-        bound_repo(&env, &[("src/train.py", b"x\n"), ("src/q.sql", b"-- comment\nselect 1;\n")], &["src/*"]);
+    let repo = env.bound(
+        &[("src/train.py", b"x\n"), ("src/q.sql", b"-- comment\nselect 1;\n")],
+        json!({"allowed_patch_paths": ["src/*"]}),
+    );
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!((code, problem_codes(&report)), (1, vec!["empty_patch".to_string()]));
 
@@ -266,7 +264,7 @@ fn patch_too_large_counts_exact_bytes() {
 #[test]
 fn empty_allowed_list_allows_nothing() {
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/train.py", b"x\n")], &[]);
+    let repo = env.bound(&[("src/train.py", b"x\n")], json!({"allowed_patch_paths": []}));
     write(&repo.join("src/train.py"), b"y\n");
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 1);
@@ -291,7 +289,10 @@ fn not_bound_and_not_a_repo_are_usage_errors() {
 #[test]
 fn works_from_a_subdirectory_and_a_linked_worktree() {
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/deep/train.py", b"x\n"), ("README.md", b"r\n")], &["src/*"]);
+    let repo = env.bound(
+        &[("src/deep/train.py", b"x\n"), ("README.md", b"r\n")],
+        json!({"allowed_patch_paths": ["src/*"]}),
+    );
     write(&repo.join("src/deep/train.py"), b"y\n");
     let (code, report) = check_json(&env, &repo.join("src/deep"), &[]);
     assert_eq!(code, 0, "{report}");
@@ -311,7 +312,7 @@ fn works_from_a_subdirectory_and_a_linked_worktree() {
 #[test]
 fn corrupt_or_newer_state_blocks_until_init_force() {
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/train.py", b"x\n")], &["src/*"]);
+    let repo = env.bound(&[("src/train.py", b"x\n")], json!({"allowed_patch_paths": ["src/*"]}));
     let state = repo.join(".git/bitsota.toml");
     fs::write(&state, b"version = 1\n[task\nbroken").unwrap();
     let run = env.tool(&repo, &["check"]).expect(2);
@@ -393,7 +394,7 @@ fn init_binds_resolves_and_excludes_once() {
 #[test]
 fn user_index_env_and_intent_to_add_do_not_leak() {
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/train.py", b"x\n")], &["src/*"]);
+    let repo = env.bound(&[("src/train.py", b"x\n")], json!({"allowed_patch_paths": ["src/*"]}));
     write(&repo.join("src/ita.py"), b"intent to add\n");
     env.git(&repo, &["add", "-N", "src/ita.py"]);
     let before = fs::read(repo.join(".git/index")).unwrap();
@@ -411,7 +412,7 @@ fn user_index_env_and_intent_to_add_do_not_leak() {
 #[test]
 fn honours_git_dir_and_work_tree_and_refuses_bare_repos() {
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/train.py", b"x\n")], &["src/*"]);
+    let repo = env.bound(&[("src/train.py", b"x\n")], json!({"allowed_patch_paths": ["src/*"]}));
     write(&repo.join("src/train.py"), b"y\n");
     // From an unrelated directory, pointed at the clone by the environment.
     let elsewhere = env.path("elsewhere");
@@ -434,7 +435,7 @@ fn a_closed_stdout_pipe_is_not_an_error() {
     use std::io::Read;
     use std::process::Stdio;
     let env = Env::new();
-    let repo = bound_repo(&env, &[("src/big.txt", b"start\n")], &["src/*"]);
+    let repo = env.bound(&[("src/big.txt", b"start\n")], json!({"allowed_patch_paths": ["src/*"]}));
     // A patch far larger than a pipe buffer.
     let big: Vec<u8> = (0..200_000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
     write(&repo.join("src/big.txt"), &big);

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use git_bitsota::test_support as auth;
 use git_bitsota::test_support::sha256_hex;
-use git_bitsota::test_support::Hotkey;
 use serde_json::{json, Value};
 
 use crate::common::{Env, Run, PHRASE, SS58};
@@ -147,13 +146,13 @@ fn workflow_calls_are_signed_and_verified() {
     let (fake, _env) = setup();
     let out = git_bitsota::test_support::Output::plain(true);
     let coordinator = git_bitsota::test_support::Coordinator::new(&fake.url(), &out).unwrap();
-    let key = Hotkey::from_phrase(PHRASE).unwrap();
+    let key = crate::common::hotkey_from_phrase(PHRASE);
     let claim = coordinator.claim_task_on_base(LIVE_ID, "git bitsota claim", None, &key).unwrap();
     assert_eq!(claim["miner_hotkey"], SS58);
     assert_eq!(claim["status"], "active");
     let claim_id = claim["id"].as_str().unwrap().to_string();
     // Another hotkey cannot submit on it: 403 → exit 4.
-    let other = Hotkey::from_phrase(OTHER_PHRASE).unwrap();
+    let other = crate::common::hotkey_from_phrase(OTHER_PHRASE);
     let body = json!({
         "claim_id": claim_id, "base_ref": "0".repeat(40), "patch": "diff --git a/x b/x\n",
         "summary": "héllo ✓ 😀", "claimed_metrics": {"heldout_ppl": 264.0, "tiny": 1e-05, "n": 3},
@@ -198,7 +197,7 @@ fn claims_expire_and_cancel_works() {
     let (fake, _env) = setup();
     let out = git_bitsota::test_support::Output::plain(true);
     let coordinator = git_bitsota::test_support::Coordinator::new(&fake.url(), &out).unwrap();
-    let key = Hotkey::from_phrase(PHRASE).unwrap();
+    let key = crate::common::hotkey_from_phrase(PHRASE);
     let claim = coordinator.claim_task_on_base(LIVE_ID, "first", None, &key).unwrap();
     let expires = claim["expires_at"].as_str().unwrap();
     let created = claim["created_at"].as_str().unwrap();
@@ -335,7 +334,7 @@ fn request_usage_errors() {
 #[test]
 fn server_checks_recanonicalise_and_reject_forgeries() {
     let (fake, _env) = setup();
-    let key = Hotkey::from_phrase(PHRASE).unwrap();
+    let key = crate::common::hotkey_from_phrase(PHRASE);
     let path = format!("/api/v1/tasks/{LIVE_ID}/claim");
     let canonical = br#"{"claim_description":"x","z":1.0}"#;
     let signed = auth::sign_request(&key, "POST", &path, "", Some(canonical), auth::now_unix());

@@ -177,6 +177,30 @@ impl Env {
         dir
     }
 
+    /// A repository (`task`) with `files` committed on `main`, bound to the task record of
+    /// [`task_record`] (repository: that directory, allowed: `solution.txt`) with `overrides`
+    /// merged in: the one way tests make a bound clone.
+    pub fn bound(&self, files: &[(&str, &[u8])], overrides: Value) -> PathBuf {
+        let repo = self.repo_with("task", files);
+        let mut record = task_record(repo.to_str().unwrap(), "main", &["solution.txt"]);
+        for (key, value) in overrides.as_object().expect("overrides are a JSON object") {
+            record[key] = value.clone();
+        }
+        self.bind(&repo, &record);
+        repo
+    }
+
+    /// What a validator does with a patch: `git clone` of `repository`, a detached checkout of
+    /// `base`, `git apply -` of the exact bytes (which must apply). Returns the checkout.
+    pub fn validator_replay(&self, repository: &str, base: &str, patch: &[u8], name: &str) -> PathBuf {
+        let dir = self.path(name);
+        self.git(self.root(), &["clone", "--quiet", repository, dir.to_str().unwrap()]);
+        self.git(&dir, &["checkout", "--quiet", "--detach", base]);
+        let applied = self.git_stdin(&dir, &["apply", "-"], patch);
+        assert_eq!(applied.code, 0, "git apply failed: {}", applied.stderr);
+        dir
+    }
+
     /// Write a task record to a file and `init` the repo with it (exit 0 expected).
     pub fn bind(&self, repo: &Path, record: &Value) {
         let file = self.path("task-record.json");
@@ -317,4 +341,14 @@ impl git_bitsota::test_support::KeyUi for NoUi {
     fn busy(&self, _message: &str) -> Box<dyn git_bitsota::test_support::BusyGuard> {
         Box::new(())
     }
+}
+
+/// The hotkey of a TEST-ONLY mnemonic, loaded the way the tool loads one from
+/// `BITSOTA_HOTKEY_MNEMONIC`.
+pub fn hotkey_from_phrase(phrase: &str) -> git_bitsota::test_support::Hotkey {
+    use git_bitsota::test_support::{load_hotkey, SecretSources, WalletSelector};
+    let sources =
+        SecretSources::from_lookup(|name| (name == "BITSOTA_HOTKEY_MNEMONIC").then(|| phrase.into()));
+    let nowhere = WalletSelector { path: "/nonexistent".into(), name: "none".into(), hotkey: "none".into() };
+    load_hotkey(&sources, &nowhere, &NoUi).expect("a valid test mnemonic")
 }

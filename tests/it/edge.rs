@@ -14,26 +14,14 @@ use crate::common::{check_json, files_under, listed, problem, problem_codes, tas
 /// A repo with `files` committed on `main`, bound to a task allowing `allowed`; returns the
 /// repo and its base commit.
 fn bound(env: &Env, files: &[(&str, &[u8])], allowed: &[&str]) -> (PathBuf, String) {
-    let repo = env.repo_with("repo", files);
-    let mut record = task_record("https://example.invalid/task.git", "main", allowed);
     // Room for the binary case; the limit has its own tests.
-    record["max_patch_bytes"] = json!(16 << 20);
-    env.bind(&repo, &record);
+    let repo = env.bound(files, json!({"allowed_patch_paths": allowed, "max_patch_bytes": 16 << 20}));
     let base = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
     (repo, base)
 }
 
 fn entry(path: &str, change: &str, allowed: bool) -> (String, String, bool) {
     (path.to_string(), change.to_string(), allowed)
-}
-
-/// Replay `patch` as a validator does: a fresh clone, checked out at `base`, `git apply -`.
-fn replay(env: &Env, repo: &Path, base: &str, patch: &[u8], name: &str) -> PathBuf {
-    let fresh = env.path(name);
-    env.git(env.root(), &["clone", "-q", repo.to_str().unwrap(), name]);
-    env.git(&fresh, &["checkout", "-q", "--detach", base]);
-    env.git_stdin(&fresh, &["apply", "-"], patch).expect(0);
-    fresh
 }
 
 /// What a work tree holds, `.git` aside: each path with its kind, mode bits and bytes (a
@@ -126,7 +114,7 @@ fn symlinks_modes_empty_files_and_file_directory_swaps_replay_exactly() {
     );
     let patch = env.tool(&repo, &["diff"]).expect(0).stdout;
     assert_eq!(index_bytes(&repo), index, "the user's index is untouched");
-    let fresh = replay(&env, &repo, &base_with_link, &patch, "fresh");
+    let fresh = env.validator_replay(repo.to_str().unwrap(), &base_with_link, &patch, "fresh");
     assert_eq!(snapshot(&fresh), snapshot(&repo));
 }
 
@@ -156,7 +144,7 @@ fn large_binary_unicode_and_spaced_names_round_trip() {
     // validator cuts at.
     assert!(text.contains("+++ b/src/with space.py\t\n"), "{}", &text[..text.len().min(2000)]);
     assert!(text.contains("diff --git a/src/caf\u{e9} dir/na\u{ef}ve.py b/src/caf\u{e9} dir/na\u{ef}ve.py\n"));
-    let fresh = replay(&env, &repo, &base, &patch, "fresh");
+    let fresh = env.validator_replay(repo.to_str().unwrap(), &base, &patch, "fresh");
     assert_eq!(fs::read(fresh.join("src/weights.bin")).unwrap(), big);
     assert_eq!(snapshot(&fresh), snapshot(&repo));
 }
@@ -208,7 +196,7 @@ fn an_allowed_change_that_needs_a_refused_one_is_refused_too() {
     assert_eq!(code, 0, "{report}");
     let diff = env.tool(&repo, &["diff", "--allow-outside"]).expect(0);
     assert!(diff.stderr.contains("left out: src/x/y.py"), "{}", diff.stderr);
-    let fresh = replay(&env, &repo, &base, &diff.stdout, "fresh");
+    let fresh = env.validator_replay(repo.to_str().unwrap(), &base, &diff.stdout, "fresh");
     assert_eq!(fs::read(fresh.join("src/x")).unwrap(), b"file\n");
     assert_eq!(fs::read(fresh.join("src/x2/ok.py")).unwrap(), b"2\n");
 
@@ -248,7 +236,7 @@ fn a_merge_conflict_in_progress_is_refused_without_touching_the_index() {
     // Left out, the conflict markers never reach a validator.
     let diff = env.tool(&repo, &["diff", "--allow-outside"]).expect(0);
     assert!(!String::from_utf8_lossy(&diff.stdout).contains("<<<<<<<"));
-    let fresh = replay(&env, &repo, &base, &diff.stdout, "fresh");
+    let fresh = env.validator_replay(repo.to_str().unwrap(), &base, &diff.stdout, "fresh");
     assert_eq!(fs::read(fresh.join("src/a.py")).unwrap(), b"base\n");
     assert_eq!(fs::read(fresh.join("src/b.py")).unwrap(), b"b2\n");
     assert_eq!(index_bytes(&repo), index, "the user's index is untouched");
@@ -334,7 +322,7 @@ fn line_endings_that_gitattributes_convert_are_refused_unless_they_round_trip() 
 
     // What is submitted replays byte for byte.
     let patch = env.tool(&repo, &["diff", "--allow-outside"]).expect(0).stdout;
-    let fresh = replay(&env, &repo, &base, &patch, "fresh");
+    let fresh = env.validator_replay(repo.to_str().unwrap(), &base, &patch, "fresh");
     for path in ["src/win.txt", "src/lf.txt", "src/raw.bin"] {
         assert_eq!(fs::read(fresh.join(path)).unwrap(), fs::read(repo.join(path)).unwrap(), "{path}");
     }
@@ -349,7 +337,7 @@ fn line_endings_that_gitattributes_convert_are_refused_unless_they_round_trip() 
     let (code, report) = check_json(&env, &repo, &[]);
     assert_eq!(code, 0, "{report}");
     let patch = env.tool(&repo, &["diff"]).expect(0).stdout;
-    let fresh = replay(&env, &repo, &base, &patch, "fresh2");
+    let fresh = env.validator_replay(repo.to_str().unwrap(), &base, &patch, "fresh2");
     assert_eq!(snapshot(&fresh), snapshot(&repo));
 }
 
@@ -388,7 +376,7 @@ fn stash_ignored_untracked_dirs_and_detached_heads() {
     assert_eq!(code, 0, "{report}");
     let patch = env.tool(&repo, &["diff"]).expect(0).stdout;
     assert_eq!(index_bytes(&repo), index);
-    let fresh = replay(&env, &repo, &base, &patch, "fresh");
+    let fresh = env.validator_replay(repo.to_str().unwrap(), &base, &patch, "fresh");
     assert_eq!(fs::read(fresh.join("src/a.py")).unwrap(), b"committed, then edited\n");
     assert!(!fresh.join("src/run.log").exists() && !fresh.join("src/build").exists());
     assert!(fresh.join("src/new/deeper/n.py").exists());

@@ -93,6 +93,8 @@ pub struct State {
     pub onboard: HashMap<String, String>,
     pub claims: Vec<Claim>,
     pub submissions: Vec<Value>,
+    /// Peer evaluations received (`POST /api/v1/submissions/{id}/peer-evaluate`).
+    pub peer_evaluations: Vec<Value>,
     /// Pool work items (issue 13).
     pub work_items: Vec<Value>,
     pub log: Vec<Logged>,
@@ -149,6 +151,7 @@ impl Fake {
                 onboard: HashMap::new(),
                 claims: Vec::new(),
                 submissions: Vec::new(),
+                peer_evaluations: Vec::new(),
                 work_items: Vec::new(),
                 log: Vec::new(),
                 faults: VecDeque::new(),
@@ -545,6 +548,9 @@ fn route(state: &mut State, req: &Request, index: usize) -> Answer {
     };
     let query = parse_query(&req.query);
     state.refresh_claims();
+    if let Some(answer) = peer_route(state, req, &segments, &query, &body, signer.clone()) {
+        return answer;
+    }
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", ["healthz"]) => Answer::Json(200, json!({"status": "ok"})),
         ("GET", ["api", "v1", "tasks"]) => Answer::Json(200, Value::Array(state.tasks.clone())),
@@ -920,6 +926,170 @@ fn form_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+// --- peer evaluation (issue 15) -----------------------------------------------------------------
+//
+// The routes of protocol.md §4.8 with the server's refusals: an unknown submission (404), a task
+// that is not `peer_evaluation` (409), the evaluator's own submission (403), a submission that is
+// no longer pending (409), a second evaluation by the same hotkey (409), a status that is not
+// accepted/rejected/error (422). Consensus: once `min_peer_evaluations` (default 2) evaluations
+// agree, the submission takes that status.
+
+/// The default number of agreeing evaluations a peer_evaluation task needs.
+pub const DEFAULT_MIN_PEER_EVALUATIONS: u64 = 2;
+
+impl Fake {
+    /// Store a submission made by someone else (e.g. another hotkey), as served.
+    pub fn seed_submission(&self, submission: Value) {
+        self.state().submissions.push(submission);
+    }
+
+    pub fn peer_evaluations(&self) -> Vec<Value> {
+        self.state().peer_evaluations.clone()
+    }
+
+    /// The POSTs to `…/peer-evaluate` received so far (refused ones included).
+    pub fn peer_evaluate_posts(&self) -> Vec<Logged> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/peer-evaluate"))
+            .collect()
+    }
+}
+
+fn peer_route(
+    state: &mut State,
+    req: &Request,
+    segments: &[&str],
+    query: &[(String, String)],
+    body: &Value,
+    signer: Option<String>,
+) -> Option<Answer> {
+    Some(match (req.method.as_str(), segments) {
+        ("GET", ["api", "v1", "submissions", id, "detail"]) => submission_detail(state, id),
+        ("GET", ["api", "v1", "submissions", id, "peer-consensus"]) => match consensus(state, id) {
+            Some(c) => Answer::Json(200, c),
+            None => detail(404, "Submission not found"),
+        },
+        ("GET", ["api", "v1", "peer-evaluations"]) => {
+            let items = state
+                .peer_evaluations
+                .iter()
+                .filter(|e| matches_filters(e, query, &["submission_id", "evaluator_hotkey", "status"]))
+                .cloned()
+                .collect();
+            Answer::Json(200, Value::Array(items))
+        }
+        ("POST", ["api", "v1", "submissions", id, "peer-evaluate"]) => {
+            peer_evaluate(state, id, body, signer.unwrap_or_default())
+        }
+        _ => return None,
+    })
+}
+
+fn min_peer_evaluations(task: &Value) -> u64 {
+    task.get("min_peer_evaluations")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MIN_PEER_EVALUATIONS)
+}
+
+fn consensus(state: &State, submission_id: &str) -> Option<Value> {
+    let submission = state.submissions.iter().find(|s| s["id"] == submission_id)?;
+    let task = state.tasks.iter().find(|t| t["id"] == submission["task_id"]).cloned().unwrap_or(Value::Null);
+    let required = min_peer_evaluations(&task);
+    let count = |status: &str| {
+        state
+            .peer_evaluations
+            .iter()
+            .filter(|e| e["submission_id"] == submission_id && e["status"] == status)
+            .count() as u64
+    };
+    let (accepted, rejected, errored) = (count("accepted"), count("rejected"), count("error"));
+    let status = if accepted >= required {
+        "accepted"
+    } else if rejected >= required {
+        "rejected"
+    } else if errored >= required {
+        "error"
+    } else {
+        "pending"
+    };
+    Some(json!({
+        "submission_id": submission_id,
+        "status": status,
+        "accepted_count": accepted,
+        "rejected_count": rejected,
+        "error_count": errored,
+        "required": required,
+    }))
+}
+
+fn submission_detail(state: &State, id: &str) -> Answer {
+    let Some(submission) = state.submissions.iter().find(|s| s["id"] == id).cloned() else {
+        return detail(404, "Submission not found");
+    };
+    let task = state.tasks.iter().find(|t| t["id"] == submission["task_id"]).cloned().unwrap_or(Value::Null);
+    let evaluations: Vec<Value> =
+        state.peer_evaluations.iter().filter(|e| e["submission_id"] == id).cloned().collect();
+    Answer::Json(
+        200,
+        json!({
+            "submission": submission,
+            "peer_evaluations": evaluations,
+            "peer_consensus": consensus(state, id),
+            "metric_name": task.get("metric_name").cloned().unwrap_or(Value::Null),
+        }),
+    )
+}
+
+fn peer_evaluate(state: &mut State, id: &str, body: &Value, hotkey: String) -> Answer {
+    let Some(index) = state.submissions.iter().position(|s| s["id"] == id) else {
+        return detail(404, "Submission not found");
+    };
+    let submission = state.submissions[index].clone();
+    let task = state.tasks.iter().find(|t| t["id"] == submission["task_id"]).cloned().unwrap_or(Value::Null);
+    if task["competition_mode"] != "peer_evaluation" {
+        return detail(409, "Peer evaluation is only available for peer_evaluation tasks");
+    }
+    if submission["miner_hotkey"] == hotkey {
+        return detail(403, "Miners cannot evaluate their own submissions");
+    }
+    if submission["status"] != "pending_verification" {
+        return detail(409, "Submission is not pending verification");
+    }
+    if state.peer_evaluations.iter().any(|e| e["submission_id"] == id && e["evaluator_hotkey"] == hotkey) {
+        return detail(409, "This hotkey already evaluated this submission");
+    }
+    let status = body.get("status").and_then(Value::as_str).unwrap_or("");
+    if !["accepted", "rejected", "error"].contains(&status) {
+        return detail(422, "status must be accepted, rejected or error");
+    }
+    let observed = body.get("observed_metrics").cloned().unwrap_or_else(|| json!({}));
+    if !observed.is_object() {
+        return detail(422, "observed_metrics must be an object");
+    }
+    let now = state.now();
+    let evaluation_id = state.new_id();
+    let mut evaluation = json!({
+        "id": evaluation_id,
+        "submission_id": id,
+        "evaluator_hotkey": hotkey,
+        "status": status,
+        "observed_metrics": observed,
+        "created_at": iso(now),
+    });
+    if let Some(notes) = body.get("notes") {
+        evaluation["notes"] = notes.clone();
+    }
+    state.peer_evaluations.push(evaluation.clone());
+    if let Some(decided) = consensus(state, id).and_then(|c| c["status"].as_str().map(str::to_string)) {
+        if decided != "pending" {
+            state.submissions[index]["status"] = json!(decided);
+        }
+    }
+    Answer::Json(200, evaluation)
 }
 
 // --- issue 14: held answers and waiting on the server's log ---------------------------------

@@ -50,19 +50,6 @@ fn finish(mut cmd: Command) -> Run {
     }
 }
 
-/// A repo with `files` committed and bound to a task whose record has `overrides` merged in.
-fn bound(env: &Env, files: &[(&str, &[u8])], overrides: Value) -> PathBuf {
-    let repo = env.repo_with("task", files);
-    let mut record = task_record(repo.to_str().unwrap(), "main", &["solution.txt"]);
-    for (key, value) in overrides.as_object().unwrap() {
-        record[key] = value.clone();
-    }
-    let file = env.path("task-record.json");
-    fs::write(&file, serde_json::to_vec(&record).unwrap()).unwrap();
-    tool(env, &repo, &["init", "demo-task", "--task-file", file.to_str().unwrap()]).expect(0);
-    repo
-}
-
 /// Wait for `child` at most `limit`; kill it (and fail) if it runs longer.
 fn wait_at_most(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let until = Instant::now() + limit;
@@ -147,8 +134,7 @@ sys.stdout.buffer.write(seen)
 fn consent_prompt_shows_every_control_character() {
     let env = attack_env();
     let spoof = "touch PWNED #\r\x1b[2K  benchmark: python3 bench.py";
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.py", b"print('score=1')\n")],
         json!({"benchmark_command": spoof, "setup_command": "echo a\x1b[8mhidden\x1b[0m\necho b"}),
     );
@@ -172,7 +158,7 @@ fn benchmark_reading_parent_environ_finds_no_secret() {
     env.set("BITSOTA_HOTKEY_PASSWORD", password);
     // $PPID of the benchmark's `sh -c` is git-bitsota itself.
     let command = "cat /proc/$PPID/environ > environ.out 2>&1; tr '\\0' '\\n' < environ.out; echo score=1";
-    let repo = bound(&env, &[("solution.txt", b"base\n")], json!({"benchmark_command": command}));
+    let repo = env.bound(&[("solution.txt", b"base\n")], json!({"benchmark_command": command}));
     let run = tool(&env, &repo, &["bench", "--yes", "--json"]);
     let seen = fs::read(repo.join("environ.out")).expect("the benchmark ran");
     let log = run.json()["log"].as_str().map(|p| fs::read(p).unwrap()).unwrap_or_default();
@@ -229,7 +215,7 @@ fn committed_sidecar_symlink_is_refused_for_reading_and_writing() {
 #[test]
 fn planted_temp_name_symlinks_are_never_written_through() {
     let env = attack_env();
-    let repo = bound(&env, &[("bench.sh", b"echo score=1\n")], json!({"benchmark_command": "sh bench.sh"}));
+    let repo = env.bound(&[("bench.sh", b"echo score=1\n")], json!({"benchmark_command": "sh bench.sh"}));
     let victim = env.path("victim.txt");
     fs::write(&victim, "precious").unwrap();
     // The old temp name was `.submission.json.tmp-<pid>`: plant it for the pids coming next.
@@ -250,7 +236,7 @@ fn planted_temp_name_symlinks_are_never_written_through() {
 #[test]
 fn dot_git_git_repository_cloned_inside_a_bound_clone_is_refused() {
     let env = attack_env();
-    let outer = bound(&env, &[("solution.txt", b"mine\n")], json!({}));
+    let outer = env.bound(&[("solution.txt", b"mine\n")], json!({}));
     let branch_before = env.git(&outer, &["rev-parse", "--abbrev-ref", "HEAD"]);
     let state_before = fs::read(outer.join(".git/bitsota.toml")).unwrap();
     fs::create_dir_all(outer.join("sub")).unwrap();
@@ -331,8 +317,7 @@ fn interrupted_or_killed_clone_leaves_nothing_bound() {
 #[test]
 fn control_characters_from_records_names_and_answers_are_made_visible() {
     let env = attack_env();
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("solution.txt", b"base\n")],
         json!({"allowed_patch_paths": ["solution.txt", "x\x1b]52;c;cHduZWQ=\x07"]}),
     );
@@ -366,7 +351,7 @@ fn control_characters_from_records_names_and_answers_are_made_visible() {
 // 6. The pre-push hook: a remote named like an option, a branch that is not UTF-8
 
 fn hooked_clone(env: &Env) -> (PathBuf, PathBuf) {
-    let repo = bound(env, &[("solution.txt", b"base\n")], json!({}));
+    let repo = env.bound(&[("solution.txt", b"base\n")], json!({}));
     tool(env, &repo, &["hook", "install"]).expect(0);
     let remote = env.path("remote.git");
     env.git(env.root(), &["init", "-q", "--bare", remote.to_str().unwrap()]);
@@ -438,8 +423,7 @@ fn non_utf8_branch_pushes_when_the_change_is_allowed() {
 #[test]
 fn fifo_result_file_fails_fast_instead_of_hanging() {
     let env = attack_env();
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", b"mkfifo result.json; echo score=1\n")],
         json!({"benchmark_command": "sh bench.sh", "result_path": "result.json", "time_budget_seconds": 60}),
     );
@@ -460,7 +444,7 @@ fn fifo_result_file_fails_fast_instead_of_hanging() {
 fn start_long_bench(env: &Env) -> (PathBuf, Child, i32) {
     let script =
         b"cut -d' ' -f5 /proc/$$/stat > pgid.tmp; mv pgid.tmp pgid.txt; sleep 300 & sleep 301; wait\n";
-    let repo = bound(env, &[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
+    let repo = env.bound(&[("bench.sh", script)], json!({"benchmark_command": "sh bench.sh"}));
     let mut cmd = env.command(bin(), &repo);
     cmd.args(["bench", "--yes", "--json"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let child = cmd.spawn().unwrap();
@@ -526,8 +510,7 @@ fn one_deadline_covers_every_retry_of_a_get() {
 #[test]
 fn spying_hooks_and_fsmonitor_never_run() {
     let env = attack_env();
-    let repo = bound(
-        &env,
+    let repo = env.bound(
         &[("bench.sh", b"echo score=1\n"), ("solution.txt", b"base\n")],
         json!({"benchmark_command": "sh bench.sh"}),
     );

@@ -20,6 +20,7 @@ mod hostile;
 mod keys;
 mod lost_answers;
 mod man;
+mod review;
 mod sidecar;
 mod signing;
 mod state;

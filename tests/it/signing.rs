@@ -3,7 +3,6 @@
 
 use crate::verify::VerifyError;
 use git_bitsota::test_support as auth;
-use git_bitsota::test_support::Hotkey;
 use git_bitsota::test_support::{canonicalize_str, sha256_hex};
 use serde_json::Value;
 
@@ -28,13 +27,13 @@ fn sig64(text: &str) -> [u8; 64] {
 fn addresses_and_public_keys_match_python() {
     let doc = vectors();
     let anchor = &doc["dev_phrase_anchor"];
-    let key = Hotkey::from_phrase(anchor["mnemonic"].as_str().unwrap()).unwrap();
+    let key = crate::common::hotkey_from_phrase(anchor["mnemonic"].as_str().unwrap());
     assert_eq!(key.ss58(), anchor["ss58_address"].as_str().unwrap());
     assert_eq!(format!("0x{}", key.public_hex()), anchor["public_key"].as_str().unwrap());
     let vectors = doc["vectors"].as_array().unwrap();
     assert_eq!(vectors.len(), 3);
     for v in vectors {
-        let key = Hotkey::from_phrase(v["mnemonic"].as_str().unwrap()).unwrap();
+        let key = crate::common::hotkey_from_phrase(v["mnemonic"].as_str().unwrap());
         assert_eq!(key.ss58(), v["ss58_address"].as_str().unwrap(), "{}", v["words"]);
         assert_eq!(format!("0x{}", key.public_hex()), v["public_key"].as_str().unwrap());
         assert_eq!(git_bitsota::test_support::ss58_to_public(key.ss58()), Some(*key.public()));
@@ -61,7 +60,7 @@ fn python_signatures_verify_with_sp_core() {
 #[test]
 fn our_signatures_verify_and_are_randomized() {
     for v in vectors()["vectors"].as_array().unwrap() {
-        let key = Hotkey::from_phrase(v["mnemonic"].as_str().unwrap()).unwrap();
+        let key = crate::common::hotkey_from_phrase(v["mnemonic"].as_str().unwrap());
         let message = v["message_utf8"].as_str().unwrap().as_bytes();
         let a = key.sign(message);
         let b = key.sign(message);
@@ -76,7 +75,7 @@ fn our_signatures_verify_and_are_randomized() {
 
 #[test]
 fn protocol_claim_vector() {
-    let key = Hotkey::from_phrase(DEV_PHRASE).unwrap();
+    let key = crate::common::hotkey_from_phrase(DEV_PHRASE);
     assert_eq!(key.ss58(), "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV");
     assert_eq!(key.public_hex(), "46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a");
     let body = canonicalize_str(r#"{"claim_description": "manual miner run"}"#).unwrap();
@@ -101,7 +100,7 @@ fn protocol_claim_vector() {
 
 #[test]
 fn protocol_other_vectors() {
-    let key = Hotkey::from_phrase(DEV_PHRASE).unwrap();
+    let key = crate::common::hotkey_from_phrase(DEV_PHRASE);
     assert_eq!(sha256_hex(b"{}"), "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
     let cancel = auth::sign_request(
         &key,
@@ -135,7 +134,7 @@ fn protocol_other_vectors() {
 
 #[test]
 fn server_side_verification() {
-    let key = Hotkey::from_phrase(DEV_PHRASE).unwrap();
+    let key = crate::common::hotkey_from_phrase(DEV_PHRASE);
     let body = br#"{"a":1.0,"b":"x"}"#;
     let signed = auth::sign_request(&key, "POST", "/api/v1/submissions", "", Some(body), 1_000_000);
     let headers = signed.headers.clone();

@@ -16,12 +16,6 @@ use crate::common::{task_record, write, Env, BIN};
 
 const BENCH: &[u8] = b"print('score: 1')\n";
 
-fn bound_repo(env: &Env) -> PathBuf {
-    let repo = env.repo_with("repo", &[("train.py", b"x\n"), ("bench.py", BENCH)]);
-    env.bind(&repo, &task_record("https://example.invalid/task.git", "main", &["train.py"]));
-    repo
-}
-
 fn state_path(repo: &Path) -> PathBuf {
     repo.join(".git/bitsota.toml")
 }
@@ -49,7 +43,8 @@ fn leftovers(repo: &Path) -> Vec<String> {
 #[test]
 fn concurrent_runs_lose_no_update() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     // Consent once, so the parallel runs only append their result.
     env.tool(&repo, &["bench", "--yes"]).expect(0);
     let before = read_state(&repo).bench.len();
@@ -74,7 +69,8 @@ fn concurrent_runs_lose_no_update() {
 #[test]
 fn stale_lock_of_a_dead_process_is_taken_over() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let mut dead = std::process::Command::new("true").spawn().unwrap();
     let pid = dead.id();
     dead.wait().unwrap();
@@ -89,7 +85,8 @@ fn stale_lock_of_a_dead_process_is_taken_over() {
 #[test]
 fn live_lock_is_waited_for_not_taken_over() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let lock = repo.join(".git/bitsota.toml.lock");
     // Another process holds the lock until we tell it to let go.
     let holder_script = "import fcntl, sys\n\
@@ -125,7 +122,8 @@ fn live_lock_is_waited_for_not_taken_over() {
 #[test]
 fn wrong_types_missing_task_and_bad_versions_block_and_are_never_rewritten() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let path = state_path(&repo);
     let good = fs::read_to_string(&path).unwrap();
     let cases = [
@@ -161,7 +159,8 @@ fn wrong_types_missing_task_and_bad_versions_block_and_are_never_rewritten() {
 #[test]
 fn unknown_keys_everywhere_survive_a_rewrite() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let path = state_path(&repo);
     let mut text = fs::read_to_string(&path).unwrap();
     text = text.replacen(
@@ -250,7 +249,8 @@ fn odd_but_valid_task_records_bind_and_read_back() {
 #[test]
 fn refused_task_records_leave_the_state_alone() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let before = fs::read(state_path(&repo)).unwrap();
     let base = task_record("https://example.invalid/task.git", "main", &["train.py"]);
     for (key, value) in [
@@ -274,7 +274,8 @@ fn refused_task_records_leave_the_state_alone() {
 #[test]
 fn symlinked_state_file_stays_a_symlink() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let elsewhere = env.path("kept/bitsota.toml");
     fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
     fs::rename(state_path(&repo), &elsewhere).unwrap();
@@ -291,7 +292,8 @@ fn symlinked_state_file_stays_a_symlink() {
 fn read_only_git_dir_is_a_clear_error() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let git = repo.join(".git");
     let before = fs::read(state_path(&repo)).unwrap();
     fs::set_permissions(&git, fs::Permissions::from_mode(0o555)).unwrap();
@@ -368,7 +370,8 @@ fn closed_or_broken_stderr_does_not_change_the_outcome() {
 #[test]
 fn force_keeps_every_copy_moved_aside() {
     let env = Env::new();
-    let repo = bound_repo(&env);
+    let repo =
+        env.bound(&[("train.py", b"x\n"), ("bench.py", BENCH)], json!({"allowed_patch_paths": ["train.py"]}));
     let record = task_record("https://example.invalid/task.git", "main", &["train.py"]);
     // Two corrupt files moved aside within the same second: neither copy is lost.
     for junk in ["first = [", "second = ["] {

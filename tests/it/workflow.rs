@@ -122,13 +122,9 @@ fn replay(w: &World, submission: &Value, name: &str) -> PathBuf {
         w.record["max_patch_bytes"].as_u64().unwrap(),
     );
     assert_eq!(verdict["rejections"], json!([]), "the validator would reject: {verdict}");
-    let dir = w.env.path(name);
     let repository = w.record["repository"].as_str().unwrap();
-    w.env.git(w.env.root(), &["clone", "--quiet", repository, dir.to_str().unwrap()]);
-    w.env.git(&dir, &["checkout", "--quiet", submission["base_ref"].as_str().unwrap()]);
-    let applied = w.env.git_stdin(&dir, &["apply", "-"], submission["patch"].as_str().unwrap().as_bytes());
-    assert_eq!(applied.code, 0, "git apply failed: {}", applied.stderr);
-    dir
+    let (base, patch) = (submission["base_ref"].as_str().unwrap(), submission["patch"].as_str().unwrap());
+    w.env.validator_replay(repository, base, patch.as_bytes(), name)
 }
 
 /// The validator's pre-replay rules (protocol.md §7.4–§7.5), in Python with `re` and
@@ -413,11 +409,11 @@ fn status_warns_when_the_claim_is_short_or_expired() {
     set_server_expiry(&w.fake, unix_now() + 300);
     let short = w.env.tool(&dir, &["status"]).expect(0);
     assert!(short.stderr.contains("warning: the claim expires in"), "{}", short.stderr);
-    // "4m 59s left": minutes, not hours.
-    let minutes = short
-        .out()
-        .split_whitespace()
-        .any(|w| w.trim_start_matches('(').strip_suffix('m').is_some_and(|n| n.parse::<u32>().is_ok()));
+    // "4m59s left": minutes and seconds, not hours.
+    let minutes = short.out().split_whitespace().any(|w| {
+        let w = w.trim_start_matches('(');
+        w.split_once('m').is_some_and(|(m, s)| m.parse::<u32>().is_ok() && s.len() == 3 && s.ends_with('s'))
+    });
     assert!(minutes && short.out().contains("s left"), "{}", short.out());
     let recorded = state_of(&dir)["claim"]["expires_at"].as_str().unwrap().to_string();
     assert_eq!(Some(recorded.as_str()), w.fake.claims()[0]["expires_at"].as_str());

@@ -21,11 +21,10 @@
 //! `BITSOTA_HTTP_BACKOFF_MS` replaces the first retry delay, so fault tests run fast.
 
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use ureq::http::{self, Uri};
+use serde_json::Value;
+use ureq::http::{self};
 use ureq::Agent;
 
 use crate::auth::{self, SignedRequest};
@@ -33,6 +32,12 @@ use crate::canonical_json::to_canonical_string;
 use crate::error::{Error, Result};
 use crate::keys::Hotkey;
 use crate::output::Output;
+
+mod api;
+mod url;
+
+pub use api::{find_task, is_live};
+pub use url::{check_base_url, is_loopback};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const GET_TIMEOUT: Duration = Duration::from_secs(60);
@@ -334,190 +339,6 @@ impl Coordinator {
         let spec = RequestSpec::new("POST", path, &[], None)?;
         self.send(&spec, Some(hotkey))?.json(&format!("POST {}", spec.path))
     }
-
-    /// `GET /api/v1/tasks`: every task record as served.
-    pub fn list_tasks(&self) -> Result<Vec<Value>> {
-        let value = self.get_json("/api/v1/tasks", &[], None)?;
-        expect_array(value, "GET /api/v1/tasks")
-    }
-
-    /// A task record by id (exact) or slug (case-insensitive, trimmed), through the listing
-    /// (the single-task route is not confirmed to exist). Unknown → exit 2 listing live slugs.
-    pub fn resolve_task(&self, task: &str) -> Result<Value> {
-        let tasks = self.list_tasks()?;
-        find_task(&tasks, task).cloned().ok_or_else(|| unknown_task(task, &tasks))
-    }
-
-    /// `GET /api/v1/tasks/{id}/onboard.md`.
-    pub fn onboard(&self, task_id: &str) -> Result<String> {
-        self.get_text(&format!("/api/v1/tasks/{}/onboard.md", path_segment(task_id)?))
-    }
-
-    /// Signed `POST /api/v1/tasks/{id}/claim` with `claim_description` (and
-    /// `base_submission_id` when given); the claim as served.
-    pub fn claim_task_on_base(
-        &self,
-        task_id: &str,
-        description: &str,
-        base_submission_id: Option<&str>,
-        hotkey: &Hotkey,
-    ) -> Result<Value> {
-        let path = format!("/api/v1/tasks/{}/claim", path_segment(task_id)?);
-        let mut body = json!({"claim_description": description});
-        if let Some(base) = base_submission_id.filter(|b| !b.is_empty()) {
-            body["base_submission_id"] = json!(base);
-        }
-        let claim = self.post_json(&path, &body, hotkey)?;
-        expect_object(claim, &format!("POST {path}"))
-    }
-
-    /// Signed `POST /api/v1/claims/{id}/cancel`, no body; the claim as served.
-    pub fn cancel_claim(&self, claim_id: &str, hotkey: &Hotkey) -> Result<Value> {
-        let path = format!("/api/v1/claims/{}/cancel", path_segment(claim_id)?);
-        let claim = self.post_empty(&path, hotkey)?;
-        expect_object(claim, &format!("POST {path}"))
-    }
-
-    /// Signed `POST /api/v1/submissions` (body fields per protocol.md §4.7), 120 s, never
-    /// retried here: the caller decides after checking what the server recorded.
-    pub fn create_submission(&self, body: &Value, hotkey: &Hotkey) -> Result<Value> {
-        let submission = self.post_json("/api/v1/submissions", body, hotkey)?;
-        expect_object(submission, "POST /api/v1/submissions")
-    }
-
-    /// `GET /api/v1/submissions?task_id=&status=` (unsigned).
-    pub fn list_submissions(&self, task_id: Option<&str>, status: Option<&str>) -> Result<Vec<Value>> {
-        let query = filters(&[("task_id", task_id), ("status", status)]);
-        expect_array(self.get_json("/api/v1/submissions", &query, None)?, "GET /api/v1/submissions")
-    }
-
-    /// `GET /api/v1/claims?task_id=&status=` (unsigned).
-    pub fn list_claims(&self, task_id: Option<&str>, status: Option<&str>) -> Result<Vec<Value>> {
-        let query = filters(&[("task_id", task_id), ("status", status)]);
-        expect_array(self.get_json("/api/v1/claims", &query, None)?, "GET /api/v1/claims")
-    }
-}
-
-/// Find a task by exact id, else by slug (case-insensitive, trimmed).
-pub fn find_task<'a>(tasks: &'a [Value], wanted: &str) -> Option<&'a Value> {
-    let wanted = wanted.trim();
-    tasks.iter().find(|t| t.get("id").and_then(Value::as_str) == Some(wanted)).or_else(|| {
-        tasks.iter().find(|t| {
-            t.get("slug").and_then(Value::as_str).is_some_and(|s| s.trim().eq_ignore_ascii_case(wanted))
-        })
-    })
-}
-
-/// `task_state == "live" && is_active`, as the docs filter.
-pub fn is_live(task: &Value) -> bool {
-    task.get("task_state").and_then(Value::as_str) == Some("live")
-        && task.get("is_active").and_then(Value::as_bool) == Some(true)
-}
-
-fn unknown_task(wanted: &str, tasks: &[Value]) -> Error {
-    let live: Vec<String> = tasks
-        .iter()
-        .filter(|t| is_live(t))
-        .filter_map(|t| t.get("slug").and_then(Value::as_str))
-        .map(crate::served::one_line)
-        .collect();
-    let hint = if live.is_empty() {
-        "the coordinator lists no live task right now (`git bitsota tasks --all` shows every task)"
-            .to_string()
-    } else {
-        format!("live tasks: {}", live.join(", "))
-    };
-    Error::usage(format!("no task with slug or id {wanted:?} on the coordinator"))
-        .with_code("unknown_task")
-        .with_hint(hint)
-}
-
-fn filters(pairs: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
-    pairs.iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string()))).collect()
-}
-
-/// An id used as a path segment: it is signed as-is, so it must need no escaping.
-fn path_segment(id: &str) -> Result<&str> {
-    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
-    if ok && id != "." && id != ".." {
-        Ok(id)
-    } else {
-        Err(Error::usage(format!("{id:?} is not a valid coordinator id")).with_code("bad_id"))
-    }
-}
-
-fn expect_array(value: Value, what: &str) -> Result<Vec<Value>> {
-    match value {
-        Value::Array(items) => Ok(items),
-        Value::Null => Ok(Vec::new()),
-        other => Err(Error::server(format!(
-            "the coordinator's answer to {what} is not a JSON array: {}",
-            quote_text(&other.to_string())
-        ))
-        .with_code("bad_response")),
-    }
-}
-
-fn expect_object(value: Value, what: &str) -> Result<Value> {
-    match value {
-        Value::Object(_) => Ok(value),
-        Value::Null => Ok(json!({})),
-        other => Err(Error::server(format!(
-            "the coordinator's answer to {what} is not a JSON object: {}",
-            quote_text(&other.to_string())
-        ))
-        .with_code("bad_response")),
-    }
-}
-
-// --- URL checks ------------------------------------------------------------------------------
-
-/// `https://host[:port][/prefix]`, or `http://` for a loopback host. Returns it without a
-/// trailing `/`.
-pub fn check_base_url(url: &str) -> Result<String> {
-    let trimmed = url.trim().trim_end_matches('/');
-    let bad = |why: &str| {
-        Error::usage(format!("invalid coordinator URL {url:?}: {why}"))
-            .with_code("bad_coordinator_url")
-            .with_hint("use --coordinator-url https://HOST (http:// only for 127.0.0.1, localhost or [::1])")
-    };
-    if trimmed.contains(['?', '#']) {
-        return Err(bad("it must not have a query or fragment"));
-    }
-    let uri: Uri = trimmed.parse().map_err(|_| bad("it is not a URL"))?;
-    let scheme = uri.scheme_str().map(str::to_ascii_lowercase);
-    let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
-        return Err(bad("it has no host"));
-    };
-    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(bad("credentials in the URL are not supported"));
-    }
-    // `http::Uri` accepts any digits after the `:` (and then has no port), so `:99999` would
-    // only fail later, as a puzzling request error.
-    if let Some(authority) = uri.authority().map(|a| a.as_str()) {
-        let host_end = match authority.strip_prefix('[') {
-            Some(rest) => rest.find(']').map_or(authority.len(), |i| i + 2),
-            None => authority.find(':').unwrap_or(authority.len()),
-        };
-        if let Some(port) = authority[host_end..].strip_prefix(':') {
-            if !port.parse::<u16>().is_ok_and(|p| p != 0) {
-                return Err(bad("the port must be a number from 1 to 65535"));
-            }
-        }
-    }
-    match scheme.as_deref() {
-        Some("https") => Ok(trimmed.to_string()),
-        Some("http") if is_loopback(host) => Ok(trimmed.to_string()),
-        Some("http") => Err(bad("plain http:// is only allowed for loopback hosts; use https://")),
-        _ => Err(bad("the scheme must be https://")),
-    }
-}
-
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-        || host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 // --- failures ----------------------------------------------------------------------------------
@@ -698,7 +519,7 @@ fn quote_body(body: &[u8]) -> String {
 }
 
 /// At most QUOTE_CHARS characters, on one line, control characters made visible.
-fn quote_text(text: &str) -> String {
+pub(super) fn quote_text(text: &str) -> String {
     let text = text.trim();
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
@@ -729,6 +550,7 @@ fn env_millis(name: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn base_url_rules() {

@@ -2,6 +2,9 @@
 //! bytes; it decides where they go (stdout for results, stderr for everything else), whether
 //! they are shown (`--quiet`, `--verbose`, `--json`) and how they look (colour).
 
+pub(crate) mod check_report;
+pub(crate) mod live;
+
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
