@@ -127,7 +127,7 @@ pub fn base_of(repo: &Repo, commit: &str) -> Result<String> {
 
 /// The patch of an attempt: `base → attempt` with the patch engine's pinned options, the
 /// bytes `diff` printed when the attempt was made.
-pub fn patch_of(repo: &Repo, task: &TaskSnapshot, commit: &str) -> Result<patch::Built> {
+pub fn patch_of(repo: &Repo, task: &TaskSnapshot, commit: &str) -> Result<patch::ChangesAndPatch> {
     let base = base_of(repo, commit)?;
     patch::from_commit(repo, &base, commit, &task.patterns())
 }

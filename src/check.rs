@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::fnmatch::Pattern;
-use crate::patch::{self, Built, ChangedFile, Reason};
+use crate::patch::{self, ChangedFile, ChangesAndPatch, Reason};
 use crate::problems::ProblemCode;
 use crate::repo::Repo;
 use crate::task::TaskSnapshot;
@@ -61,7 +61,7 @@ pub struct Report {
     pub task_slug: String,
     pub base_commit: String,
     pub max_patch_bytes: u64,
-    pub built: Built,
+    pub built: ChangesAndPatch,
     /// `--allow-outside`: refused changes are left out of the patch, not problems.
     pub allow_outside: bool,
     pub problems: Vec<Problem>,
@@ -69,7 +69,7 @@ pub struct Report {
 
 impl Report {
     /// A report on `built` for `task`, with no problem yet.
-    pub fn new(task: &TaskSnapshot, built: Built) -> Report {
+    pub fn new(task: &TaskSnapshot, built: ChangesAndPatch) -> Report {
         Report {
             task_slug: task.slug.clone(),
             base_commit: task.base_commit.clone(),
@@ -182,7 +182,7 @@ pub fn check_worktree_and_sidecar(
     judge_worktree(task, built?, &options)
 }
 
-fn judge_worktree(task: &TaskSnapshot, built: Built, options: &CheckOptions) -> Result<Report> {
+fn judge_worktree(task: &TaskSnapshot, built: ChangesAndPatch, options: &CheckOptions) -> Result<Report> {
     let patterns = task.patterns();
     let mut report = Report::new(task, built);
     report.allow_outside = options.allow_outside;

@@ -2,7 +2,7 @@
 //! command can clean up first: `clone` removes its half-made directory, `bench` kills the
 //! benchmark's process group and removes its temporary worktree.
 //!
-//! Built on signal-hook: the handlers only set atomic flags. While no [`Interrupt`] guard is
+//! ChangesAndPatch on signal-hook: the handlers only set atomic flags. While no [`Interrupt`] guard is
 //! alive, every caught signal takes its default action, exactly as if nothing were installed.
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: &CloneArgs) -> Result<()> {
             .with_hint("choose another directory: `git bitsota clone TASK DIR`"));
     }
 
-    // Built in a hidden sibling and renamed into place only when complete: Ctrl-C (caught
+    // ChangesAndPatch in a hidden sibling and renamed into place only when complete: Ctrl-C (caught
     // here) or a kill never leaves a bound clone at DIR with its files unchecked-out.
     // An existing (empty) target such as `.` is named by its real path, so it has a parent and
     // a name to build beside.

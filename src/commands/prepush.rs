@@ -138,7 +138,8 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<()> {
 
 /// A report whose only content is the `not_descended_from_base` problem.
 fn not_descended(task: &crate::task::TaskSnapshot, commit: &str) -> Report {
-    let mut report = Report::new(task, crate::patch::Built { files: Vec::new(), patch: Vec::new() });
+    let mut report =
+        Report::new(task, crate::patch::ChangesAndPatch { files: Vec::new(), patch: Vec::new() });
     report.push(check::Problem::of(crate::problems::ProblemCode::NotDescendedFromBase).with_message(
         format!(
             "commit {} does not descend from the task's base commit {}",

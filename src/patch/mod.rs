@@ -34,6 +34,16 @@ use crate::fnmatch::Pattern;
 use crate::repo::{split_nul, Repo};
 use crate::validator;
 
+mod index;
+mod raw;
+mod tree;
+mod unstored;
+
+use index::*;
+use raw::*;
+pub use tree::{tree_with_patch, write_paths_from_tree};
+use unstored::*;
+
 /// How a path changed between the base commit and what is submitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -113,7 +123,7 @@ impl ChangedFile {
 
 /// The changes found and the exact patch of the submittable ones.
 #[derive(Debug, Clone)]
-pub struct Built {
+pub struct ChangesAndPatch {
     /// Every changed path, sorted by path.
     pub files: Vec<ChangedFile>,
     /// The patch bytes of the allowed changes (empty when there are none).
@@ -175,104 +185,6 @@ fn to_changed(raw: &RawChange, patterns: &[Pattern]) -> ChangedFile {
     }
 }
 
-/// A private index file in the git dir, removed on drop.
-struct TempIndex {
-    path: PathBuf,
-}
-
-impl TempIndex {
-    fn create(repo: &Repo, base_commit: &str) -> Result<TempIndex> {
-        let path = repo.git_dir().join(format!("bitsota-index.{}", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let temp = TempIndex { path };
-        // A hard link is a snapshot for free: git never rewrites an index in place (it renames
-        // a new file over it, here and in the user's repository), and it is the same file, so
-        // its mtime is the index's own. Git trusts an entry's stat data only when the entry is
-        // older than the index file ("racy git"): a fresh mtime would hide same-size edits made
-        // in the second the index was written.
-        if std::fs::hard_link(repo.index_path(), &temp.path).is_ok() {
-            return Ok(temp);
-        }
-        match std::fs::copy(repo.index_path(), &temp.path) {
-            // A copy keeps the index's mtime, for the same reason.
-            Ok(_) => keep_mtime(repo.index_path(), &temp.path)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                repo.git().index_file(&temp.path).args(["read-tree", base_commit]).output()?;
-            }
-            Err(e) => {
-                return Err(Error::usage(format!("cannot copy the index {}", repo.index_path().display()))
-                    .with_source(e));
-            }
-        }
-        Ok(temp)
-    }
-}
-
-impl TempIndex {
-    /// A private index that starts empty (git creates the file on its first write).
-    fn empty(repo: &Repo, what: &str) -> Result<TempIndex> {
-        let path = repo.git_dir().join(format!("bitsota-index.{}.{what}", std::process::id()));
-        let temp = TempIndex { path };
-        match std::fs::remove_file(&temp.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::usage(format!("cannot remove the stale index {}", temp.path.display()))
-                    .with_source(e))
-            }
-            _ => Ok(temp),
-        }
-    }
-}
-
-fn keep_mtime(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    let fail =
-        |e: std::io::Error| Error::usage(format!("cannot copy the index {}", from.display())).with_source(e);
-    let modified = std::fs::metadata(from).and_then(|m| m.modified()).map_err(fail)?;
-    let file = std::fs::OpenOptions::new().write(true).open(to).map_err(fail)?;
-    file.set_modified(modified).map_err(fail)
-}
-
-impl Drop for TempIndex {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-        let mut lock = self.path.clone().into_os_string();
-        lock.push(".lock");
-        let _ = std::fs::remove_file(lock);
-    }
-}
-
-/// One record of `git diff-files --raw -z`: what changed in the work tree against the index.
-#[derive(Clone, Copy)]
-struct Unstaged<'a> {
-    path: &'a [u8],
-    /// The index entry's mode.
-    index_mode: &'a str,
-    /// The mode git would record for the work-tree file.
-    dst_mode: &'a str,
-    /// The index entry's object id.
-    index_oid: &'a str,
-    status: u8,
-}
-
-fn parse_unstaged(output: &[u8]) -> Result<Vec<Unstaged<'_>>> {
-    let bad = || Error::usage("unexpected output from `git diff-files --raw`").with_code("git_output");
-    let mut found = Vec::new();
-    let mut records = output.split(|b| *b == 0);
-    while let Some(header) = records.next() {
-        if header.is_empty() {
-            continue;
-        }
-        let path = records.next().filter(|p| !p.is_empty()).ok_or_else(bad)?;
-        let header = std::str::from_utf8(header).map_err(|_| bad())?;
-        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
-        let [index_mode, dst_mode, index_oid, _, status] = parts[..] else {
-            return Err(bad());
-        };
-        let status = *status.as_bytes().first().ok_or_else(bad)?;
-        found.push(Unstaged { path, index_mode, dst_mode, index_oid, status });
-    }
-    Ok(found)
-}
-
 /// Whether `path` is a regular file in the work tree (not a symlink, directory or missing).
 fn is_regular_file(repo: &Repo, path: &[u8]) -> bool {
     use std::os::unix::ffi::OsStrExt;
@@ -286,7 +198,7 @@ fn is_regular_file(repo: &Repo, path: &[u8]) -> bool {
 /// submitted is never written into the object store and never rendered as a patch (a
 /// multi-GB checkpoint outside the allowed paths costs one streamed hash when its stat data
 /// changed, and nothing otherwise).
-pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<Built> {
+pub fn from_worktree(repo: &Repo, base_commit: &str, patterns: &[Pattern]) -> Result<ChangesAndPatch> {
     from_worktree_telling(repo, base_commit, patterns, None)
 }
 
@@ -297,7 +209,7 @@ pub fn from_worktree_telling(
     base_commit: &str,
     patterns: &[Pattern],
     walked: Option<std::sync::mpsc::Sender<()>>,
-) -> Result<Built> {
+) -> Result<ChangesAndPatch> {
     // Ctrl-C stops the gits; the private index is removed on the way out (exit 130).
     let _interrupt = crate::interrupt::Interrupt::catch();
     let built = crate::interrupt::or_interrupted(build_from_worktree(repo, base_commit, patterns, walked))?;
@@ -311,7 +223,7 @@ fn build_from_worktree(
     base_commit: &str,
     patterns: &[Pattern],
     walked: Option<std::sync::mpsc::Sender<()>>,
-) -> Result<Built> {
+) -> Result<ChangesAndPatch> {
     // A snapshot of the user's index: every walk reads the same one, and it is never written.
     let index = TempIndex::create(repo, base_commit)?;
     let git = || repo.git().stable_config().index_file(&index.path);
@@ -618,7 +530,7 @@ fn build_from_worktree(
     files.extend(untracked_outside);
     files.extend(screened_changes);
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Built { files, patch })
+    Ok(ChangesAndPatch { files, patch })
 }
 
 fn os_str(path: &[u8]) -> &std::ffi::OsStr {
@@ -686,389 +598,15 @@ fn pathspec_bytes(paths: &[&[u8]]) -> usize {
     paths.iter().map(|p| p.len() + 1).sum()
 }
 
-/// The mode `update-index` would record for a regular file in the work tree: executable or
-/// not, unless the index's mode is kept (`old_mode` is a regular file's).
-fn work_tree_mode(repo: &Repo, path: &[u8], old_mode: &str) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let full = repo.work_tree().join(os_str(path));
-    match std::fs::symlink_metadata(full) {
-        Ok(meta) if meta.permissions().mode() & 0o111 != 0 => "100755".to_string(),
-        Ok(_) => "100644".to_string(),
-        Err(_) => old_mode.to_string(),
-    }
-}
-
-/// A work-tree file to judge without storing it, and the entry it is compared with.
-struct Unstored<'a> {
-    path: &'a [u8],
-    /// The mode git would record for the file.
-    mode: &'a str,
-    known_mode: &'a str,
-    known_oid: &'a str,
-}
-
-/// Judge files that can never be submitted without writing them into the object store: hash
-/// each (streamed, never stored) and compare with `known_oid` (the index entry, or the base
-/// entry). A file that differs is compared with the base commit and becomes a refused change
-/// in `changes`; `keep_at_base` gets the `--index-info` lines that hold every differing path
-/// at its base state in the private index, so no diff reads its content. Returns the paths
-/// that differ (those `keep_at_base` names).
-fn judge_unstored(
-    repo: &Repo,
-    git: &dyn Fn() -> crate::repo::Git,
-    base_commit: &str,
-    candidates: &[Unstored],
-    patterns: &[Pattern],
-    changes: &mut Vec<ChangedFile>,
-    keep_at_base: &mut Vec<u8>,
-) -> Result<Vec<Vec<u8>>> {
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let hashes = hash_unstored(repo, git, candidates)?;
-    let differing: Vec<(&[u8], &str, String)> = candidates
-        .iter()
-        .zip(hashes)
-        .filter(|(c, hash)| *hash != c.known_oid || c.mode != c.known_mode)
-        .map(|(c, hash)| (c.path, c.mode, hash))
-        .collect();
-    if differing.is_empty() {
-        return Ok(Vec::new());
-    }
-    let kept = differing.iter().map(|(path, _, _)| path.to_vec()).collect();
-    let base = base_entries(git, base_commit, differing.iter().map(|(p, _, _)| *p))?;
-    for (path, mode, hash) in differing {
-        let no_oid = "0".repeat(hash.len());
-        let change = match base.get(path) {
-            Some((base_mode, base_oid)) => {
-                keep_at_base.extend_from_slice(format!("{base_mode} {base_oid}\t").as_bytes());
-                if *base_oid == hash && base_mode == mode {
-                    None
-                } else if file_type(base_mode) != file_type(mode) {
-                    Some(Change::TypeChanged)
-                } else {
-                    Some(Change::Modified)
-                }
-            }
-            None => {
-                keep_at_base.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
-                Some(Change::Added)
-            }
-        };
-        keep_at_base.extend_from_slice(path);
-        keep_at_base.push(0);
-        if let Some(change) = change {
-            changes.push(ChangedFile {
-                path: path.to_vec(),
-                from: None,
-                change,
-                reasons: reasons_for(path, patterns),
-            });
-        }
-    }
-    Ok(kept)
-}
-
-/// The kind of entry a mode is (regular file of either mode, symlink, gitlink).
-fn file_type(mode: &str) -> &str {
-    match mode {
-        "100644" | "100755" => "file",
-        other => other,
-    }
-}
-
-/// The blob ids git would give these work-tree files, computed without writing anything.
-/// Files with a conversion attribute are hashed by `git hash-object` (without `-w`), which
-/// applies the conversion; the others are streamed through the hash here, so even a huge file
-/// costs one read and little memory.
-fn hash_unstored(
-    repo: &Repo,
-    git: &dyn Fn() -> crate::repo::Git,
-    candidates: &[Unstored],
-) -> Result<Vec<String>> {
-    let mut input = Vec::new();
-    for c in candidates {
-        input.extend_from_slice(c.path);
-        input.push(0);
-    }
-    let output = git().args(["check-attr", "-z", "--stdin"]).args(ATTRIBUTES).stdin(input).output()?;
-    let converted = attributed_paths(&output);
-    let mut hashes = Vec::with_capacity(candidates.len());
-    for &Unstored { path, known_oid, .. } in candidates {
-        let kind = if known_oid.len() == 64 { gix::hash::Kind::Sha256 } else { gix::hash::Kind::Sha1 };
-        let hash = if converted.contains(path) {
-            let out = git().arg("hash-object").arg("--").arg(os_str(path)).output()?;
-            String::from_utf8_lossy(&out).trim().to_string()
-        } else {
-            stream_blob_hash(&repo.work_tree().join(os_str(path)), kind)?
-        };
-        hashes.push(hash);
-    }
-    Ok(hashes)
-}
-
-/// The git blob id of a file's bytes, read in chunks.
-fn stream_blob_hash(path: &std::path::Path, kind: gix::hash::Kind) -> Result<String> {
-    use std::io::Read;
-    let fail = |e: std::io::Error| Error::usage(format!("cannot read {}", path.display())).with_source(e);
-    let mut file = std::fs::File::open(path).map_err(fail)?;
-    let len = file.metadata().map_err(fail)?.len();
-    let mut hasher = gix::hash::hasher(kind);
-    hasher.update(format!("blob {len}\0").as_bytes());
-    let mut buf = vec![0u8; 1 << 16];
-    let mut read_total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(fail)?;
-        if n == 0 {
-            break;
-        }
-        read_total += n as u64;
-        hasher.update(&buf[..n]);
-        crate::interrupt::check()?;
-    }
-    if read_total != len {
-        return Err(fail(std::io::Error::other("the file changed while it was read")));
-    }
-    let id = hasher
-        .try_finalize()
-        .map_err(|e| Error::usage(format!("cannot hash {}", path.display())).with_source(e))?;
-    Ok(id.to_string())
-}
-
-/// Paths of `check-attr -z` output (`path NUL attr NUL value NUL`) with any attribute set.
-fn attributed_paths(output: &[u8]) -> BTreeSet<&[u8]> {
-    let fields: Vec<&[u8]> = output.split(|b| *b == 0).collect();
-    let mut attributed = BTreeSet::new();
-    for record in fields.chunks(3) {
-        if let [path, _, value] = record {
-            if !matches!(*value, b"unspecified" | b"unset") {
-                attributed.insert(*path);
-            }
-        }
-    }
-    attributed
-}
-
-/// `(mode, oid)` of each of `paths` in the base commit's tree (absent paths are left out).
-fn base_entries<'a>(
-    git: &dyn Fn() -> crate::repo::Git,
-    base_commit: &str,
-    paths: impl Iterator<Item = &'a [u8]>,
-) -> Result<std::collections::BTreeMap<Vec<u8>, (String, String)>> {
-    let bad = || Error::usage("unexpected output from `git ls-tree`").with_code("git_output");
-    let paths: Vec<&[u8]> = paths.collect();
-    let mut found = std::collections::BTreeMap::new();
-    for chunk in paths.chunks(1000) {
-        let output = git()
-            .arg("--literal-pathspecs")
-            .args(["ls-tree", "-z", "--full-tree", base_commit, "--"])
-            .args(chunk.iter().map(|p| os_str(p)))
-            .output()?;
-        // Records: `mode SP type SP oid TAB path NUL`.
-        for record in split_nul(&output) {
-            let tab = record.iter().position(|b| *b == b'\t').ok_or_else(bad)?;
-            let header = std::str::from_utf8(&record[..tab]).map_err(|_| bad())?;
-            let [mode, kind, oid] = header.split(' ').collect::<Vec<_>>()[..] else {
-                return Err(bad());
-            };
-            if kind != "tree" {
-                found.insert(record[tab + 1..].to_vec(), (mode.to_string(), oid.to_string()));
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// A `git check-attr --stdin` started early for the conversion attributes.
-struct AttributeQuery {
-    child: Option<std::process::Child>,
-}
-
-const ATTRIBUTES: [&str; 6] = ["text", "eol", "crlf", "filter", "ident", "working-tree-encoding"];
-
-impl AttributeQuery {
-    fn start(git: &dyn Fn() -> crate::repo::Git) -> Result<AttributeQuery> {
-        let child = git().args(["check-attr", "-z", "--stdin"]).args(ATTRIBUTES).spawn_piped()?;
-        Ok(AttributeQuery { child: Some(child) })
-    }
-
-    /// Send NUL-terminated paths, close stdin, and return the `path NUL attr NUL value NUL`
-    /// records.
-    fn ask(mut self, paths: Vec<u8>) -> Result<Vec<u8>> {
-        let failed = || Error::usage("`git check-attr` failed").with_code("git_output");
-        let mut child = self.child.take().ok_or_else(failed)?;
-        let mut stdin = child.stdin.take().ok_or_else(failed)?;
-        // Write from a thread: git answers as it reads, and a full pipe must not deadlock us.
-        let writer = std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = stdin.write_all(&paths);
-        });
-        let output = child.wait_with_output().map_err(|e| failed().with_source(e))?;
-        let _ = writer.join();
-        if output.status.success() {
-            Ok(output.stdout)
-        } else {
-            Err(failed())
-        }
-    }
-}
-
-impl Drop for AttributeQuery {
-    /// Not asked: closing stdin ends it; reap it so no zombie is left.
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            drop(child.stdin.take());
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Allowed changes (indices into `raw`/`files`) whose work-tree bytes a validator would not
-/// get back. Git stores a file through its clean conversion (`text=auto` turns CRLF into LF)
-/// and validators check the blob out through the smudge one, so compare that round trip with
-/// the file. Only paths with a conversion attribute are read; checkout is pinned to a Linux
-/// validator's defaults (`core.eol=lf`, no autocrlf).
-fn converted(
-    repo: &Repo,
-    git: &dyn Fn() -> crate::repo::Git,
-    attributes: AttributeQuery,
-    raw: &[RawChange],
-    files: &[ChangedFile],
-) -> Result<Vec<usize>> {
-    let candidates: Vec<usize> = (0..raw.len())
-        .filter(|&i| {
-            files[i].allowed()
-                && raw[i].status != b'D'
-                && matches!(raw[i].dst_mode.as_str(), "100644" | "100755")
-        })
-        .collect();
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut input = Vec::new();
-    for &i in &candidates {
-        input.extend_from_slice(&files[i].path);
-        input.push(0);
-    }
-    let output = attributes.ask(input)?;
-    let attributed = attributed_paths(&output);
-    let checked: Vec<usize> =
-        candidates.into_iter().filter(|&i| attributed.contains(files[i].path.as_slice())).collect();
-    if checked.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut differ = Vec::new();
-    for i in checked {
-        // Allowed paths are UTF-8 (others are unquotable).
-        let Ok(name) = std::str::from_utf8(&files[i].path) else { continue };
-        // One run per file: `--batch --filters` prints the unfiltered size in its header.
-        let checkout = git()
-            .args(["-c", "core.eol=lf", "cat-file", "--filters"])
-            .arg(format!("--path={name}"))
-            .arg(&raw[i].dst_oid)
-            .output()?;
-        // A file that cannot be read is left to the patch as git saw it.
-        if std::fs::read(repo.work_tree().join(name)).is_ok_and(|bytes| bytes != checkout) {
-            differ.push(i);
-        }
-    }
-    Ok(differ)
-}
-
-/// `--raw -z` records only: what changed, with nothing read or rendered.
-const RAW_ONLY: [&str; 4] = ["-z", "--raw", "--no-abbrev", "-M"];
-
-/// `--raw -z` records, then the patch with every option that fixes its bytes.
-const RAW_AND_PATCH: [&str; 12] = [
-    "-z",
-    "--raw",
-    "--no-abbrev",
-    "-p",
-    "--binary",
-    "--full-index",
-    "-M",
-    "--no-ext-diff",
-    "--no-textconv",
-    "--no-color",
-    "--src-prefix=a/",
-    "--dst-prefix=b/",
-];
-
-/// Split `--raw -z -p` output: raw records (`:srcmode dstmode srcoid dstoid STATUS NUL path
-/// NUL [dstpath NUL]`), an empty record, then the patch bytes.
-fn split_raw_and_patch(bytes: &[u8]) -> Result<(Vec<RawChange>, Vec<u8>)> {
-    let bad = || Error::usage("unexpected output from `git diff --raw -p`").with_code("git_output");
-    let mut changes = Vec::new();
-    let mut rest = bytes;
-    let field = |rest: &mut &[u8]| -> Result<Vec<u8>> {
-        let end = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
-        let value = rest[..end].to_vec();
-        *rest = &rest[end + 1..];
-        Ok(value)
-    };
-    while !rest.is_empty() {
-        if rest[0] == 0 {
-            return Ok((changes, rest[1..].to_vec()));
-        }
-        let header = String::from_utf8(field(&mut rest)?).map_err(|_| bad())?;
-        let parts: Vec<&str> = header.trim_start_matches(':').split(' ').collect();
-        let [src_mode, dst_mode, src_oid, dst_oid, status] = parts[..] else {
-            return Err(bad());
-        };
-        let status = *status.as_bytes().first().ok_or_else(bad)?;
-        let src_path = field(&mut rest)?;
-        let dst_path = if matches!(status, b'R' | b'C') { Some(field(&mut rest)?) } else { None };
-        changes.push(RawChange {
-            src_mode: src_mode.to_string(),
-            dst_mode: dst_mode.to_string(),
-            src_oid: src_oid.to_string(),
-            dst_oid: dst_oid.to_string(),
-            status,
-            src_path,
-            dst_path,
-        });
-    }
-    Ok((changes, Vec::new()))
-}
-
-/// Bring the private index in line with the working tree for `paths`.
-fn update_index<'a>(git: &dyn Fn() -> crate::repo::Git, paths: impl Iterator<Item = &'a [u8]>) -> Result<()> {
-    let mut input = Vec::new();
-    for path in paths {
-        input.extend_from_slice(path);
-        input.push(0);
-    }
-    if input.is_empty() {
-        return Ok(());
-    }
-    git().args(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"]).stdin(input).output()?;
-    Ok(())
-}
-
-/// `--index-info` lines that put a change back to its base state in the private index.
-fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
-    // Mode 0 removes the entry; the id must still have the repository's hash length.
-    let no_oid = "0".repeat(change.src_oid.len());
-    // The source side: restore it if it existed at base.
-    if change.src_mode != "000000" {
-        out.extend_from_slice(format!("{} {}\t", change.src_mode, change.src_oid).as_bytes());
-    } else {
-        out.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
-    }
-    out.extend_from_slice(&change.src_path);
-    out.push(0);
-    // The destination of a rename did not exist at base: remove it.
-    if let Some(dst) = &change.dst_path {
-        out.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
-        out.extend_from_slice(dst);
-        out.push(0);
-    }
-}
-
 /// The changes of a pushed commit (`base_commit → commit`), for the pre-push check. Every
 /// change is judged from the raw records; the patch holds the allowed changes only, so a
 /// committed checkpoint outside the allowed paths is never read.
-pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pattern]) -> Result<Built> {
+pub fn from_commit(
+    repo: &Repo,
+    base_commit: &str,
+    commit: &str,
+    patterns: &[Pattern],
+) -> Result<ChangesAndPatch> {
     let git = || repo.git().stable_config();
     let output = git().args(["diff-tree", "-r"]).args(RAW_ONLY).args([base_commit, commit]).output()?;
     let (raw, _) = split_raw_and_patch(&output)?;
@@ -1089,81 +627,7 @@ pub fn from_commit(repo: &Repo, base_commit: &str, commit: &str, patterns: &[Pat
         render_allowed(&allowed, render)?
     };
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Built { files, patch })
-}
-
-/// The tree of `base_commit` with `patch` applied, built in a private index: what a validator
-/// checks out after `git apply` of the submission. An attempt of `run` is kept as this tree.
-pub fn tree_with_patch(repo: &Repo, base_commit: &str, patch: &[u8]) -> Result<String> {
-    let index = TempIndex::create(repo, base_commit)?;
-    let git = || repo.git().stable_config().index_file(&index.path);
-    git().args(["read-tree", base_commit]).output()?;
-    if !patch.is_empty() {
-        // Whitespace settings of the user's must not change (or refuse) the bytes.
-        git()
-            .args(["-c", "apply.whitespace=nowarn", "-c", "apply.ignoreWhitespace=no"])
-            .args(["apply", "--cached", "--binary", "--whitespace=nowarn", "-"])
-            .stdin(patch.to_vec())
-            .output()?;
-    }
-    let tree = git().arg("write-tree").output()?;
-    Ok(String::from_utf8_lossy(&tree).trim().to_string())
-}
-
-/// Write `paths` as `tree` has them into the work tree through a private index, and delete
-/// those of `paths` that `tree` does not have. The user's index, HEAD and branches are not
-/// touched. Paths are repository-relative, as git prints them.
-pub fn write_paths_from_tree(repo: &Repo, tree: &str, paths: &[Vec<u8>]) -> Result<()> {
-    let index = TempIndex::create(repo, tree)?;
-    let git = || repo.git().stable_config().index_file(&index.path);
-    git().args(["read-tree", tree]).output()?;
-    let present = git().args(["ls-files", "-z", "--"]).output()?;
-    let present: BTreeSet<&[u8]> = split_nul(&present).collect();
-    let (keep, gone): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
-        paths.iter().partition(|p| present.contains(p.as_slice()));
-    // Deletions first: a path may turn from a file into a directory.
-    for path in gone {
-        let full = safe_work_tree_path(repo, path)?;
-        match std::fs::symlink_metadata(&full) {
-            Ok(meta) if !meta.is_dir() => std::fs::remove_file(&full)
-                .map_err(|e| Error::usage(format!("cannot remove {}", full.display())).with_source(e))?,
-            _ => {}
-        }
-    }
-    let mut input = Vec::new();
-    for path in keep {
-        safe_work_tree_path(repo, path)?;
-        input.extend_from_slice(path);
-        input.push(0);
-    }
-    if !input.is_empty() {
-        git().args(["checkout-index", "-f", "-z", "--stdin"]).stdin(input).output()?;
-    }
-    Ok(())
-}
-
-/// `path` inside the work tree, refused when one of its directories is a symlink (writing
-/// or deleting through it would reach outside the clone).
-fn safe_work_tree_path(repo: &Repo, path: &[u8]) -> Result<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    let relative = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
-    let mut dir = repo.work_tree().to_path_buf();
-    let mut parts = relative.components().peekable();
-    while let Some(part) = parts.next() {
-        if !matches!(part, std::path::Component::Normal(_)) {
-            return Err(Error::usage(format!("refusing the path {}", relative.display())));
-        }
-        dir.push(part);
-        if parts.peek().is_some() && std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink())
-        {
-            return Err(Error::usage(format!(
-                "refusing to write {}: {} is a symbolic link",
-                relative.display(),
-                dir.display()
-            )));
-        }
-    }
-    Ok(dir)
+    Ok(ChangesAndPatch { files, patch })
 }
 
 #[cfg(test)]
