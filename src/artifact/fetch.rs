@@ -330,7 +330,6 @@ impl Partial {
         let path = dir.join(format!(".partial-{}-{stamp}", std::process::id()));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
-        #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.custom_flags(libc::O_NOFOLLOW);

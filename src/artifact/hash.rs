@@ -26,7 +26,6 @@ pub struct Digested {
 pub fn open_regular(path: &Path, what: &str) -> Result<File> {
     let mut options = OpenOptions::new();
     options.read(true);
-    #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NONBLOCK);

@@ -90,7 +90,6 @@ fn place_with(root: &Path, source: &Path, uri: &str, size_bytes: u64, try_link: 
     if !placed.linked {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
-        #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.custom_flags(libc::O_NOFOLLOW);
