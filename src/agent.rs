@@ -137,7 +137,7 @@ pub fn ensure_agent_consent(
             "run starts this agent command in {}:\n  {}\nIt runs as you, with your environment minus BITSOTA_HOTKEY_*, \
              and can read and change whatever you can.",
             work_tree.display(),
-            crate::served::one_line(&shell_words(argv))
+            crate::served_values::one_line(&shell_words(argv))
         ));
         match out.confirm("Run this agent command (asked once for this command)?")? {
             Some(true) => {}

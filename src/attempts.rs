@@ -266,7 +266,10 @@ pub fn print_table<'a>(
             out.paint(Style::Red, &format!("{:<12}", a.status))
         };
         let metric = a.metric.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-        let summary = a.summary.as_deref().map(|s| crate::served::shorten(&crate::served::one_line(s), 60));
+        let summary = a
+            .summary
+            .as_deref()
+            .map(|s| crate::served_values::shorten(&crate::served_values::one_line(s), 60));
         out.line(format!(
             "{:>4}  {:<20}  {status}  {:>14}  {:>9}  {:<5}  {}",
             a.n,

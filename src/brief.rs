@@ -52,7 +52,7 @@ fn clean(text: &str) -> String {
 
 /// One line of untrusted text.
 fn clean_line(text: &str) -> String {
-    crate::served::one_line(text).trim().to_string()
+    crate::served_values::one_line(text).trim().to_string()
 }
 
 /// Quote untrusted markdown so its headings cannot pose as this brief's sections.

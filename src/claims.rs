@@ -17,7 +17,7 @@ use crate::client::Coordinator;
 use crate::error::{Error, Result};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Output;
-use crate::served::{one_line, text};
+use crate::served_values::{one_line, text};
 use crate::state::{ClaimRecord, PendingClaim, State, StateFile};
 use crate::timefmt;
 

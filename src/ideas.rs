@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::client::Coordinator;
 use crate::error::Result;
-use crate::served::text;
+use crate::served_values::text;
 use crate::submission_api::proposed_idea;
 use crate::task::TaskSnapshot;
 
@@ -74,7 +74,7 @@ pub fn to_json(submission: &Value) -> Value {
 /// The idea's first non-empty line, for a table cell (control characters stripped).
 pub fn first_line(idea: &str) -> String {
     let line = idea.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    crate::served::one_line(line)
+    crate::served_values::one_line(line)
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ pub fn centerless_lines(
     };
     let implements = match resolve(flag, sidecar, state) {
         Some((id, source)) => {
-            format!("implements: submission {} ({})", crate::served::one_line(&id), source.words())
+            format!("implements: submission {} ({})", crate::served_values::one_line(&id), source.words())
         }
         None => "implements: nothing (`git bitsota ideas` lists ideas to build on)".to_string(),
     };

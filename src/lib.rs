@@ -40,7 +40,7 @@ pub(crate) mod problems;
 pub(crate) mod replay;
 pub(crate) mod repo;
 pub(crate) mod runner;
-pub(crate) mod served;
+pub(crate) mod served_values;
 pub(crate) mod sidecar;
 pub(crate) mod state;
 pub(crate) mod submission_api;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::client::Coordinator;
 use crate::error::Result;
-use crate::served::{one_line, text};
+use crate::served_values::{one_line, text};
 use crate::task::{CompetitionMode, TaskSnapshot};
 
 /// The consensus object, or null when the coordinator has none for it (404).

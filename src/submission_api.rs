@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::client::Coordinator;
 use crate::error::{Error, Result};
-use crate::served::{one_line, text};
+use crate::served_values::{one_line, text};
 
 /// `GET /api/v1/submissions/{id}` (unsigned): the submission object as served. A 404 is the
 /// coordinator's refusal (exit 5) with its detail; an answer that is not an object is exit 5.
@@ -17,7 +17,7 @@ pub fn fetch(coordinator: &Coordinator, id: &str) -> Result<Value> {
         value @ Value::Object(_) => Ok(value),
         other => Err(Error::server(format!(
             "the coordinator's answer to GET {path} is not a submission object: {}",
-            one_line(&crate::served::shorten(&other.to_string(), 200))
+            one_line(&crate::served_values::shorten(&other.to_string(), 200))
         ))
         .with_code("bad_response")),
     }

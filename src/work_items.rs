@@ -11,7 +11,7 @@ use crate::client::Coordinator;
 use crate::error::{Error, Result};
 use crate::keys::Hotkey;
 use crate::output::Output;
-use crate::served::{one_line, text};
+use crate::served_values::{one_line, text};
 use crate::state::{ClaimRecord, StateFile};
 use crate::task::TaskSnapshot;
 
@@ -29,7 +29,7 @@ pub fn list(coordinator: &Coordinator, task_id: &str, status: Option<&str>) -> R
         other => {
             return Err(Error::server(format!(
                 "the coordinator's answer to {what} is not a JSON array: {}",
-                one_line(&crate::served::shorten(&other.to_string(), 200))
+                one_line(&crate::served_values::shorten(&other.to_string(), 200))
             ))
             .with_code("bad_response"));
         }

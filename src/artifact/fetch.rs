@@ -143,7 +143,7 @@ pub fn fetch(
     out.detail(format!("< HTTP {status}, Content-Length {:?}", fetched.content_length));
     if (300..400).contains(&status) {
         let location = header("location").unwrap_or_else(|| "(no Location header)".into());
-        let shown = crate::served::shorten(&crate::served::one_line(&location), 300);
+        let shown = crate::served_values::shorten(&crate::served_values::one_line(&location), 300);
         fetched.problems.push(
             Problem::new(
                 "artifact_redirect",

@@ -121,7 +121,7 @@ fn unknown_task(wanted: &str, tasks: &[Value]) -> Error {
         .iter()
         .filter(|t| is_live(t))
         .filter_map(|t| t.get("slug").and_then(Value::as_str))
-        .map(crate::served::one_line)
+        .map(crate::served_values::one_line)
         .collect();
     let hint = if live.is_empty() {
         "the coordinator lists no live task right now (`git bitsota tasks --all` shows every task)"

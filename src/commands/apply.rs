@@ -13,7 +13,7 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Style;
 use crate::repo::Repo;
-use crate::served::{one_line, text};
+use crate::served_values::{one_line, text};
 use crate::submission_api;
 use crate::validator::{self, Rejection};
 

@@ -10,7 +10,7 @@ use crate::claims;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::mutation::{self, MutationGuard};
-use crate::served::text;
+use crate::served_values::text;
 use crate::state::StateFile;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
@@ -93,7 +93,7 @@ fn show(ctx: &Ctx, claim_id: &str, served: &Value) -> Result<()> {
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "claim": served}));
     }
-    ctx.out.line(format!("cancelled claim {}", crate::served::one_line(claim_id)))
+    ctx.out.line(format!("cancelled claim {}", crate::served_values::one_line(claim_id)))
 }
 
 /// Remember (or forget) a cancel in flight, so a lost answer is looked up next time.

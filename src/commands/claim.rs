@@ -10,7 +10,7 @@ use crate::client::{self, Coordinator};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::output::Style;
-use crate::served::{one_line, text};
+use crate::served_values::{one_line, text};
 use crate::state::{ClaimRecord, State};
 use crate::submission_api;
 use crate::timefmt;
@@ -167,7 +167,7 @@ fn report_work_item(
     }
     if let Some(instructions) = text(item, "instructions").filter(|t| !t.trim().is_empty()) {
         ctx.out.line("instructions:")?;
-        for line in crate::served::printable(&instructions).lines() {
+        for line in crate::served_values::printable(&instructions).lines() {
             ctx.out.line(format!("  {line}"))?;
         }
     }

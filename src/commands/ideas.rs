@@ -7,8 +7,8 @@ use crate::cli::IdeasArgs;
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::ideas;
-use crate::served::metric_words;
-use crate::served::{cell, shorten};
+use crate::served_values::metric_words;
+use crate::served_values::{cell, shorten};
 use crate::submission_api::proposed_idea;
 
 pub fn run(ctx: &Ctx, args: &IdeasArgs) -> Result<()> {
@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, args: &IdeasArgs) -> Result<()> {
         ctx.out.info(format!(
             "{} is a {} task: its submissions carry no ideas (only centerless tasks have them)",
             task.slug,
-            crate::served::one_line(task.competition_mode.as_str())
+            crate::served_values::one_line(task.competition_mode.as_str())
         ));
         if ctx.out.is_json() {
             ctx.out.json(&json!({"version": 1, "ideas": []}))?;

@@ -19,7 +19,7 @@ use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
 use crate::peer_review::{consensus_or_null, consensus_words};
 use crate::replay::{self, Verdict};
-use crate::served::{cell, one_line, shorten, text};
+use crate::served_values::{cell, one_line, shorten, text};
 use crate::state::{ReviewRecord, State, StateFile};
 use crate::task::{CompetitionMode, TaskSnapshot};
 

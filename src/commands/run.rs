@@ -210,7 +210,7 @@ fn onboard_text(ctx: &Ctx, repo: &Repo, state: &State) -> Option<String> {
 /// Centerless tasks: the ideas of other miners' submissions, in the order `ideas` lists them
 /// (this clone's claim's hotkey left out), each with its status and metric; none offline.
 fn other_ideas(ctx: &Ctx, state: &State) -> Option<Vec<String>> {
-    use crate::served::text;
+    use crate::served_values::text;
     if !crate::ideas::task_has_ideas(&state.task) {
         return None;
     }

@@ -6,7 +6,7 @@ use crate::cli::ShowArgs;
 use crate::ctx::Ctx;
 use crate::error::Result;
 use crate::output::Style;
-use crate::served::{cell, one_line, printable, task_metric, task_state};
+use crate::served_values::{cell, one_line, printable, task_metric, task_state};
 use crate::timefmt::duration;
 
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> Result<()> {

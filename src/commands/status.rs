@@ -8,8 +8,8 @@ use crate::client::Coordinator;
 use crate::ctx::Ctx;
 use crate::error::{Kind, Result};
 use crate::output::Style;
-use crate::served::metric_words;
-use crate::served::{cell, has_id, one_line, text};
+use crate::served_values::metric_words;
+use crate::served_values::{cell, has_id, one_line, text};
 use crate::state::State;
 use crate::timefmt;
 
@@ -208,7 +208,7 @@ fn work_item_lines(ctx: &Ctx, item: &crate::work_items::Noted) -> Result<()> {
         one_line(&item.status),
         one_line(&item.title)
     ))?;
-    for line in crate::served::printable(&item.instructions).lines() {
+    for line in crate::served_values::printable(&item.instructions).lines() {
         ctx.out.line(format!("         {line}"))?;
     }
     Ok(())

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::cli::SubmissionsArgs;
 use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::served::{cell, metric_words, shorten};
+use crate::served_values::{cell, metric_words, shorten};
 
 pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     let repo = ctx.repo()?;
@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
         .collect();
     // This clone's own submissions on a peer_evaluation task carry their consensus.
     let mut listed = listed;
-    let own = |s: &Value| state.submissions.iter().any(|r| crate::served::has_id(s, &r.id));
+    let own = |s: &Value| state.submissions.iter().any(|r| crate::served_values::has_id(s, &r.id));
     crate::peer_review::add_peer_consensus(&coordinator, &state.task, listed.iter_mut().filter(|s| own(s)))?;
     if ctx.out.is_json() {
         return ctx.out.json(&json!({"version": 1, "submissions": listed}));

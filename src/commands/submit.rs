@@ -20,7 +20,7 @@ use crate::implements::{self, Source};
 use crate::mutation::{self, MutationGuard};
 use crate::output::Style;
 use crate::problems::ProblemCode;
-use crate::served::{has_id, one_line, text};
+use crate::served_values::{has_id, one_line, text};
 use crate::sidecar::{self, Sidecar};
 use crate::state::{PendingSubmission, State, SubmissionRecord};
 use crate::timefmt;
@@ -363,8 +363,8 @@ fn record_submission(
     };
     ctx.out.line(format!(
         "submitted {}: {} ({} patch bytes){how}",
-        ctx.out.paint(Style::Bold, &crate::served::one_line(&record.id)),
-        crate::served::one_line(&record.status),
+        ctx.out.paint(Style::Bold, &crate::served_values::one_line(&record.id)),
+        crate::served_values::one_line(&record.status),
         record.patch_bytes
     ))?;
     ctx.out.hint("follow it with `git bitsota status`");

@@ -1,6 +1,6 @@
 //! `git bitsota tasks [--all]`: the coordinator's tasks, by default only the live, active ones.
 
-use crate::served::{cell, task_metric, task_state};
+use crate::served_values::{cell, task_metric, task_state};
 use crate::timefmt::duration;
 use serde_json::{json, Value};
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::cli::WorkItemsArgs;
 use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::served::{cell, shorten};
+use crate::served_values::{cell, shorten};
 use crate::work_items;
 
 pub fn run(ctx: &Ctx, args: &WorkItemsArgs) -> Result<()> {
@@ -19,7 +19,11 @@ pub fn run(ctx: &Ctx, args: &WorkItemsArgs) -> Result<()> {
         return ctx.out.json(&json!({"version": 1, "work_items": items}));
     }
     if items.is_empty() {
-        ctx.out.info(format!("no {} work items for {}", crate::served::one_line(status), state.task.slug));
+        ctx.out.info(format!(
+            "no {} work items for {}",
+            crate::served_values::one_line(status),
+            state.task.slug
+        ));
         return Ok(());
     }
     ctx.out.line(format!(
