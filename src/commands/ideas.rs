@@ -41,22 +41,23 @@ pub fn run(ctx: &Ctx, args: &IdeasArgs) -> Result<()> {
         ));
         return Ok(());
     }
-    ctx.out.line(format!(
-        "{:<38} {:<21} {:<12} {:<24} {}",
-        "ID", "STATUS", "MINER", "METRIC (obs / claimed)", "IDEA"
-    ))?;
-    for s in &listed {
-        let miner = cell(s, "miner_hotkey");
-        let miner =
-            if me.as_deref() == Some(miner.as_str()) { "(you)".to_string() } else { shorten(&miner, 10) };
-        ctx.out.line(format!(
-            "{:<38} {:<21} {:<12} {:<24} {}",
-            cell(s, "id"),
-            cell(s, "status"),
-            miner,
-            metric_words(s, &task.metric_name),
-            shorten(&ideas::first_line(&proposed_idea(s).unwrap_or_default()), 60)
-        ))?;
+    let rows: Vec<Vec<String>> = listed
+        .iter()
+        .map(|s| {
+            let miner = cell(s, "miner_hotkey");
+            let miner =
+                if me.as_deref() == Some(miner.as_str()) { "(you)".to_string() } else { shorten(&miner, 10) };
+            vec![
+                cell(s, "id"),
+                cell(s, "status"),
+                miner,
+                metric_words(s, &task.metric_name),
+                shorten(&ideas::first_line(&proposed_idea(s).unwrap_or_default()), 60),
+            ]
+        })
+        .collect();
+    for line in crate::output::table(&["ID", "STATUS", "MINER", "METRIC (obs / claimed)", "IDEA"], &rows) {
+        ctx.out.line(line)?;
     }
     ctx.out.hint("build on one with `git bitsota apply ID` (it records the idea you implement)");
     Ok(())

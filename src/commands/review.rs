@@ -71,20 +71,22 @@ fn list(ctx: &Ctx) -> Result<()> {
     if rows.is_empty() {
         return ctx.out.line("no pending submissions of other hotkeys to review");
     }
-    ctx.out.line(format!(
-        "{:<38} {:<12} {:<18} {:<12} {}",
-        "ID", "MINER", "CLAIMED", "CONSENSUS", "EVALUATED BY ME"
-    ))?;
-    for row in &rows {
-        let claimed = row["claimed_metrics"].get(&task.metric_name).map(|v| v.to_string());
-        ctx.out.line(format!(
-            "{:<38} {:<12} {:<18} {:<12} {}",
-            cell(row, "id"),
-            shorten(&cell(row, "miner_hotkey"), 10),
-            shorten(&one_line(&claimed.unwrap_or_else(|| "-".into())), 18),
-            consensus_words(&row["consensus"]),
-            if row["evaluated_by_me"] == true { "yes" } else { "no" }
-        ))?;
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let claimed = row["claimed_metrics"].get(&task.metric_name).map(|v| v.to_string());
+            vec![
+                cell(row, "id"),
+                shorten(&cell(row, "miner_hotkey"), 10),
+                shorten(&one_line(&claimed.unwrap_or_else(|| "-".into())), 18),
+                consensus_words(&row["consensus"]),
+                if row["evaluated_by_me"] == true { "yes" } else { "no" }.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "MINER", "CLAIMED", "CONSENSUS", "EVALUATED BY ME"];
+    for line in crate::output::table(&header, &table_rows) {
+        ctx.out.line(line)?;
     }
     ctx.out.hint("replay and evaluate one with `git bitsota review SUBMISSION`");
     Ok(())

@@ -29,28 +29,25 @@ pub fn run(ctx: &Ctx, args: &SubmissionsArgs) -> Result<()> {
     if listed.is_empty() {
         return ctx.out.line("no submissions");
     }
-    ctx.out.line(format!(
-        "{:<38} {:<22} {:<12} {:<21} {}",
-        "ID", "STATUS", "MINER", "CREATED", "METRIC (observed / claimed)"
-    ))?;
-    for s in &listed {
-        ctx.out.line(row(s, &state.task.metric_name))?;
+    let rows: Vec<Vec<String>> = listed.iter().map(|s| row(s, &state.task.metric_name)).collect();
+    let header = ["ID", "STATUS", "MINER", "CREATED", "METRIC (observed / claimed)"];
+    for line in crate::output::table(&header, &rows) {
+        ctx.out.line(line)?;
     }
     Ok(())
 }
 
-/// One table row: id, status, shortened hotkey, time, metric.
-pub fn row(s: &Value, metric: &str) -> String {
+/// One table row: id, status, shortened hotkey, time, metric (and the peer consensus).
+fn row(s: &Value, metric: &str) -> Vec<String> {
     let consensus = match s.get("peer_consensus") {
         Some(c) => format!("  peer consensus {}", crate::peer_review::consensus_words(c)),
         None => String::new(),
     };
-    format!(
-        "{:<38} {:<22} {:<12} {:<21} {}{consensus}",
+    vec![
         cell(s, "id"),
         cell(s, "status"),
         shorten(&cell(s, "miner_hotkey"), 10),
         cell(s, "created_at").chars().take(19).collect::<String>(),
-        metric_words(s, metric)
-    )
+        format!("{}{consensus}", metric_words(s, metric)),
+    ]
 }

@@ -26,19 +26,20 @@ pub fn run(ctx: &Ctx, args: &WorkItemsArgs) -> Result<()> {
         ));
         return Ok(());
     }
-    ctx.out.line(format!(
-        "{:<38} {:>8} {:<10} {:<40} {}",
-        "ID", "PRIORITY", "STATUS", "TITLE", "BASE SUBMISSION"
-    ))?;
-    for item in &items {
-        ctx.out.line(format!(
-            "{:<38} {:>8} {:<10} {:<40} {}",
-            cell(item, "id"),
-            cell(item, "priority"),
-            cell(item, "status"),
-            shorten(&cell(item, "title"), 40),
-            cell(item, "base_submission_id")
-        ))?;
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| {
+            vec![
+                cell(item, "id"),
+                cell(item, "priority"),
+                cell(item, "status"),
+                shorten(&cell(item, "title"), 40),
+                cell(item, "base_submission_id"),
+            ]
+        })
+        .collect();
+    for line in crate::output::table(&["ID", "PRIORITY", "STATUS", "TITLE", "BASE SUBMISSION"], &rows) {
+        ctx.out.line(line)?;
     }
     if status == "open" {
         ctx.out
