@@ -86,6 +86,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
     Ok(())
 }
 
+/// Open `path` for reading without blocking on it: a FIFO or a device named there (by a task
+/// repository, a task's code, or an environment variable) cannot hang the open, and a terminal
+/// never becomes our controlling terminal. Check the descriptor's metadata before reading.
+pub fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
+}
+
+/// Open `path` for reading only if it is a regular file, checked on the open descriptor (so a
+/// file swapped after a look is still caught); reads then block as usual.
+pub fn open_regular_file(path: &Path) -> std::io::Result<File> {
+    let file = open_nonblocking(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(std::io::Error::new(ErrorKind::InvalidInput, kind));
+    }
+    if let Ok(flags) = rustix::fs::fcntl_getfl(&file) {
+        let _ = rustix::fs::fcntl_setfl(&file, flags & !rustix::fs::OFlags::NONBLOCK);
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 //! combined output), how Python's `json.loads` and `float()` read it, and the benchmark's own
 //! `validator_rejection=` marker. Shared by `bench`, replays and agent gates.
 
-use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
@@ -72,16 +71,8 @@ pub(crate) fn read_result_json(path: &Path, shown: &str) -> std::result::Result<
 /// and read up to `limit` bytes (a larger one is an error, never read whole).
 fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    if meta.len() > limit {
+    let file = crate::fsutil::open_regular_file(path)?;
+    if file.metadata()?.len() > limit {
         return Err(std::io::Error::new(ErrorKind::InvalidData, format!("larger than {} MiB", limit >> 20)));
     }
     let mut bytes = Vec::new();

@@ -1,6 +1,6 @@
 //! Streaming SHA-256 of files and readers: large reads, constant memory, a progress bar.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::Path;
 
@@ -24,32 +24,21 @@ pub struct Digested {
 /// the open descriptor, so a FIFO or device is refused instead of hanging, and a file swapped
 /// after a look is still caught. A missing path is a usage error (exit 2).
 pub fn open_regular(path: &Path, what: &str) -> Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path).map_err(|e| {
-        let why = if e.kind() == ErrorKind::NotFound { "does not exist" } else { "cannot be read" };
-        Error::usage(format!("the {what} {} {why}", path.display())).with_code("artifact_path").with_source(e)
-    })?;
-    let meta = file.metadata().map_err(|e| {
-        Error::usage(format!("cannot inspect the {what} {}", path.display()))
-            .with_code("artifact_path")
-            .with_source(e)
-    })?;
-    if !meta.is_file() {
-        let kind = if meta.is_dir() { "a directory" } else { "not a regular file" };
-        return Err(Error::usage(format!("the {what} {} is {kind}", path.display()))
-            .with_code("artifact_path")
-            .with_hint("give the path of the artifact file itself (e.g. the .zip validators download)"));
-    }
-    // Back to blocking reads for a regular file (the flag has no effect on them anyway).
-    if let Ok(flags) = rustix::fs::fcntl_getfl(&file) {
-        let _ = rustix::fs::fcntl_setfl(&file, flags & !rustix::fs::OFlags::NONBLOCK);
-    }
-    Ok(file)
+    crate::fsutil::open_regular_file(path).map_err(|e| {
+        let (why, hint) = match e.kind() {
+            ErrorKind::NotFound => ("does not exist".to_string(), None),
+            ErrorKind::InvalidInput => (
+                format!("is {e}"),
+                Some("give the path of the artifact file itself (e.g. the .zip validators download)"),
+            ),
+            _ => ("cannot be read".to_string(), None),
+        };
+        let err = Error::usage(format!("the {what} {} {why}", path.display())).with_code("artifact_path");
+        match hint {
+            Some(hint) => err.with_hint(hint),
+            None => err.with_source(e),
+        }
+    })
 }
 
 /// Hash the regular file at `path`, with a progress bar (bytes, rate, ETA) on a terminal.

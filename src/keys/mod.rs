@@ -276,7 +276,7 @@ fn refuse_coldkey_public(hotkey: &Hotkey, wallet: &WalletSelector) -> Result<()>
 fn coldkey_public(wallet: &WalletSelector) -> Option<([u8; 32], PathBuf)> {
     wallet.check_names().ok()?;
     let path = expand_tilde(&wallet.path).join(&wallet.name).join("coldkeypub.txt");
-    let file = open_nonblocking(&path).ok()?;
+    let file = crate::fsutil::open_nonblocking(&path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }

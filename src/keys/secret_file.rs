@@ -61,7 +61,7 @@ pub(super) fn read_secret_file(
 ) -> Result<Zeroizing<Vec<u8>>> {
     let what = kind.what();
     let shown = path.display();
-    let mut file = open_nonblocking(path).map_err(|e| {
+    let mut file = crate::fsutil::open_nonblocking(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::auth(format!("no {what} at {shown}"))
                 .with_code("key_not_found")
@@ -108,12 +108,6 @@ pub(super) fn read_secret_file(
         return Err(Error::auth(format!("{what} {shown} is too large to be a key")).with_code("bad_keyfile"));
     }
     Ok(content)
-}
-
-pub(super) fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    // O_NOCTTY: a terminal device named here must not become our controlling terminal.
-    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)
 }
 
 pub(super) fn is_pipe(meta: &std::fs::Metadata) -> bool {
