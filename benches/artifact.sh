@@ -36,7 +36,6 @@ time_one() {
     end=$(now_us)
     echo $(( end - start ))
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # Warm-up: page cache, CPU frequency, binaries.
 time_one "$bin" artifact hash "$file" >/dev/null

@@ -33,7 +33,6 @@ JSON
 (cd "$repo" && "$bin" init bench-bigfile --task-file "$work/bigfile-task.json" -q)
 base=$(git -C "$repo" rev-parse HEAD)
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_runs() {
     for _ in $(seq "$runs"); do
         local start end

@@ -14,17 +14,7 @@ repo="$work/synthetic-50k"
 if [ ! -f "$repo/.git/bench-ready" ]; then
     rm -rf "$repo" && mkdir -p "$repo"
     git -C "$repo" init -q -b main
-    # 2,500 directories x 20 files, written by one python process (fast, deterministic).
-    python3 - "$repo" <<'PY'
-import os, sys
-root = sys.argv[1]
-for d in range(2500):
-    path = os.path.join(root, f"pkg{d // 50:02d}", f"mod{d:04d}")
-    os.makedirs(path, exist_ok=True)
-    for f in range(20):
-        with open(os.path.join(path, f"file{f:02d}.py"), "w") as fh:
-            fh.write(f"# module {d} file {f}\nVALUE = {d * 20 + f}\n")
-PY
+    write_50k_files "$repo"
     git -C "$repo" add -A
     git -C "$repo" commit -q -m base
     cat > "$work/task.json" <<'JSON'
@@ -50,7 +40,6 @@ files = [f["path"] for f in r["files"]]
 assert r["ok"] and len(files) == 3, r
 print("check ok:", r["ok"], "files:", files)'
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_runs() {
     for _ in $(seq "$runs"); do
         local start end

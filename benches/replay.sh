@@ -21,18 +21,8 @@ repo="$work/replay-50k"
 if [ ! -f "$repo/.git/bench-ready" ]; then
     rm -rf "$repo" && mkdir -p "$repo"
     git -C "$repo" init -q -b main
-    python3 - "$repo" <<'PY'
-import os, sys
-root = sys.argv[1]
-for d in range(2500):
-    path = os.path.join(root, f"pkg{d // 50:02d}", f"mod{d:04d}")
-    os.makedirs(path, exist_ok=True)
-    for f in range(20):
-        with open(os.path.join(path, f"file{f:02d}.py"), "w") as fh:
-            fh.write(f"# module {d} file {f}\nVALUE = {d * 20 + f}\n")
-with open(os.path.join(root, "score.txt"), "w") as fh:
-    fh.write("1\n")
-PY
+    write_50k_files "$repo"
+    echo 1 > "$repo/score.txt"
     git -C "$repo" add -A
     git -C "$repo" commit -q -m base
     cat > "$work/replay-task.json" <<JSON
@@ -86,7 +76,6 @@ replay_once() {
     echo $(( (end - start) / 1000 ))
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ours=() theirs=()
 for _ in $(seq "$runs"); do
     ours+=("$(replay_once)")
