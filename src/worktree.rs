@@ -23,18 +23,33 @@ impl TempWorktree {
         let nanos =
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = parent.join(format!("{label}-{}-{nanos}", std::process::id()));
-        repo.git().args(["worktree", "add", "--detach", "--quiet"]).arg(&dir).arg(commit).output().map_err(
-            |e| {
+        // Writing the files dominates (50,000 of them take seconds; on ext4, right after a
+        // previous replay deleted as many, tens of seconds of kernel time): git's parallel
+        // checkout spreads it over worker processes. `worktree add` passes `-c` on to the
+        // `reset --hard` that checks out.
+        let workers = format!("checkout.workers={}", checkout_workers());
+        repo.git()
+            .args(["-c", &workers, "worktree", "add", "--detach", "--quiet"])
+            .arg(&dir)
+            .arg(commit)
+            .output()
+            .map_err(|e| {
                 Error::usage(format!("cannot create a temporary worktree at {}", short_oid(commit)))
                     .with_source(e)
-            },
-        )?;
+            })?;
         Ok(TempWorktree { repo: repo.clone(), dir })
     }
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Parallel checkout workers: four per core, at most 16. The work is mostly waiting in the
+/// file system, so more workers than cores still pay (benches/replay.sh, README).
+fn checkout_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 4).min(16)
 }
 
 impl Drop for TempWorktree {

@@ -92,10 +92,17 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     }
     // What is measured is the tree before the run: files the benchmark writes do not count.
     let commit = repo.resolve_commit("HEAD")?.unwrap_or_default();
-    let dirty = working_tree_dirty(&repo);
-    let mut candidate = if args.replay {
-        replay_own(out, &repo, &task, artifact.as_ref(), &log_dir.join(format!("bench-{stamp}-replay.log")))?
+    let (dirty, mut candidate) = if args.replay {
+        // A replay does not run in the work tree: its status walk overlaps the replay.
+        let log = log_dir.join(format!("bench-{stamp}-replay.log"));
+        let (dirty, candidate) = std::thread::scope(|scope| {
+            let dirty = scope.spawn(|| working_tree_dirty(&repo));
+            let candidate = replay_own(out, &repo, &task, artifact.as_ref(), &log);
+            (dirty.join().ok().flatten(), candidate)
+        });
+        (dirty, candidate?)
     } else {
+        let dirty = working_tree_dirty(&repo);
         let placed = match &artifact {
             Some(ready) => Some(place_artifact(out, &repo, ready)?),
             None => None,
@@ -113,7 +120,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         );
         // Removed after the run whatever happened (an error or Ctrl-C included).
         drop(placed);
-        candidate?
+        (dirty, candidate?)
     };
     candidate.commit = commit;
     candidate.dirty = dirty;
