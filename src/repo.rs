@@ -168,6 +168,10 @@ impl Repo {
     pub fn index_path(&self) -> &Path {
         &self.index_path
     }
+    /// The repository's object format (SHA-1 or SHA-256).
+    pub fn object_hash(&self) -> gix::hash::Kind {
+        self.gix.to_thread_local().object_hash()
+    }
     /// `<common dir>/bitsota.toml`: one state file per clone, shared by its worktrees.
     pub fn state_path(&self) -> PathBuf {
         self.common_dir.join("bitsota.toml")

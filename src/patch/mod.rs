@@ -35,6 +35,7 @@ use crate::repo::{split_nul, Repo};
 use crate::validator;
 
 mod index;
+mod racy;
 mod raw;
 mod tree;
 mod unstored;
@@ -233,15 +234,23 @@ fn build_from_worktree(
     // the snapshot itself holds that the base does not (staged and committed work, read from
     // the index and the trees only). The walks run at the same time.
     let (tracked, untracked, staged) = std::thread::scope(|scope| {
-        let tracked = scope.spawn(|| git().args(["diff-files", "-z", "--raw", "--no-renames"]).output());
         let staged = scope.spawn(|| {
             git()
                 .args(["diff-index", "--cached", "-z", "--raw", "--no-abbrev", "--no-renames", base_commit])
                 .output()
         });
-        let untracked = git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output();
+        let untracked = scope.spawn(|| git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output());
+        // Big files git would re-hash on every run (racily clean), proven unchanged instead.
+        let tracked = racy::proven_clean(repo, &git, &index.path).and_then(|proven| {
+            let excluded = proven.iter().map(|path| {
+                let mut spec = std::ffi::OsString::from(":(exclude,literal)");
+                spec.push(os_str(path));
+                spec
+            });
+            git().args(["diff-files", "-z", "--raw", "--no-renames", "--"]).args(excluded).output()
+        });
         let unfinished = |what: &str| Err(Error::usage(format!("`git {what}` did not finish")));
-        let tracked = tracked.join().unwrap_or_else(|_| unfinished("diff-files"));
+        let untracked = untracked.join().unwrap_or_else(|_| unfinished("ls-files"));
         let staged = staged.join().unwrap_or_else(|_| unfinished("diff-index"));
         (tracked, untracked, staged)
     });

@@ -263,3 +263,80 @@ fn the_patch_rendered_alongside_the_raw_run_is_used_only_when_it_is_exactly_the_
     let left = env.tool(&repo, &["diff", "--allow-outside"]).expect(0).out();
     assert_eq!(left, all);
 }
+
+/// Set a file's modification time (seconds since the epoch).
+fn set_mtime(path: &Path, secs: u64) {
+    let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).unwrap();
+}
+
+fn mtime_secs(path: &Path) -> u64 {
+    let modified = fs::metadata(path).unwrap().modified().unwrap();
+    modified.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The `diff-files` commands `check -v` ran.
+fn diff_files_runs(env: &Env, repo: &Path) -> Vec<String> {
+    let run = env.tool(repo, &["-v", "check", "--json"]);
+    run.stderr
+        .lines()
+        .filter(|l| l.contains("run: git") && l.contains(" diff-files "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_big_racily_clean_checkpoint_is_hashed_once_then_trusted_until_it_changes() {
+    let env = Env::new();
+    let repo = repo_with_weights(&env);
+    let weights = repo.join("weights.bin");
+    let proofs = repo.join(".git/bitsota-verified");
+    // A proof counts only for a file whose change time is 2 s older than the hash.
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    // Racily clean: the index is no newer than the file, so git would hash it on every run.
+    set_mtime(&repo.join(".git/index"), mtime_secs(&weights));
+    write(&repo.join("src/train.py"), b"lr = 2\n");
+    let index_before = fs::read(repo.join(".git/index")).unwrap();
+
+    for round in 0..2 {
+        let runs = diff_files_runs(&env, &repo);
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert!(runs[0].contains(":(exclude,literal)weights.bin"), "round {round}: {runs:?}");
+        let (code, report) = check_json(&env, &repo, &[]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(listed(&report), [("src/train.py".into(), "modified".into(), true)]);
+        let recorded = fs::read_to_string(&proofs).unwrap();
+        assert!(recorded.contains(&blob_id(&env, &repo, "weights.bin")), "{recorded}");
+        assert!(recorded.trim_end().ends_with(&hex_of(b"weights.bin")), "{recorded}");
+    }
+
+    // (The allowed edit's blob is in the store by now.)
+    let objects_before = objects(&repo);
+    // Same size, same modification time, other bytes: only the change time tells, and the
+    // proof no longer counts.
+    let old_mtime = mtime_secs(&weights);
+    let mut changed = fs::read(&weights).unwrap();
+    changed[BIG / 2] ^= 0xff;
+    write(&weights, &changed);
+    set_mtime(&weights, old_mtime);
+    let runs = diff_files_runs(&env, &repo);
+    assert!(!runs[0].contains("exclude"), "{runs:?}");
+    let (code, report) = check_json(&env, &repo, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        listed(&report),
+        [("src/train.py".into(), "modified".into(), true), ("weights.bin".into(), "modified".into(), false)]
+    );
+    assert_eq!(problem_codes(&report), ["outside_allowed_paths"]);
+    // Git agrees the file changed (an independent look at the same state).
+    assert_ne!(
+        blob_id(&env, &repo, "weights.bin"),
+        env.git(&repo, &["rev-parse", "HEAD:weights.bin"]).trim()
+    );
+    assert_eq!(fs::read(repo.join(".git/index")).unwrap(), index_before, "the user's index is never written");
+    assert_eq!(objects(&repo), objects_before, "nothing may be written into the object store");
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
