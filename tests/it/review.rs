@@ -674,3 +674,28 @@ fn a_submissions_artifact_is_fetched_as_validators_do_and_placed_for_the_benchma
     assert!(w.fake.peer_evaluate_posts().is_empty());
     assert_eq!(w.benchmark_runs(), 0);
 }
+
+/// A base commit of more files than git's parallel-checkout threshold (100): the replay asks
+/// for parallel checkout workers, and the worktree they write is the whole base, byte for byte.
+#[test]
+fn bench_replay_checks_out_a_large_base_with_parallel_workers_and_misses_nothing() {
+    let env = Env::new();
+    let names: Vec<String> = (0..150).map(|i| format!("many/f{i:03}.txt")).collect();
+    let contents: Vec<String> = (0..150).map(|i| format!("{i}\n")).collect();
+    let mut files: Vec<(&str, &[u8])> =
+        names.iter().zip(&contents).map(|(n, c)| (n.as_str(), c.as_bytes())).collect();
+    files.push(("solution.txt", b"1\n"));
+    // The score is the sum of every file's number (0 + … + 149 = 11175) plus the solution.
+    let command =
+        "s=$(cat solution.txt); t=$(cat many/* | awk '{s+=$1} END {print s}'); echo score=$((s + t))";
+    let repo = env.bound(&files, json!({"benchmark_command": command}));
+    write(&repo.join("solution.txt"), b"5\n");
+    let run = env.tool(&repo, &["-v", "bench", "--yes", "--json", "--replay"]).expect(0);
+    let v = run.json();
+    assert_eq!(v["replay"], true);
+    assert_eq!(v["value"].as_f64(), Some(11180.0), "{v}");
+    let add: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" worktree add ")).collect();
+    assert_eq!(add.len(), 1, "{}", run.stderr);
+    assert!(add[0].contains("-c checkout.workers="), "{}", add[0]);
+    assert_no_worktree_left(&env, &repo);
+}
