@@ -265,6 +265,9 @@ fn build_from_worktree(
     // `update-index` below resolves a conflict with whatever the file holds (markers and all):
     // remember which paths were unmerged (status `U`) first.
     let mut to_update: BTreeSet<&[u8]> = BTreeSet::new();
+    // Removed from the work tree: their entries are dropped with `--index-info` (mode 0), which
+    // also works where `update-index --remove` refuses, behind a symlinked directory.
+    let mut removed: BTreeSet<&[u8]> = BTreeSet::new();
     let mut unmerged: BTreeSet<&[u8]> = BTreeSet::new();
     // Regular files that changed (or only look changed) and can never be submitted: judged by
     // a hash that is never stored.
@@ -278,7 +281,7 @@ fn build_from_worktree(
             }
             // A removal costs nothing, and its record pairs with an addition into a rename.
             b'D' => {
-                to_update.insert(record.path);
+                removed.insert(record.path);
             }
             _ if !reasons_for(record.path, patterns).is_empty() && is_regular_file(repo, record.path) => {
                 screened.push(record)
@@ -341,6 +344,7 @@ fn build_from_worktree(
     // the whole snapshot would, without rewriting or diffing all of its entries.
     let touched: BTreeSet<&[u8]> = to_update
         .iter()
+        .chain(&removed)
         .copied()
         .chain(staged.iter().map(|c| c.src_path.as_slice()))
         .chain(kept.iter().map(Vec::as_slice))
@@ -372,6 +376,12 @@ fn build_from_worktree(
             }
         }
         keep_at_base.splice(0..0, entries);
+    }
+    let no_oid = "0".repeat(repo.object_hash().len_in_hex());
+    for path in &removed {
+        keep_at_base.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
+        keep_at_base.extend_from_slice(path);
+        keep_at_base.push(0);
     }
     if !keep_at_base.is_empty() {
         target()
@@ -412,7 +422,7 @@ fn build_from_worktree(
     // parallel: when the raw run finds nothing else (no refused or committed change), that
     // patch is the one, and the check costs one diff-index run of wall time.
     let guessed: Vec<&[u8]> =
-        to_update.iter().copied().filter(|p| reasons_for(p, patterns).is_empty()).collect();
+        to_update.iter().chain(&removed).copied().filter(|p| reasons_for(p, patterns).is_empty()).collect();
     let (first, guess) = std::thread::scope(|scope| {
         let guess = (!guessed.is_empty() && pathspec_bytes(&guessed) <= MAX_PATHSPEC_BYTES)
             .then(|| scope.spawn(|| render(&guessed)));

@@ -163,6 +163,10 @@ fn racy_candidates(repo: &Repo, index_path: &std::path::Path) -> Vec<Candidate> 
             continue;
         }
         let path = entry.path(&index).to_vec();
+        // Git sees a path behind a symlinked directory as deleted: leave such a path to it.
+        if behind_a_symlink(repo, &path) {
+            continue;
+        }
         let full = repo.work_tree().join(os_str(&path));
         let Ok(meta) = std::fs::symlink_metadata(&full) else { continue };
         let executable = meta.mode() & 0o111 != 0;
@@ -183,6 +187,17 @@ fn racy_candidates(repo: &Repo, index_path: &std::path::Path) -> Vec<Candidate> 
         });
     }
     found
+}
+
+/// Whether a directory on the way to `path` (inside the work tree) is not a plain directory.
+fn behind_a_symlink(repo: &Repo, path: &[u8]) -> bool {
+    let mut dir = repo.work_tree().to_path_buf();
+    let mut parts: Vec<&[u8]> = path.split(|b| *b == b'/').collect();
+    parts.pop();
+    parts.into_iter().any(|part| {
+        dir.push(os_str(part));
+        !std::fs::symlink_metadata(&dir).is_ok_and(|meta| meta.file_type().is_dir())
+    })
 }
 
 /// The proofs file: a header line, then `oid size mtime.ns ctime.ns ino dev mode uid gid

@@ -340,3 +340,30 @@ fn a_big_racily_clean_checkpoint_is_hashed_once_then_trusted_until_it_changes() 
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_racily_clean_checkpoint_behind_a_symlinked_directory_is_left_to_git() {
+    let env = Env::new();
+    let repo =
+        env.repo_with("repo", &[("models/weights.bin", &noise(4, BIG)), ("src/train.py", b"lr = 1\n")]);
+    env.bind(&repo, &task_record("https://example.invalid/task.git", "main", &["src/*"]));
+    write(&repo.join("src/train.py"), b"lr = 2\n");
+    // The directory moves out of the clone and a symlink takes its place: the same file (same
+    // inode and times) is now behind a symlink, which git counts as a deletion.
+    let moved = env.path("moved-models");
+    fs::rename(repo.join("models"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, repo.join("models")).unwrap();
+    set_mtime(&repo.join(".git/index"), mtime_secs(&moved.join("weights.bin")));
+    let runs = diff_files_runs(&env, &repo);
+    assert!(!runs[0].contains("exclude"), "{runs:?}");
+    let (code, report) = check_json(&env, &repo, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        listed(&report),
+        [
+            ("models".into(), "added".into(), false),
+            ("models/weights.bin".into(), "deleted".into(), false),
+            ("src/train.py".into(), "modified".into(), true)
+        ]
+    );
+}
