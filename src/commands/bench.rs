@@ -96,13 +96,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         // A replay does not run in the work tree: its status walk overlaps the replay.
         let log = log_dir.join(format!("bench-{stamp}-replay.log"));
         let (dirty, candidate) = std::thread::scope(|scope| {
-            let dirty = scope.spawn(|| working_tree_dirty(&repo));
+            let dirty = scope.spawn(|| crate::patch::work_tree_dirty(&repo));
             let candidate = replay_own(out, &repo, &task, artifact.as_ref(), &log);
             (dirty.join().ok().flatten(), candidate)
         });
         (dirty, candidate?)
     } else {
-        let dirty = working_tree_dirty(&repo);
+        let dirty = crate::patch::work_tree_dirty(&repo);
         let placed = match &artifact {
             Some(ready) => Some(place_artifact(out, &repo, ready)?),
             None => None,
@@ -374,17 +374,6 @@ fn measurement_line(out: &Output, task: &TaskSnapshot, m: &Measurement, label: &
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-/// Whether the worktree has changes against HEAD (tracked or untracked, not ignored). Without
-/// optional locks so `git status` never rewrites the miner's index.
-fn working_tree_dirty(repo: &Repo) -> Option<bool> {
-    repo.git()
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .args(["status", "--porcelain", "-z", "--untracked-files=normal"])
-        .output()
-        .ok()
-        .map(|bytes| !bytes.is_empty())
-}
 
 fn fmt_num(v: f64) -> String {
     format!("{v}")

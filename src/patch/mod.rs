@@ -41,6 +41,7 @@ mod tree;
 mod unstored;
 
 use index::*;
+pub use racy::work_tree_dirty;
 use raw::*;
 pub use tree::{tree_with_patch, write_paths_from_tree};
 use unstored::*;
@@ -242,11 +243,7 @@ fn build_from_worktree(
         let untracked = scope.spawn(|| git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output());
         // Big files git would re-hash on every run (racily clean), proven unchanged instead.
         let tracked = racy::proven_clean(repo, &git, &index.path).and_then(|proven| {
-            let excluded = proven.iter().map(|path| {
-                let mut spec = std::ffi::OsString::from(":(exclude,literal)");
-                spec.push(os_str(path));
-                spec
-            });
+            let excluded = racy::exclude_pathspecs(&proven);
             git().args(["diff-files", "-z", "--raw", "--no-renames", "--"]).args(excluded).output()
         });
         let unfinished = |what: &str| Err(Error::usage(format!("`git {what}` did not finish")));

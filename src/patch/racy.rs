@@ -139,6 +139,51 @@ pub(super) fn proven_clean(
     Ok(proven)
 }
 
+/// `:(exclude,literal)` pathspecs for `paths`.
+pub(super) fn exclude_pathspecs(paths: &[Vec<u8>]) -> Vec<std::ffi::OsString> {
+    paths
+        .iter()
+        .map(|path| {
+            let mut spec = std::ffi::OsString::from(":(exclude,literal)");
+            spec.push(os_str(path));
+            spec
+        })
+        .collect()
+}
+
+/// Whether the work tree has changes against HEAD (tracked or untracked, not ignored), as `git
+/// status` sees them, without writing the index (optional locks off) and without letting git
+/// re-hash big racily clean files proven unchanged: those are left out of the status, and only
+/// their staged state is compared with HEAD. `None` when git cannot tell.
+pub fn work_tree_dirty(repo: &Repo) -> Option<bool> {
+    let git = || repo.git().env("GIT_OPTIONAL_LOCKS", "0");
+    let proven = proven_clean(repo, &git, repo.index_path()).ok()?;
+    std::thread::scope(|scope| {
+        let staged = (!proven.is_empty()).then(|| {
+            scope.spawn(|| {
+                let literal = proven.iter().map(|p| {
+                    let mut spec = std::ffi::OsString::from(":(literal)");
+                    spec.push(os_str(p));
+                    spec
+                });
+                git().args(["diff-index", "--cached", "--quiet", "HEAD", "--"]).args(literal).output_any()
+            })
+        });
+        let status = git()
+            .args(["status", "--porcelain", "-z", "--untracked-files=normal", "--"])
+            .args(exclude_pathspecs(&proven))
+            .output()
+            .ok()?;
+        let staged_differs = match staged.map(|handle| handle.join()) {
+            None => false,
+            Some(Ok(Ok((Some(0), _, _)))) => false,
+            Some(Ok(Ok((Some(1), _, _)))) => true,
+            Some(_) => return None,
+        };
+        Some(!status.is_empty() || staged_differs)
+    })
+}
+
 /// Stage-0 regular-file entries of at least [`BIG`] bytes whose stat data still matches the
 /// file but which are not older than the index: the entries git would hash on every run.
 fn racy_candidates(repo: &Repo, index_path: &std::path::Path) -> Vec<Candidate> {

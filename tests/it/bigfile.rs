@@ -367,3 +367,40 @@ fn a_racily_clean_checkpoint_behind_a_symlinked_directory_is_left_to_git() {
         ]
     );
 }
+
+/// `bench` records whether the work tree was dirty: with a big racily clean file proven
+/// unchanged, git's status is not asked to re-hash it, and a staged change of it still counts.
+#[test]
+fn bench_dirty_flag_does_not_rehash_a_proven_checkpoint_and_still_sees_it_staged() {
+    let env = Env::new();
+    let weights = noise(5, BIG);
+    let repo = env.repo_with("repo", &[("weights.bin", &weights), ("src/train.py", b"lr = 1\n")]);
+    let mut record = task_record("https://example.invalid/task.git", "main", &["src/*"]);
+    record["benchmark_command"] = serde_json::json!("echo score=1");
+    env.bind(&repo, &record);
+    let bench = |env: &Env| {
+        let run = env.tool(&repo, &["-v", "bench", "--yes", "--json"]).expect(0);
+        let status: Vec<String> = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("run: git") && l.contains(" status "))
+            .map(String::from)
+            .collect();
+        (run.json()["dirty"].clone(), status)
+    };
+    set_mtime(&repo.join(".git/index"), mtime_secs(&repo.join("weights.bin")));
+    let (dirty, status) = bench(&env);
+    assert_eq!(dirty, false);
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert!(status[0].contains(":(exclude,literal)weights.bin"), "{status:?}");
+
+    // Staged, and the work tree holds the staged bytes: only the comparison with HEAD tells.
+    let mut staged = weights.clone();
+    staged[7] ^= 1;
+    write(&repo.join("weights.bin"), &staged);
+    env.git(&repo, &["add", "weights.bin"]);
+    set_mtime(&repo.join(".git/index"), mtime_secs(&repo.join("weights.bin")));
+    let (dirty, status) = bench(&env);
+    assert!(status[0].contains(":(exclude,literal)weights.bin"), "{status:?}");
+    assert_eq!(dirty, true);
+}
