@@ -699,3 +699,23 @@ fn bench_replay_checks_out_a_large_base_with_parallel_workers_and_misses_nothing
     assert!(add[0].contains("-c checkout.workers="), "{}", add[0]);
     assert_no_worktree_left(&env, &repo);
 }
+
+/// The benchmark leaves symlinks to a directory outside the clone, at the top of the replay
+/// worktree and deeper: removing the worktree removes the links, never what they point at.
+#[test]
+fn removing_the_replay_worktree_never_follows_the_benchmarks_symlinks() {
+    let env = Env::new();
+    let outside = env.path("outside");
+    fs::create_dir_all(outside.join("keep/deeper")).unwrap();
+    fs::write(outside.join("keep/deeper/precious.txt"), b"precious\n").unwrap();
+    let command = format!(
+        "ln -s {0} top-link && mkdir -p sub && ln -s {0} sub/link && echo score=$(cat solution.txt)",
+        outside.display()
+    );
+    let repo = env.bound(&[("solution.txt", b"1\n")], json!({"benchmark_command": command}));
+    write(&repo.join("solution.txt"), b"2\n");
+    let v = env.tool(&repo, &["bench", "--yes", "--json", "--replay"]).expect(0).json();
+    assert_eq!(v["value"].as_f64(), Some(2.0), "{v}");
+    assert_eq!(fs::read(outside.join("keep/deeper/precious.txt")).unwrap(), b"precious\n");
+    assert_no_worktree_left(&env, &repo);
+}
