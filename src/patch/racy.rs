@@ -116,7 +116,12 @@ pub(super) fn proven_clean(
             .iter()
             .map(|c| Unstored { path: &c.path, mode: c.mode, known_mode: c.mode, known_oid: &c.oid })
             .collect();
-        let hashes = hash_unstored(repo, git, &unstored)?;
+        // A file that cannot be read is left to git; Ctrl-C stops the check.
+        let hashes = match hash_unstored(repo, git, &unstored) {
+            Ok(hashes) => hashes,
+            Err(e) if e.kind() == crate::error::Kind::Interrupted => return Err(e),
+            Err(_) => Vec::new(),
+        };
         for (candidate, hash) in to_hash.into_iter().zip(hashes) {
             // The same file before and after the hash, with the index entry's content.
             let after = std::fs::symlink_metadata(repo.work_tree().join(os_str(&candidate.path)));
