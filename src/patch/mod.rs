@@ -9,15 +9,17 @@
 //!    when there is none); the snapshot is only read;
 //! 2. list what differs, all at once: `diff-files --raw` (unstaged work), `ls-files -o
 //!    --exclude-standard` (untracked work) and `diff-index --cached --raw` of the snapshot
-//!    (staged and committed work);
+//!    (staged and committed work). Big racily clean files that git would re-hash on every
+//!    run are proven unchanged first and left out of `diff-files` (`racy.rs`);
 //! 3. judge each candidate path by its name before reading it: only what could be submitted
 //!    or costs nothing (allowed paths, removals, symlinks, conflicts) is taken from the work
 //!    tree. Untracked files that can never be submitted are never read; tracked ones whose
 //!    stat data changed are hashed without being stored and, if they really changed,
 //!    reported as refused and kept at their base state;
 //! 4. build a second private index of the touched paths only (their staged entries, base
-//!    states, then `update-index --add --remove` from the work tree) and run `diff-index
-//!    --cached --raw -M` (no patch) limited to those paths: the precise change of each path.
+//!    states, removed paths dropped with `--index-info`, then `update-index --add --remove
+//!    --replace` from the work tree) and run `diff-index --cached --raw -M` (no patch)
+//!    limited to those paths: the precise change of each path.
 //!    Every other path is the same at base and in the submission;
 //! 5. put every refused change back to its base state in that index (repeated while that
 //!    drags an allowed change out with it), then render the patch of the allowed paths only
