@@ -151,7 +151,7 @@ pub fn reasons_for(path: &[u8], patterns: &[Pattern]) -> Vec<Reason> {
 }
 
 /// One record of `git diff-* --raw -z` output.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct RawChange {
     src_mode: String,
     dst_mode: String,
@@ -237,11 +237,9 @@ fn build_from_worktree(
     // the snapshot itself holds that the base does not (staged and committed work, read from
     // the index and the trees only). The walks run at the same time.
     let (tracked, untracked, staged) = std::thread::scope(|scope| {
-        let staged = scope.spawn(|| {
-            git()
-                .args(["diff-index", "--cached", "-z", "--raw", "--no-abbrev", "--no-renames", base_commit])
-                .output()
-        });
+        // With renames: when the work tree adds nothing, these are the submission's records.
+        let staged =
+            scope.spawn(|| git().args(["diff-index", "--cached"]).args(RAW_ONLY).arg(base_commit).output());
         let untracked = scope.spawn(|| git().args(["ls-files", "-z", "-o", "--exclude-standard"]).output());
         // Big files git would re-hash on every run (racily clean), proven unchanged instead.
         let tracked = racy::proven_clean(repo, &git, &index.path).and_then(|proven| {
@@ -259,8 +257,9 @@ fn build_from_worktree(
     let (tracked, untracked, staged) = (tracked?, untracked?, staged?);
     // `check-attr` spends most of its time reading the index: start it now (the walks kept both
     // cores busy; what follows is a chain of small gits), ask it at the end.
-    let attributes = AttributeQuery::start(&git)?;
-    let staged = split_raw_and_patch(&staged)?.0;
+    let mut attributes = Some(AttributeQuery::start(&git)?);
+    let staged_with_renames = split_raw_and_patch(&staged)?.0;
+    let staged = without_renames(&staged_with_renames);
     // `update-index` below resolves a conflict with whatever the file holds (markers and all):
     // remember which paths were unmerged (status `U`) first.
     let mut to_update: BTreeSet<&[u8]> = BTreeSet::new();
@@ -336,6 +335,29 @@ fn build_from_worktree(
         &mut screened_changes,
         &mut keep_at_base,
     )?;
+
+    // Committed or staged work only: the snapshot is the submission.
+    let snapshot_only = to_update.is_empty()
+        && removed.is_empty()
+        && unmerged.is_empty()
+        && kept.is_empty()
+        && staged.iter().all(|c| c.status != b'U');
+    if snapshot_only {
+        let built = from_snapshot(
+            repo,
+            &git,
+            base_commit,
+            patterns,
+            &staged_with_renames,
+            &mut attributes,
+            &untracked_outside,
+        )?;
+        if let Some(mut built) = built {
+            built.files.extend(untracked_outside);
+            built.files.sort_by(|a, b| a.path.cmp(&b.path));
+            return Ok(built);
+        }
+    }
 
     // The index that is diffed against the base. Every path outside `touched` is the same in
     // the base, the snapshot and the work tree (or untracked and refused), so a private index
@@ -489,6 +511,10 @@ fn build_from_worktree(
         }
         files.push(file);
     }
+    let attributes = match attributes.take() {
+        Some(query) => query,
+        None => AttributeQuery::start(&git)?,
+    };
     for i in converted(repo, &git, attributes, &raw, &files)? {
         files[i].reasons.push(Reason::Converted);
     }
@@ -549,6 +575,91 @@ fn build_from_worktree(
     files.extend(screened_changes);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(ChangesAndPatch { files, patch })
+}
+
+/// When the work tree adds nothing to the snapshot (no unstaged, untracked-allowed or screened
+/// change), the snapshot's own records against the base, renames included, are the changes, and
+/// the allowed ones are rendered from the snapshot directly: no second private index, two gits
+/// fewer. `None` leaves the decision to the general way: a refused change that collides with an
+/// allowed one (putting it back could evict the other), a file removed from the index only, a
+/// render whose records are not exactly the allowed changes.
+fn from_snapshot(
+    repo: &Repo,
+    git: &dyn Fn() -> crate::repo::Git,
+    base_commit: &str,
+    patterns: &[Pattern],
+    raw: &[RawChange],
+    attributes: &mut Option<AttributeQuery>,
+    untracked: &[ChangedFile],
+) -> Result<Option<ChangesAndPatch>> {
+    let untracked: BTreeSet<&[u8]> = untracked.iter().map(|u| u.path.as_slice()).collect();
+    if raw.iter().any(|c| c.status == b'D' && untracked.contains(c.src_path.as_slice())) {
+        return Ok(None);
+    }
+    let mut files: Vec<ChangedFile> = raw.iter().map(|c| to_changed(c, patterns)).collect();
+    if let Some(query) = attributes.take() {
+        for i in converted(repo, git, query, raw, &files)? {
+            files[i].reasons.push(Reason::Converted);
+        }
+    }
+    if files.iter().any(|f| !f.allowed()) && collides(&files) {
+        return Ok(None);
+    }
+    let allowed: Vec<&ChangedFile> = files.iter().filter(|f| f.allowed()).collect();
+    let mut patch = Vec::new();
+    if !allowed.is_empty() {
+        let pathspecs: Vec<&[u8]> = sides(&allowed).into_iter().collect();
+        if pathspec_bytes(&pathspecs) > MAX_PATHSPEC_BYTES {
+            return Ok(None);
+        }
+        let output = git()
+            .arg("--literal-pathspecs")
+            .arg("diff-index")
+            .arg("--cached")
+            .args(RAW_AND_PATCH)
+            .arg(base_commit)
+            .arg("--")
+            .args(pathspecs.iter().map(|p| os_str(p)))
+            .output()?;
+        let (rendered, bytes) = split_raw_and_patch(&output)?;
+        if !names_exactly(&rendered, &allowed) {
+            return Ok(None);
+        }
+        patch = bytes;
+    }
+    Ok(Some(ChangesAndPatch { files, patch }))
+}
+
+/// Raw records with every rename split into its deletion and addition, in path order (what
+/// `--no-renames` would have printed).
+fn without_renames(records: &[RawChange]) -> Vec<RawChange> {
+    let mut split = Vec::with_capacity(records.len());
+    for record in records {
+        match (&record.dst_path, record.status) {
+            (Some(dst), b'R') => {
+                let no_oid = "0".repeat(record.src_oid.len());
+                split.push(RawChange {
+                    dst_mode: "000000".to_string(),
+                    dst_oid: no_oid.clone(),
+                    status: b'D',
+                    dst_path: None,
+                    ..record.clone()
+                });
+                split.push(RawChange {
+                    src_mode: "000000".to_string(),
+                    dst_mode: record.dst_mode.clone(),
+                    src_oid: no_oid,
+                    dst_oid: record.dst_oid.clone(),
+                    status: b'A',
+                    src_path: dst.clone(),
+                    dst_path: None,
+                });
+            }
+            _ => split.push(record.clone()),
+        }
+    }
+    split.sort_by(|a, b| a.src_path.cmp(&b.src_path));
+    split
 }
 
 fn os_str(path: &[u8]) -> &std::ffi::OsStr {

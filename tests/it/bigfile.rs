@@ -147,6 +147,14 @@ fn a_committed_checkpoint_is_judged_from_raw_records_in_check_and_pre_push() {
     for run in patch_runs(&env, &repo, &["check"]) {
         assert!(!run.contains("weights.bin"), "{run}");
     }
+    // Committed work only: the snapshot is the submission, no private index is built, and one
+    // render covers the allowed change.
+    let run = env.tool(&repo, &["-v", "check", "--json"]);
+    assert!(!run.stderr.contains("update-index"), "{}", run.stderr);
+    let renders: Vec<&str> =
+        run.stderr.lines().filter(|l| l.contains("run: git") && l.contains(" -p ")).collect();
+    assert_eq!(renders.len(), 1, "{}", run.stderr);
+    assert!(renders[0].ends_with("-- src/train.py"), "{}", renders[0]);
 
     let line = format!("refs/heads/main {head} refs/heads/main {base}\n");
     let run = env.tool_stdin(&repo, &["--json", "check", "--pre-push", "origin", "x"], line.as_bytes());
@@ -403,4 +411,42 @@ fn bench_dirty_flag_does_not_rehash_a_proven_checkpoint_and_still_sees_it_staged
     let (dirty, status) = bench(&env);
     assert!(status[0].contains(":(exclude,literal)weights.bin"), "{status:?}");
     assert_eq!(dirty, true);
+}
+
+/// Committed renames, deletions, additions and a mode change inside the surface, with nothing
+/// left in the work tree: what `diff` prints (rendered from the snapshot alone) is what a
+/// validator's `git apply` turns the base into HEAD with.
+#[test]
+fn committed_work_alone_is_rendered_from_the_snapshot_and_replays_to_head() {
+    let env = Env::new();
+    let repo = env.repo_with(
+        "repo",
+        &[
+            ("src/a.py", b"a = 1\n"),
+            ("src/b.py", b"b = 1\n"),
+            ("src/run.sh", b"echo hi\n"),
+            ("README", b"r\n"),
+        ],
+    );
+    env.bind(&repo, &task_record(repo.to_str().unwrap(), "main", &["src/*"]));
+    let base = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    env.git(&repo, &["mv", "src/a.py", "src/renamed.py"]);
+    env.git(&repo, &["rm", "-q", "src/b.py"]);
+    write(&repo.join("src/new.py"), b"n = 2\n");
+    write(&repo.join("src/renamed.py"), b"a = 1\n# kept\n");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(repo.join("src/run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "work"]);
+    let (code, report) = check_json(&env, &repo, &[]);
+    assert_eq!(code, 0, "{report}");
+    let run = env.tool(&repo, &["-v", "diff"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("update-index"), "{}", run.stderr);
+    let replayed = env.validator_replay(repo.to_str().unwrap(), &base, &run.stdout, "validator");
+    for path in ["src/renamed.py", "src/new.py", "src/run.sh", "README"] {
+        assert_eq!(fs::read(replayed.join(path)).unwrap(), fs::read(repo.join(path)).unwrap(), "{path}");
+    }
+    assert!(!replayed.join("src/a.py").exists() && !replayed.join("src/b.py").exists());
+    assert_ne!(fs::metadata(replayed.join("src/run.sh")).unwrap().permissions().mode() & 0o111, 0);
 }
