@@ -311,7 +311,8 @@ fn remove_abandoned(dir: &Path) {
 /// A download in progress: a new file in the download directory, removed unless kept.
 struct Partial {
     path: PathBuf,
-    file: Option<File>,
+    file: File,
+    kept: bool,
 }
 
 impl Partial {
@@ -335,33 +336,30 @@ impl Partial {
             options.custom_flags(libc::O_NOFOLLOW);
         }
         let file = options.open(&path).map_err(cannot)?;
-        Ok(Partial { path, file: Some(file) })
+        Ok(Partial { path, file, kept: false })
     }
 
     fn file(&self) -> &File {
-        self.file.as_ref().expect("open until kept")
+        &self.file
     }
 
     /// Make the download durable and name it `<sha256>` in its directory.
     fn keep_as(mut self, sha256: &str) -> Result<PathBuf> {
         let target = self.path.with_file_name(sha256);
-        let file = self.file.take().expect("open until kept");
-        let kept = file.sync_all().and_then(|_| fs::rename(&self.path, &target));
-        if kept.is_err() {
-            let _ = fs::remove_file(&self.path);
-        }
-        kept.map_err(|e| {
+        // Not kept (removed on drop) unless both steps succeed.
+        self.file.sync_all().and_then(|_| fs::rename(&self.path, &target)).map_err(|e| {
             Error::usage(format!("cannot store the download as {}", target.display()))
                 .with_code("artifact_cache")
                 .with_source(e)
         })?;
+        self.kept = true;
         Ok(target)
     }
 }
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if !self.kept {
             let _ = fs::remove_file(&self.path);
         }
     }
