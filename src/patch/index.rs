@@ -85,22 +85,30 @@ pub(super) fn update_index<'a>(
     Ok(())
 }
 
+/// One `update-index -z --index-info` line: `MODE OID TAB PATH NUL`.
+pub(super) fn index_info_line(out: &mut Vec<u8>, mode: &str, oid: &str, path: &[u8]) {
+    out.extend_from_slice(format!("{mode} {oid}\t").as_bytes());
+    out.extend_from_slice(path);
+    out.push(0);
+}
+
+/// An `--index-info` line that removes `path`'s entry: mode 0, with an all-zero id of the
+/// repository's hash length (`oid_len` hex digits).
+pub(super) fn removal_line(out: &mut Vec<u8>, oid_len: usize, path: &[u8]) {
+    index_info_line(out, "0", &"0".repeat(oid_len), path);
+}
+
 /// `--index-info` lines that put a change back to its base state in the private index.
 pub(super) fn revert_lines(change: &RawChange, out: &mut Vec<u8>) {
-    // Mode 0 removes the entry; the id must still have the repository's hash length.
-    let no_oid = "0".repeat(change.src_oid.len());
+    let oid_len = change.src_oid.len();
     // The source side: restore it if it existed at base.
     if change.src_mode != "000000" {
-        out.extend_from_slice(format!("{} {}\t", change.src_mode, change.src_oid).as_bytes());
+        index_info_line(out, &change.src_mode, &change.src_oid, &change.src_path);
     } else {
-        out.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
+        removal_line(out, oid_len, &change.src_path);
     }
-    out.extend_from_slice(&change.src_path);
-    out.push(0);
     // The destination of a rename did not exist at base: remove it.
     if let Some(dst) = &change.dst_path {
-        out.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
-        out.extend_from_slice(dst);
-        out.push(0);
+        removal_line(out, oid_len, dst);
     }
 }

@@ -391,18 +391,14 @@ fn build_from_worktree(
             unstaged.iter().filter(|r| r.status != b'U').map(|r| (r.index_mode, r.index_oid, r.path));
         for (mode, oid, path) in staged_entries.chain(unstaged_entries) {
             if mode != "000000" {
-                entries.extend_from_slice(format!("{mode} {oid}\t").as_bytes());
-                entries.extend_from_slice(path);
-                entries.push(0);
+                index_info_line(&mut entries, mode, oid, path);
             }
         }
         keep_at_base.splice(0..0, entries);
     }
-    let no_oid = "0".repeat(repo.object_hash().len_in_hex());
+    let oid_len = repo.object_hash().len_in_hex();
     for path in &removed {
-        keep_at_base.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
-        keep_at_base.extend_from_slice(path);
-        keep_at_base.push(0);
+        removal_line(&mut keep_at_base, oid_len, path);
     }
     if !keep_at_base.is_empty() {
         target()
@@ -484,9 +480,7 @@ fn build_from_worktree(
         )?;
         // Unchanged ones go back to their base entry (also what a changed one is kept at).
         for c in &regular {
-            keep_at_base.extend_from_slice(format!("{} {}\t", c.src_mode, c.src_oid).as_bytes());
-            keep_at_base.extend_from_slice(&c.src_path);
-            keep_at_base.push(0);
+            index_info_line(&mut keep_at_base, &c.src_mode, &c.src_oid, &c.src_path);
         }
         if !keep_at_base.is_empty() {
             target()

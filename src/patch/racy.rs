@@ -92,9 +92,7 @@ pub(super) fn proven_clean(
     let proofs_path = repo.git_dir().join(PROOFS_FILE);
     if candidates.is_empty() {
         // Proofs of files that are no longer racy are not needed again.
-        if proofs_path.exists() {
-            let _ = std::fs::remove_file(&proofs_path);
-        }
+        let _ = std::fs::remove_file(&proofs_path);
         return Ok(Vec::new());
     }
     let known = read_proofs(&proofs_path);

@@ -57,10 +57,9 @@ pub(super) fn judge_unstored(
     let kept = differing.iter().map(|(path, _, _)| path.to_vec()).collect();
     let base = base_entries(git, base_commit, differing.iter().map(|(p, _, _)| *p))?;
     for (path, mode, hash) in differing {
-        let no_oid = "0".repeat(hash.len());
         let change = match base.get(path) {
             Some((base_mode, base_oid)) => {
-                keep_at_base.extend_from_slice(format!("{base_mode} {base_oid}\t").as_bytes());
+                index_info_line(keep_at_base, base_mode, base_oid, path);
                 if *base_oid == hash && base_mode == mode {
                     None
                 } else if file_type(base_mode) != file_type(mode) {
@@ -70,12 +69,10 @@ pub(super) fn judge_unstored(
                 }
             }
             None => {
-                keep_at_base.extend_from_slice(format!("0 {no_oid}\t").as_bytes());
+                removal_line(keep_at_base, hash.len(), path);
                 Some(Change::Added)
             }
         };
-        keep_at_base.extend_from_slice(path);
-        keep_at_base.push(0);
         if let Some(change) = change {
             changes.push(ChangedFile {
                 path: path.to_vec(),
