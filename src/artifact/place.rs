@@ -55,6 +55,13 @@ pub fn place(root: &Path, source: &Path, uri: &str, size_bytes: u64) -> Result<P
     place_with(root, source, uri, size_bytes, true)
 }
 
+/// [`place`] `ready` in the miner's work tree, where `bench` (and `run`'s gate) measure: the
+/// directory goes into `info/exclude` first, so it is never part of a patch.
+pub fn place_in_work_tree(repo: &crate::repo::Repo, ready: &super::Ready) -> Result<Placed> {
+    repo.add_exclude_line("where bench puts the submission artifact", EXCLUDE_LINE)?;
+    place(repo.work_tree(), &ready.file, &ready.uri, ready.size_bytes)
+}
+
 /// [`place`], copying without trying a hard link when `try_link` is false.
 fn place_with(root: &Path, source: &Path, uri: &str, size_bytes: u64, try_link: bool) -> Result<Placed> {
     let dir = root.join(DIR_NAME);

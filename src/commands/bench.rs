@@ -202,8 +202,7 @@ fn place_artifact(
     ready: &crate::artifact::Ready,
 ) -> Result<crate::artifact::place::Placed> {
     use crate::artifact::place;
-    repo.add_exclude_line("where bench puts the submission artifact", place::EXCLUDE_LINE)?;
-    let placed = place::place(repo.work_tree(), &ready.file, &ready.uri, ready.size_bytes)?;
+    let placed = place::place_in_work_tree(repo, ready)?;
     out.info(format!(
         "==> artifact: {} ({} bytes, {}) at {}/{} ({})",
         ready.uri,

@@ -292,11 +292,7 @@ fn gate(
         // As `bench` without --artifact: the sidecar's artifact when its bytes are cached.
         let artifact = crate::artifact::ready(repo.common_dir(), None, sidecar.as_ref(), out)?;
         let placed = match &artifact {
-            Some(ready) => {
-                use crate::artifact::place;
-                repo.add_exclude_line("where bench puts the submission artifact", place::EXCLUDE_LINE)?;
-                Some(place::place(repo.work_tree(), &ready.file, &ready.uri, ready.size_bytes)?)
-            }
+            Some(ready) => Some(crate::artifact::place::place_in_work_tree(repo, ready)?),
             None => None,
         };
         let settings = RunSettings {
