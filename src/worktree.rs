@@ -52,36 +52,8 @@ fn checkout_workers() -> usize {
     (cores * 4).min(16)
 }
 
-/// Delete what `dir` holds, its top-level entries shared among as many threads as checkout
-/// workers (half the time of one `rm -rf` on 50,000 files), all but git's `.git` file, so the
-/// worktree stays known to git until `worktree remove`. Symlinks are removed, never followed.
-fn empty_in_parallel(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    let queue: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.file_name() != Some(".git".as_ref()))
-        .collect();
-    let queue = std::sync::Mutex::new(queue);
-    let next = || queue.lock().ok().and_then(|mut q| q.pop());
-    std::thread::scope(|scope| {
-        for _ in 0..checkout_workers() {
-            scope.spawn(|| {
-                while let Some(path) = next() {
-                    match fs::symlink_metadata(&path) {
-                        Ok(meta) if meta.is_dir() => drop(fs::remove_dir_all(&path)),
-                        Ok(_) => drop(fs::remove_file(&path)),
-                        Err(_) => {}
-                    }
-                }
-            });
-        }
-    });
-}
-
 impl Drop for TempWorktree {
     fn drop(&mut self) {
-        empty_in_parallel(&self.dir);
         let _ = self.repo.git().args(["worktree", "remove", "--force", "--force"]).arg(&self.dir).output();
         if self.dir.exists() {
             let _ = fs::remove_dir_all(&self.dir);
